@@ -1,0 +1,333 @@
+//! The one error type of the HTTP edge, rendered as RFC 9457 problem+json.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
+use auth_domain::common::FieldError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The content type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// How long clients should wait before retrying a 503, in seconds.
+const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: `title` is the HTTP status phrase.
+    #[schema(example = "about:blank")]
+    pub r#type: &'static str,
+    /// The HTTP status phrase.
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine-readable error code; clients switch on it.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// For `validation_failed`: each invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field of a `validation_failed` problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field's name, as sent (`email`, `password`, …).
+    pub field: String,
+    /// Why it was refused.
+    pub message: String,
+}
+
+/// An error answered to the client. It writes its own public message; a
+/// server-side cause is only logged, never sent.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<u64>,
+    www_authenticate: Option<&'static str>,
+    cause: Option<anyhow::Error>,
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("detail", &self.detail)
+            .field("cause", &self.cause)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            www_authenticate: None,
+            cause: None,
+        }
+    }
+
+    /// 400 `malformed_request`.
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
+    }
+
+    /// 422 `validation_failed` naming each invalid field.
+    #[must_use]
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request is invalid; see `errors` for each field.",
+        );
+        error.errors = errors;
+        error
+    }
+
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            detail,
+        )
+    }
+
+    /// 413 `payload_too_large`.
+    #[must_use]
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    /// 401 `unauthorized`; `token_sent` adds `error="invalid_token"` to the
+    /// challenge (RFC 6750 §3.1).
+    #[must_use]
+    pub fn unauthorized(token_sent: bool) -> Self {
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            if token_sent {
+                "The access token is invalid, expired or revoked."
+            } else {
+                "This endpoint needs a bearer access token."
+            },
+        );
+        error.www_authenticate = Some(if token_sent {
+            r#"Bearer error="invalid_token""#
+        } else {
+            "Bearer"
+        });
+        error
+    }
+
+    /// 403 `forbidden`.
+    #[must_use]
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "You are not allowed to do this.",
+        )
+    }
+
+    /// 404 `not_found`.
+    #[must_use]
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "The requested resource does not exist.",
+        )
+    }
+
+    /// 503 `service_unavailable` with `Retry-After`.
+    #[must_use]
+    pub fn unavailable(cause: anyhow::Error) -> Self {
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "The service is temporarily unavailable; retry later.",
+        );
+        error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS);
+        error.cause = Some(cause);
+        error
+    }
+
+    /// 500 `internal_error`; the cause is logged, never sent.
+    #[must_use]
+    pub fn internal(cause: anyhow::Error) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred.",
+        );
+        error.cause = Some(cause);
+        error
+    }
+
+    /// The problem for a bare status code (actix's own 404/405/… responses).
+    #[must_use]
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => Self::new(
+                status,
+                "method_not_allowed",
+                "This method is not allowed on this resource.",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::new(
+                status,
+                "payload_too_large",
+                "The request body is too large.",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::unsupported_media_type("This content type is not supported here.")
+            }
+            StatusCode::UNAUTHORIZED => Self::unauthorized(false),
+            StatusCode::FORBIDDEN => Self::forbidden(),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                Self::unavailable(anyhow::anyhow!("service unavailable"))
+            }
+            s if s.is_server_error() => Self::internal(anyhow::anyhow!("status {s}")),
+            s => Self::malformed(
+                s.canonical_reason()
+                    .unwrap_or("The request could not be processed."),
+            ),
+        }
+    }
+
+    /// The invalid fields of a `validation_failed` error.
+    #[must_use]
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// The machine-readable code.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            r#type: "about:blank",
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            code: self.code,
+            errors: (!self.errors.is_empty()).then(|| {
+                self.errors
+                    .iter()
+                    .map(|e| ProblemField {
+                        field: e.field.clone(),
+                        message: e.message.clone(),
+                    })
+                    .collect()
+            }),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            if self.status.is_server_error() {
+                tracing::error!(code = self.code, error = ?cause, "request failed");
+            }
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds));
+        }
+        if let Some(challenge) = self.www_authenticate {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        response.body(body)
+    }
+}
+
+impl From<SignupError> for ApiError {
+    fn from(error: SignupError) -> Self {
+        match error {
+            SignupError::EmailTaken => Self::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "An account with this e-mail address already exists.",
+            ),
+            SignupError::Unavailable(e) => Self::unavailable(e),
+            SignupError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "The e-mail address or password is incorrect.",
+            ),
+            LoginError::AccountDisabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account has been disabled.",
+            ),
+            LoginError::Unavailable(e) => Self::unavailable(e),
+            LoginError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::Rejected(reason) => {
+                tracing::debug!(%reason, "access token rejected");
+                Self::unauthorized(true)
+            }
+            AuthenticateError::SessionInvalid | AuthenticateError::UserInvalid => {
+                tracing::debug!(%error, "access token refused");
+                Self::unauthorized(true)
+            }
+            AuthenticateError::Unavailable(e) => Self::unavailable(e),
+            AuthenticateError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}

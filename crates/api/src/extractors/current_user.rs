@@ -1,0 +1,55 @@
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use auth_domain::auth::Authenticated;
+use futures_util::future::LocalBoxFuture;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The caller of a request with a valid bearer access token whose session
+/// is live and whose user is active, as stored now.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Authenticated);
+
+impl Deref for CurrentUser {
+    type Target = Authenticated;
+
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header. `Err(true)` when a
+/// header was sent but is not a usable bearer credential.
+fn bearer_token(req: &HttpRequest) -> Result<String, bool> {
+    let value = req.headers().get(header::AUTHORIZATION).ok_or(false)?;
+    let value = value.to_str().map_err(|_| true)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(true)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(true);
+    }
+    Ok(token.to_owned())
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
+            let token = token.map_err(ApiError::unauthorized)?;
+            let authenticated = state.auth.authenticate(&token).await?;
+            tracing::Span::current()
+                .record("user_id", tracing::field::display(authenticated.user.id));
+            Ok(Self(authenticated))
+        })
+    }
+}

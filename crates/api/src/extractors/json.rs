@@ -1,0 +1,150 @@
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, mime, web};
+use auth_domain::common::FieldError;
+use futures_util::StreamExt as _;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body, read within the body limit and deserialised into `T`.
+///
+/// - another content type than `application/json` (or `…+json`): 415;
+/// - more bytes than the limit: 413;
+/// - not JSON at all: 400 `malformed_request`;
+/// - JSON of the wrong shape (a missing field, a wrong type): 422
+///   `validation_failed` naming the field.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T> Deref for ValidJson<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(64 * 1024, |state| state.body_limit);
+        let content_type_ok = match req.mime_type() {
+            Ok(Some(mime)) => {
+                mime.type_() == mime::APPLICATION
+                    && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+            }
+            _ => false,
+        };
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::unsupported_media_type(
+                    "The body must be JSON, sent with `Content-Type: application/json`.",
+                ));
+            }
+            if declared_length.is_some_and(|length| length > limit) {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|_| ApiError::malformed("The request body could not be read."))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::payload_too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(ValidJson)
+        })
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::malformed(format!("The body is not valid JSON: {e}.")))?;
+    if !value.is_object() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let field_error = match missing_field(&message) {
+            Some(field) => {
+                let field = if path == "." {
+                    field.to_owned()
+                } else {
+                    format!("{path}.{field}")
+                };
+                FieldError::new(field, "is required")
+            }
+            None => FieldError::new(path, message),
+        };
+        ApiError::validation(vec![field_error])
+    })
+}
+
+/// The field named by serde's "missing field `x`" message.
+#[must_use]
+pub fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        age: Option<u8>,
+    }
+
+    fn field_errors(result: Result<Body, ApiError>) -> String {
+        format!("{:?}", result.expect_err("invalid"))
+    }
+
+    #[test]
+    fn names_the_missing_field() {
+        let error = parse::<Body>(br#"{"age": 3}"#).expect_err("invalid");
+        assert_eq!(error.code(), "validation_failed");
+        assert!(format!("{:?}", error.field_errors()).contains("email"));
+    }
+
+    #[test]
+    fn names_a_field_of_the_wrong_type() {
+        let error = parse::<Body>(br#"{"email": 3}"#).expect_err("invalid");
+        assert_eq!(error.code(), "validation_failed");
+        assert_eq!(error.field_errors()[0].field, "email");
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed() {
+        assert!(field_errors(parse::<Body>(b"{\"email\": ")).contains("malformed_request"));
+        assert!(field_errors(parse::<Body>(b"")).contains("malformed_request"));
+        assert!(field_errors(parse::<Body>(b"\xff")).contains("malformed_request"));
+    }
+
+    #[test]
+    fn non_objects_are_invalid() {
+        let error = parse::<Body>(b"[1, 2]").expect_err("invalid");
+        assert_eq!(error.code(), "validation_failed");
+    }
+}

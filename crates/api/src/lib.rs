@@ -1,0 +1,12 @@
+//! The HTTP API of Auth Module and the composition root of the `authd` binary.
+
+pub mod cli;
+pub mod error;
+pub mod extractors;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,153 @@
+//! The request pipeline around every handler: request id, tracing span and
+//! log line, panic recovery, and problem+json for responses actix produced on
+//! its own (unknown route, wrong method, …).
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage as _, ResponseError as _};
+use futures_util::FutureExt as _;
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::error::{ApiError, PROBLEM_JSON};
+
+/// The request id header, echoed or generated.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+const MAX_REQUEST_ID_LENGTH: usize = 128;
+
+/// The id of the current request, in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LENGTH
+                && id.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map_or_else(|| Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// Wraps every request: see the module documentation.
+///
+/// # Errors
+/// Never: every error, and every panic, becomes a problem+json response.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "http_request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.path(),
+        user_id = tracing::field::Empty,
+    );
+    let outcome = AssertUnwindSafe(next.call(req))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
+    let _entered = span.enter();
+    let mut response = match outcome {
+        Ok(Ok(response)) => response.map_into_boxed_body(),
+        // Inner middleware failed before a handler answered: actix renders it.
+        Ok(Err(error)) => return Err(error),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let error = ApiError::internal(anyhow::anyhow!("handler panicked: {message}"));
+            tracing::warn!(
+                status = 500,
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "request completed"
+            );
+            // The request went down with the panic, so actix builds this
+            // response from the error; it still carries the request id.
+            return Err(PanicResponse {
+                error,
+                request_id: id,
+            }
+            .into());
+        }
+    };
+    response = problem_for_bare_errors(response);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    let status = response.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if response.status().is_server_error() {
+        tracing::warn!(status, latency_ms, "request completed");
+    } else {
+        tracing::info!(status, latency_ms, "request completed");
+    }
+    Ok(response)
+}
+
+/// A 500 for a request whose handler panicked.
+#[derive(Debug)]
+struct PanicResponse {
+    error: ApiError,
+    request_id: String,
+}
+
+impl std::fmt::Display for PanicResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl actix_web::ResponseError for PanicResponse {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut response = self.error.error_response();
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+        }
+        response
+    }
+}
+
+/// Replaces the body of an error response that is not already JSON with the
+/// problem document for its status (actix's default 404 and 405, and errors
+/// of extractors that render plain text).
+fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let (request, _) = response.into_parts();
+    let mut replacement = ApiError::from_status(status).error_response();
+    if let Some(allow) = allow {
+        replacement.headers_mut().insert(header::ALLOW, allow);
+    }
+    ServiceResponse::new(request, replacement)
+}

@@ -1,0 +1,55 @@
+//! `POST /auth/login`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use auth_domain::auth::LoginCommand;
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::{RequestClient, ValidJson};
+use crate::routes::TokenResponse;
+use crate::state::AppState;
+
+/// A log-in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The account's e-mail address, in any case.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// The account's password.
+    #[schema(example = "correct horse battery staple")]
+    pub password: String,
+}
+
+/// Checks an e-mail address and password and opens a session.
+#[utoipa::path(post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown e-mail or wrong password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Account disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or mistyped fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
+    ValidJson(body): ValidJson<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, tokens) = state
+        .auth
+        .login(LoginCommand {
+            email: body.email,
+            password: SecretString::from(body.password),
+            client,
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(TokenResponse::new(&tokens, Some(&user))))
+}

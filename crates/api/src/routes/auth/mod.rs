@@ -1,0 +1,4 @@
+//! `/auth/*`: signing up and logging in.
+
+pub mod login;
+pub mod signup;

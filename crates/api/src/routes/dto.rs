@@ -1,0 +1,74 @@
+use auth_domain::auth::IssuedTokens;
+use auth_domain::user::User;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret as _;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A user as clients see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserResponse {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Normalised e-mail address.
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// Optional display name.
+    pub display_name: Option<String>,
+    /// Whether the address was verified.
+    pub email_verified: bool,
+    /// `user` or `admin`.
+    #[schema(example = "user")]
+    pub role: &'static str,
+    /// RFC 3339, UTC.
+    pub created_at: DateTime<Utc>,
+    /// RFC 3339, UTC.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserResponse {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.0,
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name.as_ref().map(|n| n.as_str().to_owned()),
+            email_verified: user.email_verified,
+            role: user.role.as_str(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// Tokens for a session (and, after sign-up and log-in, its user).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// The JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// The opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// The signed-in user (sign-up and log-in only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserResponse>,
+}
+
+impl TokenResponse {
+    /// The response for freshly issued tokens.
+    #[must_use]
+    pub fn new(tokens: &IssuedTokens, user: Option<&User>) -> Self {
+        Self {
+            access_token: tokens.access_token.clone(),
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+            user: user.map(UserResponse::from),
+        }
+    }
+}

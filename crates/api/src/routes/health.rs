@@ -1,0 +1,64 @@
+//! Liveness and readiness probes.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// How long the readiness probe waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Liveness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Live {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// `ok` or `unavailable`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// `ok` or `unreachable`.
+    #[schema(example = "ok")]
+    pub database: &'static str,
+}
+
+/// The process is up; touches nothing external.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "Alive", body = Live)))]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Live { status: "ok" })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/health/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "The database does not answer", body = Ready),
+    ))]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let reachable = matches!(
+        tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await,
+        Ok(Ok(()))
+    );
+    if reachable {
+        HttpResponse::Ok().json(Ready {
+            status: "ok",
+            database: "ok",
+        })
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "5"))
+            .json(Ready {
+                status: "unavailable",
+                database: "unreachable",
+            })
+    }
+}

@@ -1,0 +1,3 @@
+//! `/users/me`: the current user.
+
+pub mod me;

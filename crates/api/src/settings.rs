@@ -1,0 +1,334 @@
+//! Typed configuration, layered with the `config` crate.
+//!
+//! Order (later wins): built-in defaults, `config/default.toml`,
+//! `config/$AUTH__ENV.toml`, the file given with `--config`, `DATABASE_URL`
+//! (only when `AUTH__DATABASE__URL` is unset), then `AUTH__…` environment
+//! variables (`AUTH__SERVER__PORT=9000` sets `server.port`).
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use serde::Deserialize;
+
+/// The deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local development: a missing JWT secret is generated, logs are pretty.
+    #[default]
+    Development,
+    /// Production: a missing or weak secret stops start-up, logs are JSON.
+    Production,
+    /// Anything else (`staging`, `test`, …) behaves like development for
+    /// defaults but loads its own `config/<name>.toml`.
+    #[serde(other)]
+    Other,
+}
+
+/// All settings.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Settings {
+    /// `AUTH__ENV`.
+    pub env: Environment,
+    /// `AUTH__SERVER__*`.
+    pub server: ServerSettings,
+    /// `AUTH__DATABASE__*`.
+    pub database: DatabaseSettings,
+    /// `AUTH__JWT__*`.
+    pub jwt: JwtSettings,
+    /// `AUTH__RATE_LIMIT__*`.
+    pub rate_limit: RateLimitSettings,
+    /// `AUTH__MAIL__*`.
+    pub mail: MailSettings,
+    /// `AUTH__SENTRY__*`.
+    pub sentry: SentrySettings,
+    /// `AUTH__LOG__*`.
+    pub log: LogSettings,
+    /// `AUTH__PASSWORD__*`.
+    pub password: PasswordSettings,
+    /// `AUTH__HASHING__*`.
+    pub hashing: HashingSettings,
+}
+
+/// `AUTH__SERVER__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            trusted_proxies: Vec::new(),
+            body_limit_bytes: 64 * 1024,
+            workers: 0,
+        }
+    }
+}
+
+/// `AUTH__DATABASE__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Largest connection pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/auth.db?mode=rwc".into(),
+            max_connections: 10,
+        }
+    }
+}
+
+/// `AUTH__JWT__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct JwtSettings {
+    /// `HS256`, `EdDSA` or `RS256`.
+    pub algorithm: String,
+    /// The HS256 secret (at least 32 bytes).
+    pub secret: Option<String>,
+    /// PEM private key for EdDSA / RS256.
+    pub private_key_file: Option<String>,
+    /// PEM keys that still verify and are published, comma-separated.
+    pub retired_key_files: Vec<String>,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl_secs: u32,
+    /// Refresh-token lifetime.
+    pub refresh_ttl_secs: u32,
+    /// How long a rotated refresh token may be replayed.
+    pub refresh_reuse_grace_secs: u32,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            algorithm: "HS256".into(),
+            secret: None,
+            private_key_file: None,
+            retired_key_files: Vec::new(),
+            issuer: "auth-module".into(),
+            audience: "auth-module".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 2_592_000,
+            refresh_reuse_grace_secs: 10,
+        }
+    }
+}
+
+/// `AUTH__RATE_LIMIT__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Failed logins per account and client IP in the window.
+    pub login_max_failures: u32,
+    /// The window, in seconds.
+    pub login_window_secs: u32,
+    /// Failed logins per account from all IPs in the window.
+    pub account_max_failures: u32,
+    /// Requests per client IP and minute on `/auth/*`; 0 disables.
+    pub ip_per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            login_max_failures: 10,
+            login_window_secs: 900,
+            account_max_failures: 100,
+            ip_per_minute: 120,
+        }
+    }
+}
+
+/// `AUTH__MAIL__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MailSettings {
+    /// SMTP server; none writes mail to the log.
+    pub smtp_url: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// E-mail verification link, with `{token}`.
+    pub verify_url: String,
+    /// Password reset link, with `{token}`.
+    pub reset_url: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "no-reply@localhost".into(),
+            verify_url: "http://localhost:3000/verify-email?token={token}".into(),
+            reset_url: "http://localhost:3000/reset-password?token={token}".into(),
+        }
+    }
+}
+
+/// `AUTH__SENTRY__*`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SentrySettings {
+    /// Sentry DSN; none turns Sentry off.
+    pub dsn: Option<String>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `AUTH__LOG__*`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `pretty` or `json`; by default pretty in development, JSON in production.
+    pub format: Option<LogFormat>,
+}
+
+/// `AUTH__PASSWORD__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct PasswordSettings {
+    /// Fewest characters in a new password.
+    pub min_length: usize,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self { min_length: 8 }
+    }
+}
+
+/// `AUTH__HASHING__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct HashingSettings {
+    /// Hashes computed at once; by default one per CPU.
+    pub max_concurrent: usize,
+    /// Hashes waiting beyond those; past it, 503.
+    pub max_queue: usize,
+}
+
+impl Default for HashingSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrent: std::thread::available_parallelism().map_or(1, usize::from),
+            max_queue: 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered configuration from the process environment.
+    ///
+    /// # Errors
+    /// When a file cannot be read, a value has the wrong type, or the result
+    /// fails [`Settings::validate`].
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        let env_name = std::env::var("AUTH__ENV").unwrap_or_else(|_| "development".into());
+        let mut builder = config::Config::builder()
+            .add_source(config::File::with_name("config/default").required(false))
+            .add_source(config::File::with_name(&format!("config/{env_name}")).required(false));
+        if let Some(file) = config_file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        if std::env::var_os("AUTH__DATABASE__URL").is_none() {
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                builder = builder.set_override("database.url", url)?;
+            }
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("AUTH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("jwt.retired_key_files")
+                .with_list_parse_key("server.trusted_proxies"),
+        );
+        let settings: Self = builder
+            .build()
+            .context("could not read the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values that types alone cannot.
+    ///
+    /// # Errors
+    /// The first problem found, worded for an operator.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let min = self.password.min_length;
+        if !(1..=auth_domain::user::MAX_PASSWORD_LENGTH).contains(&min) {
+            bail!("password.min_length must be between 1 and 128, not {min}");
+        }
+        if self.jwt.algorithm != "HS256" {
+            bail!(
+                "jwt.algorithm {:?} is not supported yet; use HS256",
+                self.jwt.algorithm
+            );
+        }
+        match &self.jwt.secret {
+            Some(secret) if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES => bail!(
+                "jwt.secret must be at least {} bytes",
+                auth_infra::jwt::MIN_HS256_SECRET_BYTES
+            ),
+            None if self.env == Environment::Production => {
+                bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)")
+            }
+            _ => {}
+        }
+        if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
+            bail!("token lifetimes must be positive");
+        }
+        if self.hashing.max_concurrent == 0 {
+            bail!("hashing.max_concurrent must be at least 1");
+        }
+        crate::extractors::TrustedProxies::parse(&self.server.trusted_proxies).map_err(
+            |entry| {
+                anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The log format in effect.
+    #[must_use]
+    pub fn log_format(&self) -> LogFormat {
+        self.log.format.unwrap_or(match self.env {
+            Environment::Production => LogFormat::Json,
+            _ => LogFormat::Pretty,
+        })
+    }
+}

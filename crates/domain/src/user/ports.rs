@@ -1,0 +1,82 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use super::{Email, Password, PasswordHash, PasswordVerification, User, UserId};
+use crate::common::StorageError;
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// Another user has this e-mail address (compared case-insensitively).
+    #[error("e-mail address is taken")]
+    EmailTaken,
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Where users are kept.
+///
+/// # Errors
+/// Every method returns [`StorageError::Unavailable`] when the store cannot be
+/// reached and [`StorageError::Unexpected`] for anything else. `insert`
+/// returns [`CreateUserError::EmailTaken`] when the address is in use, also
+/// when two inserts race: implementations rely on a unique constraint, never
+/// on a read before the write.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user.
+    async fn insert(&self, user: &User) -> Result<(), CreateUserError>;
+
+    /// The user with this id, if any.
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError>;
+
+    /// The user with this (normalised) e-mail address, if any.
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StorageError>;
+
+    /// Replaces a user's password hash. Returns `false` when the user is gone.
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+}
+
+/// Why hashing or verifying a password failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot is busy and the wait queue is full; the caller should
+    /// answer "try again later" rather than pile up more work.
+    #[error("password hashing capacity exhausted")]
+    Busy,
+    /// Anything else (a malformed stored hash, a worker that died).
+    #[error("password hashing failed")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Hashes and verifies passwords with a slow, memory-hard function.
+///
+/// Implementations must not block the caller's async executor: the work runs
+/// elsewhere, and at most a bounded amount of it is queued.
+///
+/// # Errors
+/// [`HashError::Busy`] when the bounded queue is full; [`HashError::Unexpected`]
+/// otherwise. A stored hash that cannot be parsed is `Unexpected`, not a
+/// mismatch.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password with the current parameters and a fresh salt.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+
+    /// Checks a presented password against a stored hash, and tells whether
+    /// the hash should be upgraded to the current parameters.
+    async fn verify(
+        &self,
+        candidate: &SecretString,
+        hash: &PasswordHash,
+    ) -> Result<PasswordVerification, HashError>;
+}

@@ -1,0 +1,207 @@
+//! A bounded pool of OS threads for CPU-heavy work (password hashing).
+//!
+//! Jobs run on `workers` dedicated threads, never on the async executor. At
+//! most `max_queue` further jobs wait; past that, [`BlockingPool::run`] fails at
+//! once with [`PoolError::Busy`], so a flood of requests neither starves other
+//! requests nor grows memory with the number of requests in flight.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Why a job did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// Every worker is busy and the queue is full.
+    #[error("blocking pool is saturated")]
+    Busy,
+    /// The job panicked or the pool shut down.
+    #[error("blocking job failed")]
+    Failed,
+}
+
+/// A fixed set of worker threads fed through a bounded queue.
+#[derive(Debug)]
+pub struct BlockingPool {
+    sender: Mutex<Option<SyncSender<Job>>>,
+    queued: Arc<AtomicUsize>,
+    workers: usize,
+    max_queue: usize,
+}
+
+impl BlockingPool {
+    /// Starts `workers` threads (at least one) named `{name}-{i}`, with room for
+    /// `max_queue` waiting jobs.
+    ///
+    /// # Errors
+    /// When the operating system refuses to start a thread.
+    pub fn new(name: &str, workers: usize, max_queue: usize) -> std::io::Result<Self> {
+        let workers = workers.max(1);
+        let (sender, receiver) = sync_channel::<Job>(max_queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let queued = Arc::new(AtomicUsize::new(0));
+        for index in 0..workers {
+            let receiver = Arc::clone(&receiver);
+            let queued = Arc::clone(&queued);
+            thread::Builder::new()
+                .name(format!("{name}-{index}"))
+                .spawn(move || worker_loop(&receiver, &queued))?;
+        }
+        Ok(Self {
+            sender: Mutex::new(Some(sender)),
+            queued,
+            workers,
+            max_queue,
+        })
+    }
+
+    /// Runs `job` on a worker thread, inside the caller's tracing span.
+    ///
+    /// # Errors
+    /// [`PoolError::Busy`] when the queue is full, [`PoolError::Failed`] when
+    /// the job panicked or the pool was shut down.
+    pub async fn run<F, T>(&self, job: F) -> Result<T, PoolError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move || {
+            let _entered = span.enter();
+            // The caller may have given up (client disconnected): nothing to do.
+            let _ = reply.send(job());
+        });
+        {
+            let sender = self.sender.lock().map_err(|_| PoolError::Failed)?;
+            let sender = sender.as_ref().ok_or(PoolError::Failed)?;
+            // Counted before sending so a worker never decrements below zero.
+            self.queued.fetch_add(1, Ordering::SeqCst);
+            if let Err(error) = sender.try_send(job) {
+                self.queued.fetch_sub(1, Ordering::SeqCst);
+                return Err(match error {
+                    TrySendError::Full(_) => PoolError::Busy,
+                    TrySendError::Disconnected(_) => PoolError::Failed,
+                });
+            }
+        }
+        result.await.map_err(|_| PoolError::Failed)
+    }
+
+    /// Jobs accepted but not yet picked up by a worker.
+    #[must_use]
+    pub fn queue_depth(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
+    /// The number of worker threads.
+    #[must_use]
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// The most jobs that may wait.
+    #[must_use]
+    pub fn max_queue(&self) -> usize {
+        self.max_queue
+    }
+
+    /// Stops accepting jobs; workers exit once the queue is drained.
+    pub fn shutdown(&self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+    }
+}
+
+impl Drop for BlockingPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
+    loop {
+        let job = {
+            let Ok(receiver) = receiver.lock() else {
+                return;
+            };
+            match receiver.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
+        queued.fetch_sub(1, Ordering::SeqCst);
+        // A panicking job drops its reply sender (the caller sees `Failed`);
+        // the worker itself lives on.
+        if catch_unwind(AssertUnwindSafe(job)).is_err() {
+            tracing::error!("a blocking job panicked");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_jobs_off_the_async_threads() {
+        let pool = BlockingPool::new("test-pool", 2, 4).expect("pool");
+        let name = pool
+            .run(|| thread::current().name().map(str::to_owned))
+            .await
+            .expect("ran");
+        assert!(name.expect("named").starts_with("test-pool-"));
+    }
+
+    #[tokio::test]
+    async fn refuses_work_past_the_queue() {
+        let pool = Arc::new(BlockingPool::new("full-pool", 1, 1).expect("pool"));
+        let gate = Arc::new(Barrier::new(2));
+        let started = Arc::new(AtomicUsize::new(0));
+        // Occupies the only worker until the gate opens.
+        let blocker = {
+            let (pool, gate, started) = (pool.clone(), gate.clone(), started.clone());
+            tokio::spawn(async move {
+                pool.run(move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    gate.wait();
+                })
+                .await
+            })
+        };
+        while started.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Fills the one queue slot.
+        let queued = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.run(|| 7).await })
+        };
+        while pool.queue_depth() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(matches!(pool.run(|| 0).await, Err(PoolError::Busy)));
+        gate.wait();
+        blocker.await.expect("joined").expect("ran");
+        assert_eq!(queued.await.expect("joined").expect("ran"), 7);
+        assert_eq!(pool.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn survives_a_panicking_job() {
+        let pool = BlockingPool::new("panic-pool", 1, 2).expect("pool");
+        let result: Result<(), _> = pool.run(|| panic!("boom")).await;
+        assert!(matches!(result, Err(PoolError::Failed)));
+        assert_eq!(pool.run(|| 1 + 1).await.expect("ran"), 2);
+    }
+}

@@ -1,0 +1,224 @@
+//! JSON Web Token access tokens.
+//!
+//! The verifier pins the configured algorithm (no `alg: none`, no HS/RS
+//! confusion), looks the key up by `kid`, and checks `iss`, `aud`, `exp` and
+//! `nbf` against the injected [`Clock`]. `exp` gets no leeway (a token expiring
+//! a little early harms nobody); `nbf`/`iat` get [`NOT_BEFORE_LEEWAY_SECS`] so
+//! that instances whose clocks differ slightly accept each other's tokens.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use auth_domain::auth::{
+    AccessClaims, IssueTokenError, TokenIssuer, TokenRejection, TokenVerifier,
+};
+use auth_domain::common::Clock;
+use auth_domain::session::SessionId;
+use auth_domain::user::UserId;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// How far in the future `nbf` may be, in seconds, to tolerate clock skew
+/// between instances.
+pub const NOT_BEFORE_LEEWAY_SECS: i64 = 30;
+
+/// The shortest HS256 secret accepted, in bytes (RFC 7518 §3.2: at least the
+/// hash output size).
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Signing and verification keys for one algorithm.
+pub struct JwtKeys {
+    algorithm: Algorithm,
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .field("signing_kid", &self.signing_kid)
+            .field("verifying_kids", &self.verifying.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtKeys {
+    /// HS256 with a shared secret. The `kid` is derived from the secret by a
+    /// one-way hash, so rotating the secret changes it.
+    ///
+    /// # Errors
+    /// When the secret is shorter than [`MIN_HS256_SECRET_BYTES`].
+    pub fn hs256(secret: &[u8]) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            secret.len() >= MIN_HS256_SECRET_BYTES,
+            "the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
+        );
+        let mut digest = Sha256::new();
+        digest.update(b"auth-module hs256 kid\0");
+        digest.update(secret);
+        let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.finalize()[..12]);
+        let signing = EncodingKey::from_secret(secret).context("invalid HS256 secret")?;
+        let verifying = DecodingKey::from_secret(secret).context("invalid HS256 secret")?;
+        Ok(Self {
+            algorithm: Algorithm::HS256,
+            signing_kid: kid.clone(),
+            signing,
+            verifying: HashMap::from([(kid, verifying)]),
+        })
+    }
+
+    /// The algorithm every token is signed and verified with.
+    #[must_use]
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The `kid` new tokens carry.
+    #[must_use]
+    pub fn signing_kid(&self) -> &str {
+        &self.signing_kid
+    }
+}
+
+/// Issuer and audience, written into and required of every token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+}
+
+/// The claims as they travel.
+#[derive(Debug, Serialize, Deserialize)]
+struct WireClaims {
+    sub: String,
+    sid: String,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: String,
+    iss: String,
+    aud: String,
+    role: String,
+}
+
+/// Signs access tokens.
+#[derive(Debug, Clone)]
+pub struct JwtTokenIssuer {
+    keys: Arc<JwtKeys>,
+    settings: JwtSettings,
+}
+
+impl JwtTokenIssuer {
+    /// An issuer signing with `keys`.
+    #[must_use]
+    pub fn new(keys: Arc<JwtKeys>, settings: JwtSettings) -> Self {
+        Self { keys, settings }
+    }
+}
+
+impl TokenIssuer for JwtTokenIssuer {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, IssueTokenError> {
+        let mut header = Header::new(self.keys.algorithm);
+        header.kid = Some(self.keys.signing_kid.clone());
+        let wire = WireClaims {
+            sub: claims.user_id.to_string(),
+            sid: claims.session_id.to_string(),
+            iat: claims.issued_at.timestamp(),
+            nbf: claims.issued_at.timestamp(),
+            exp: claims.expires_at.timestamp(),
+            jti: claims.token_id.to_string(),
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            role: claims.role.as_str().to_owned(),
+        };
+        jsonwebtoken::encode(&header, &wire, &self.keys.signing)
+            .map_err(|e| IssueTokenError(e.into()))
+    }
+}
+
+/// Verifies access tokens.
+#[derive(Clone)]
+pub struct JwtTokenVerifier {
+    keys: Arc<JwtKeys>,
+    validation: Validation,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for JwtTokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtTokenVerifier")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtTokenVerifier {
+    /// A verifier accepting only `keys`' algorithm and keys.
+    #[must_use]
+    pub fn new(keys: Arc<JwtKeys>, settings: &JwtSettings, clock: Arc<dyn Clock>) -> Self {
+        let mut validation = Validation::new(keys.algorithm);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        // Time is checked below against the injected clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        Self {
+            keys,
+            validation,
+            clock,
+        }
+    }
+}
+
+impl TokenVerifier for JwtTokenVerifier {
+    fn verify(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        if header.alg != self.keys.algorithm {
+            return Err(TokenRejection::WrongAlgorithm);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.verifying.get(kid))
+            .ok_or(TokenRejection::UnknownKey)?;
+        let wire = jsonwebtoken::decode::<WireClaims>(token, key, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+                ErrorKind::InvalidAlgorithm => TokenRejection::WrongAlgorithm,
+                ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
+                ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
+                _ => TokenRejection::Malformed,
+            })?
+            .claims;
+        let now = self.clock.now().timestamp();
+        if now >= wire.exp {
+            return Err(TokenRejection::Expired);
+        }
+        if wire.nbf > now + NOT_BEFORE_LEEWAY_SECS || wire.iat > now + NOT_BEFORE_LEEWAY_SECS {
+            return Err(TokenRejection::NotYetValid);
+        }
+        let uuid = |raw: &str| Uuid::parse_str(raw).map_err(|_| TokenRejection::Malformed);
+        let instant =
+            |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0).ok_or(TokenRejection::Malformed);
+        Ok(AccessClaims {
+            user_id: UserId(uuid(&wire.sub)?),
+            session_id: SessionId(uuid(&wire.sid)?),
+            role: wire.role.parse().map_err(|_| TokenRejection::Malformed)?,
+            issued_at: instant(wire.iat)?,
+            expires_at: instant(wire.exp)?,
+            token_id: uuid(&wire.jti)?,
+        })
+    }
+}

@@ -1,0 +1,15 @@
+//! Adapters of Auth Module: the technology behind the domain's ports.
+//!
+//! - [`sea_orm`]: user, session and project repositories on SQLite and PostgreSQL.
+//! - [`argon2`]: the Argon2id password hasher on a bounded blocking pool.
+//! - [`jwt`]: the access-token issuer and verifier.
+//! - [`system`]: clock, UUIDv7 ids and random secrets.
+
+pub mod argon2;
+pub mod blocking;
+pub mod jwt;
+pub mod sea_orm;
+pub mod system;
+
+#[cfg(feature = "testing")]
+pub mod testing;

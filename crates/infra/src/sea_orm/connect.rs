@@ -1,0 +1,51 @@
+use std::path::Path;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// Whether the URL names an SQLite database.
+#[must_use]
+pub fn is_sqlite_url(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Creates the folder of an SQLite database file when it is missing, so that
+/// `sqlite://data/auth.db?mode=rwc` works on a fresh checkout.
+///
+/// # Errors
+/// When the folder cannot be created.
+pub fn ensure_sqlite_parent_dir(url: &str) -> std::io::Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Ok(());
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    match Path::new(path).parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
+}
+
+/// Opens a connection pool. `max_connections` bounds the pool on
+/// PostgreSQL; SQLite gets a small pool since it serialises writers anyway.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    let max = if is_sqlite_url(url) {
+        max_connections.clamp(1, 8)
+    } else {
+        max_connections.max(1)
+    };
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}

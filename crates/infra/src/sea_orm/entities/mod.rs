@@ -1,0 +1,5 @@
+//! SeaORM entities, one per table.
+
+pub mod project;
+pub mod session;
+pub mod user;

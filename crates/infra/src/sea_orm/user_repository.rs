@@ -1,0 +1,117 @@
+use anyhow::anyhow;
+use async_trait::async_trait;
+use auth_domain::common::StorageError;
+use auth_domain::user::{
+    CreateUserError, DisplayName, Email, PasswordHash, User, UserId, UserRepository,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+};
+
+use super::entities::user;
+use super::error::{is_unique_violation, storage_error};
+
+/// [`UserRepository`] on SeaORM.
+#[derive(Debug, Clone)]
+pub struct SeaOrmUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmUserRepository {
+    /// A repository on `db`.
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// Rebuilds a domain user from a row.
+pub(crate) fn to_domain(row: user::Model) -> Result<User, StorageError> {
+    Ok(User {
+        id: UserId(row.id),
+        email: Email::from_trusted(row.email),
+        password_hash: PasswordHash::new(row.password_hash),
+        display_name: row.display_name.map(DisplayName::from_trusted),
+        email_verified: row.email_verified,
+        role: row
+            .role
+            .parse()
+            .map_err(|_| StorageError::Unexpected(anyhow!("unknown role {:?} stored", row.role)))?,
+        is_active: row.is_active,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn to_row(user: &User) -> user::ActiveModel {
+    user::ActiveModel {
+        id: Set(user.id.0),
+        email: Set(user.email.as_str().to_owned()),
+        password_hash: Set(user.password_hash.as_str().to_owned()),
+        display_name: Set(user.display_name.as_ref().map(|n| n.as_str().to_owned())),
+        email_verified: Set(user.email_verified),
+        role: Set(user.role.as_str().to_owned()),
+        is_active: Set(user.is_active),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.updated_at),
+    }
+}
+
+#[async_trait]
+impl UserRepository for SeaOrmUserRepository {
+    async fn insert(&self, user: &User) -> Result<(), CreateUserError> {
+        user::Entity::insert(to_row(user))
+            .exec_without_returning(&self.db)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    CreateUserError::EmailTaken
+                } else {
+                    storage_error(e).into()
+                }
+            })?;
+        Ok(())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        user::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await
+            .map_err(storage_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(storage_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                sea_orm::sea_query::Expr::value(hash.as_str()),
+            )
+            .col_expr(
+                user::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(updated_at),
+            )
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+}

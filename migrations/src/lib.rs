@@ -1,0 +1,23 @@
+//! Database schema of Auth Module, as reversible SeaORM migrations that run
+//! unchanged on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_users;
+mod m20261128_000002_create_projects;
+mod m20261128_000003_create_sessions;
+
+/// Applies and reverts the schema.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261128_000001_create_users::Migration),
+            Box::new(m20261128_000002_create_projects::Migration),
+            Box::new(m20261128_000003_create_sessions::Migration),
+        ]
+    }
+}
