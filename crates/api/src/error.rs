@@ -260,10 +260,10 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.cause {
-            if self.status.is_server_error() {
-                tracing::error!(code = self.code, error = ?cause, "request failed");
-            }
+        if let Some(cause) = &self.cause
+            && self.status.is_server_error()
+        {
+            tracing::error!(code = self.code, error = ?cause, "request failed");
         }
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));

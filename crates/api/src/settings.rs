@@ -261,10 +261,10 @@ impl Settings {
         if let Some(file) = config_file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        if std::env::var_os("AUTH__DATABASE__URL").is_none() {
-            if let Ok(url) = std::env::var("DATABASE_URL") {
-                builder = builder.set_override("database.url", url)?;
-            }
+        if std::env::var_os("AUTH__DATABASE__URL").is_none()
+            && let Ok(url) = std::env::var("DATABASE_URL")
+        {
+            builder = builder.set_override("database.url", url)?;
         }
         builder = builder.add_source(
             config::Environment::with_prefix("AUTH")

@@ -1,0 +1,173 @@
+use std::time::Duration;
+
+use auth_api::settings::Settings;
+use auth_api::startup::Application;
+use auth_infra::testing::{Backend, TestDatabase};
+use serde_json::{Value, json};
+
+/// The HS256 secret every test app signs with.
+pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long!";
+/// A password that passes every rule.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running application and the database it owns.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts the app on `backend`; `None` for PostgreSQL without
+    /// `TEST_DATABASE_URL`.
+    pub async fn spawn(backend: Backend) -> Option<Self> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts the app with adjusted settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
+        let db = TestDatabase::new(backend).await?;
+        let mut settings = Settings::default();
+        settings.database.url = db.url.clone();
+        settings.server.port = 0;
+        settings.server.workers = 2;
+        settings.jwt.secret = Some(TEST_SECRET.into());
+        adjust(&mut settings);
+        let app = Application::build(settings).await.expect("build the app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Some(Self {
+            address,
+            client,
+            db,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/signup",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs up and returns the token response.
+    pub async fn signed_up(&self, email: &str) -> Value {
+        let response = self.signup(email, PASSWORD).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("json")
+    }
+
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url("/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+/// Asserts an RFC 9457 problem response with `status` and `code`, and
+/// returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    assert!(
+        response.headers().get("x-request-id").is_some(),
+        "X-Request-Id missing"
+    );
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["code"], code, "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    assert!(body["type"].is_string(), "{body}");
+    body
+}
+
+/// The field names of a `validation_failed` problem.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field").to_owned())
+        .collect()
+}
+
+/// Decodes a JWT's payload without checking it.
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("json claims")
+}
+
+/// Defines a test that runs against an app on SQLite (`<name>::sqlite`) and on
+/// PostgreSQL (`<name>::postgres`).
+#[macro_export]
+macro_rules! api_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn(auth_infra::testing::Backend::Sqlite)
+                    .await
+                    .expect("SQLite app");
+                run(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) =
+                    $crate::helpers::TestApp::spawn(auth_infra::testing::Backend::Postgres).await
+                else {
+                    eprintln!("TEST_DATABASE_URL is unset: PostgreSQL variant not run");
+                    return;
+                };
+                run(app).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP API: each test starts the real application on
+//! port 0 with its own database (SQLite, and PostgreSQL when
+//! `TEST_DATABASE_URL` is set) and talks HTTP to it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod errors;
+mod health;
+mod login;
+mod me;
+mod signup;

@@ -1,0 +1,92 @@
+//! Domain values to store, stamped with the [`SystemClock`] (microseconds).
+
+use auth_domain::common::{Clock as _, IdGenerator as _, SecretGenerator as _, TokenHash};
+use auth_domain::project::{Project, ProjectDescription, ProjectId, ProjectName};
+use auth_domain::session::{ClientInfo, Session, SessionId};
+use auth_domain::user::{DisplayName, Email, PasswordHash, Role, User, UserId};
+use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
+use chrono::{DateTime, Duration, Utc};
+
+/// A syntactically plausible Argon2id PHC string (never verified here).
+pub const PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA";
+
+/// Now, to the microsecond.
+pub fn now() -> DateTime<Utc> {
+    SystemClock.now()
+}
+
+/// A new user with every optional field set and non-default flags.
+pub fn user(email: &str) -> User {
+    let created_at = now();
+    User {
+        id: UserId(UuidV7Generator.new_id()),
+        email: Email::parse(email).expect("valid e-mail address"),
+        password_hash: PasswordHash::new(PHC.to_owned()),
+        display_name: Some(DisplayName::parse("Ada Lovelace").expect("valid display name")),
+        email_verified: true,
+        role: Role::Admin,
+        is_active: false,
+        created_at,
+        // Distinct from `created_at`, with sub-second digits of its own.
+        updated_at: created_at + Duration::microseconds(1_234_567),
+    }
+}
+
+/// A new user with the defaults and no display name.
+pub fn plain_user(email: &str) -> User {
+    User {
+        display_name: None,
+        email_verified: false,
+        role: Role::User,
+        is_active: true,
+        ..user(email)
+    }
+}
+
+/// A live session of `user_id` with every optional field set.
+pub fn session(user_id: UserId) -> Session {
+    let now = now();
+    Session {
+        id: SessionId(UuidV7Generator.new_id()),
+        user_id,
+        refresh_token_hash: TokenHash::of(&RandomSecretGenerator.generate()),
+        previous_token_hash: Some(TokenHash::of(&RandomSecretGenerator.generate())),
+        rotated_at: Some(now - Duration::microseconds(2_500_001)),
+        client: ClientInfo {
+            user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) test/1.0".to_owned()),
+            ip: Some("2001:db8::7".to_owned()),
+        },
+        created_at: now - Duration::minutes(5),
+        last_used_at: now,
+        expires_at: now + Duration::days(30),
+        revoked_at: Some(now + Duration::microseconds(1)),
+    }
+}
+
+/// A session of `user_id` with every optional field empty.
+pub fn bare_session(user_id: UserId) -> Session {
+    Session {
+        previous_token_hash: None,
+        rotated_at: None,
+        client: ClientInfo::default(),
+        revoked_at: None,
+        ..session(user_id)
+    }
+}
+
+/// A project of `owner` called `name`, with a description.
+pub fn project(owner: UserId, name: &str) -> Project {
+    let created_at = now();
+    Project {
+        id: ProjectId(UuidV7Generator.new_id()),
+        owner_id: owner,
+        name: ProjectName::parse(name).expect("valid project name"),
+        description: Some(
+            ProjectDescription::parse("Crewed lunar landings.\nÜnïcödé too.")
+                .expect("valid description"),
+        ),
+        created_at,
+        updated_at: created_at + Duration::microseconds(999_999),
+    }
+}
