@@ -332,3 +332,98 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production() -> Settings {
+        Settings {
+            env: Environment::Production,
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let settings = Settings::default();
+        assert_eq!(settings.env, Environment::Development);
+        assert_eq!(settings.server.host, "127.0.0.1");
+        assert_eq!(settings.server.port, 8080);
+        assert_eq!(settings.server.body_limit_bytes, 65_536);
+        assert_eq!(settings.database.url, "sqlite://data/auth.db?mode=rwc");
+        assert_eq!(settings.jwt.algorithm, "HS256");
+        assert_eq!(settings.jwt.issuer, "auth-module");
+        assert_eq!(settings.jwt.audience, "auth-module");
+        assert_eq!(settings.jwt.access_ttl_secs, 900);
+        assert_eq!(settings.jwt.refresh_ttl_secs, 2_592_000);
+        assert_eq!(settings.jwt.refresh_reuse_grace_secs, 10);
+        assert_eq!(settings.rate_limit.login_max_failures, 10);
+        assert_eq!(settings.rate_limit.login_window_secs, 900);
+        assert_eq!(settings.rate_limit.account_max_failures, 100);
+        assert_eq!(settings.rate_limit.ip_per_minute, 120);
+        assert_eq!(settings.mail.from, "no-reply@localhost");
+        assert_eq!(settings.password.min_length, 8);
+        assert_eq!(settings.hashing.max_queue, 1024);
+        assert!(settings.hashing.max_concurrent >= 1);
+        assert_eq!(settings.log_format(), LogFormat::Pretty);
+        assert_eq!(production().log_format(), LogFormat::Json);
+        settings.validate().expect("development defaults are valid");
+    }
+
+    #[test]
+    fn production_needs_a_strong_secret() {
+        let missing = production();
+        assert!(missing.validate().is_err());
+        let mut weak = production();
+        weak.jwt.secret = Some("too-short".into());
+        assert!(weak.validate().is_err());
+        let mut strong = production();
+        strong.jwt.secret = Some("s".repeat(32));
+        strong.validate().expect("32 bytes are enough");
+    }
+
+    #[test]
+    fn a_weak_secret_is_refused_in_development_too() {
+        let mut settings = Settings::default();
+        settings.jwt.secret = Some("short".into());
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn refuses_out_of_range_values() {
+        let mut settings = Settings::default();
+        settings.password.min_length = 129;
+        assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.password.min_length = 0;
+        assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.server.trusted_proxies = vec!["not-an-ip".into()];
+        assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.hashing.max_concurrent = 0;
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn reads_a_toml_file() {
+        let dir = std::env::temp_dir().join(format!("authd-config-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("custom.toml");
+        std::fs::write(
+            &file,
+            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\n[password]\nmin_length = 12\n",
+        )
+        .expect("write");
+        let settings = Settings::load(Some(&file)).expect("load");
+        assert_eq!(settings.server.port, 9999);
+        assert_eq!(
+            settings.server.trusted_proxies,
+            vec!["10.0.0.0/8".to_owned()]
+        );
+        assert_eq!(settings.password.min_length, 12);
+        assert_eq!(settings.server.host, "127.0.0.1", "defaults fill the rest");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

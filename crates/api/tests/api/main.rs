@@ -6,6 +6,8 @@
 
 mod helpers;
 
+mod capacity;
+mod cli;
 mod errors;
 mod health;
 mod login;

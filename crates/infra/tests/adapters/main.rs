@@ -8,6 +8,7 @@
 
 mod fixtures;
 mod jwt;
+mod migrations;
 mod projects;
 mod sessions;
 mod users;
