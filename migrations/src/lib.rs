@@ -6,6 +6,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_users;
 mod m20261128_000002_create_projects;
 mod m20261128_000003_create_sessions;
+mod m20261128_000004_create_refresh_tokens;
+mod m20261128_000005_create_rate_limits;
+mod m20261128_000006_create_action_tokens;
 
 /// Applies and reverts the schema.
 #[derive(Debug)]
@@ -18,6 +21,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_users::Migration),
             Box::new(m20261128_000002_create_projects::Migration),
             Box::new(m20261128_000003_create_sessions::Migration),
+            Box::new(m20261128_000004_create_refresh_tokens::Migration),
+            Box::new(m20261128_000005_create_rate_limits::Migration),
+            Box::new(m20261128_000006_create_action_tokens::Migration),
         ]
     }
 }

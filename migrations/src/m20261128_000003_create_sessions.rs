@@ -14,10 +14,6 @@ impl MigrationTrait for Migration {
                     .table(Sessions::Table)
                     .col(pk_uuid(Sessions::Id))
                     .col(uuid(Sessions::UserId))
-                    // SHA-256 digests, base64url without padding (43 characters).
-                    .col(string_len(Sessions::RefreshTokenHash, 64))
-                    .col(string_len_null(Sessions::PreviousTokenHash, 64))
-                    .col(timestamp_with_time_zone_null(Sessions::RotatedAt))
                     .col(string_len_null(Sessions::UserAgent, 512))
                     .col(string_len_null(Sessions::Ip, 64))
                     .col(timestamp_with_time_zone(Sessions::CreatedAt))
@@ -34,26 +30,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, column, unique) in [
-            (
-                "sessions_refresh_token_hash_key",
-                Sessions::RefreshTokenHash,
-                true,
-            ),
-            (
-                "sessions_previous_token_hash_idx",
-                Sessions::PreviousTokenHash,
-                false,
-            ),
-            ("sessions_user_id_idx", Sessions::UserId, false),
-            ("sessions_expires_at_idx", Sessions::ExpiresAt, false),
+        for (name, column) in [
+            ("sessions_user_id_idx", Sessions::UserId),
+            ("sessions_expires_at_idx", Sessions::ExpiresAt),
         ] {
-            let mut index = Index::create();
-            index.name(name).table(Sessions::Table).col(column);
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index.to_owned()).await?;
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(Sessions::Table)
+                        .col(column)
+                        .to_owned(),
+                )
+                .await?;
         }
         Ok(())
     }
@@ -66,13 +55,10 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Sessions {
+pub(crate) enum Sessions {
     Table,
     Id,
     UserId,
-    RefreshTokenHash,
-    PreviousTokenHash,
-    RotatedAt,
     UserAgent,
     Ip,
     CreatedAt,

@@ -5,8 +5,13 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
+use auth_domain::auth::{
+    AccountError, AuthenticateError, LoginError, MailFlowError, RefreshError, SessionError,
+    SignupError,
+};
 use auth_domain::common::FieldError;
+use auth_domain::project::ProjectError;
+use auth_domain::user::AdminError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -166,6 +171,18 @@ impl ApiError {
         )
     }
 
+    /// 429 `rate_limited` with `Retry-After`.
+    #[must_use]
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many attempts; retry later.",
+        );
+        error.retry_after = Some(retry_after_secs.max(1));
+        error
+    }
+
     /// 503 `service_unavailable` with `Retry-After`.
     #[must_use]
     pub fn unavailable(cause: anyhow::Error) -> Self {
@@ -191,6 +208,16 @@ impl ApiError {
         error
     }
 
+    /// 500 `internal_error` whose cause was logged already.
+    #[must_use]
+    pub fn internal_logged() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An unexpected error occurred.",
+        )
+    }
+
     /// The problem for a bare status code (actix's own 404/405/… responses).
     #[must_use]
     pub fn from_status(status: StatusCode) -> Self {
@@ -212,9 +239,15 @@ impl ApiError {
             StatusCode::UNAUTHORIZED => Self::unauthorized(false),
             StatusCode::FORBIDDEN => Self::forbidden(),
             StatusCode::SERVICE_UNAVAILABLE => {
-                Self::unavailable(anyhow::anyhow!("service unavailable"))
+                let mut error = Self::new(
+                    status,
+                    "service_unavailable",
+                    "The service is temporarily unavailable; retry later.",
+                );
+                error.retry_after = Some(RETRY_AFTER_UNAVAILABLE_SECS);
+                error
             }
-            s if s.is_server_error() => Self::internal(anyhow::anyhow!("status {s}")),
+            s if s.is_server_error() => Self::internal_logged(),
             s => Self::malformed(
                 s.canonical_reason()
                     .unwrap_or("The request could not be processed."),
@@ -260,10 +293,20 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.cause
-            && self.status.is_server_error()
-        {
-            tracing::error!(code = self.code, error = ?cause, "request failed");
+        if let Some(cause) = &self.cause {
+            if self.status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(
+                    code = self.code,
+                    error = format!("{cause:#}"),
+                    "request refused"
+                );
+            } else if self.status.is_server_error() {
+                tracing::error!(
+                    code = self.code,
+                    error = format!("{cause:#}"),
+                    "request failed"
+                );
+            }
         }
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
@@ -309,6 +352,7 @@ impl From<LoginError> for ApiError {
                 "account_disabled",
                 "This account has been disabled.",
             ),
+            LoginError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             LoginError::Unavailable(e) => Self::unavailable(e),
             LoginError::Unexpected(e) => Self::internal(e),
         }
@@ -328,6 +372,92 @@ impl From<AuthenticateError> for ApiError {
             }
             AuthenticateError::Unavailable(e) => Self::unavailable(e),
             AuthenticateError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "The refresh token is invalid, expired, revoked or already used.",
+            ),
+            RefreshError::Unavailable(e) => Self::unavailable(e),
+            RefreshError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::NotFound => Self::not_found(),
+            SessionError::Unavailable(e) => Self::unavailable(e),
+            SessionError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(error: ProjectError) -> Self {
+        match error {
+            ProjectError::NotFound => Self::not_found(),
+            ProjectError::NameTaken => Self::new(
+                StatusCode::CONFLICT,
+                "project_name_taken",
+                "You already have a project with this name.",
+            ),
+            ProjectError::Unavailable(e) => Self::unavailable(e),
+            ProjectError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::NotFound => Self::not_found(),
+            AdminError::LastAdmin => Self::new(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "This would leave no active administrator; promote another user first.",
+            ),
+            AdminError::Unavailable(e) => Self::unavailable(e),
+            AdminError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::WrongPassword => Self::new(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "The password is incorrect.",
+            ),
+            AccountError::NotFound => Self::unauthorized(true),
+            AccountError::Unavailable(e) => Self::unavailable(e),
+            AccountError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<MailFlowError> for ApiError {
+    fn from(error: MailFlowError) -> Self {
+        match error {
+            MailFlowError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "The token is unknown, already used or expired.",
+            ),
+            MailFlowError::InvalidPassword(e) => {
+                Self::validation(vec![FieldError::new("new_password", e)])
+            }
+            MailFlowError::Unavailable(e) => Self::unavailable(e),
+            MailFlowError::Unexpected(e) => Self::internal(e),
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod error;
 pub mod extractors;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

@@ -91,7 +91,20 @@ pub async fn request_context(
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    if let Some(state) = response
+        .request()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+    {
+        let route = response.request().match_pattern();
+        state.metrics.observe_request(
+            response.request().method().as_str(),
+            route.as_deref().unwrap_or("unmatched"),
+            status,
+            elapsed,
+        );
+    }
     if response.status().is_server_error() {
         tracing::warn!(status, latency_ms, "request completed");
     } else {
@@ -150,4 +163,44 @@ fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceRespons
         replacement.headers_mut().insert(header::ALLOW, allow);
     }
     ServiceResponse::new(request, replacement)
+}
+
+/// Counts requests per client address on `/auth/*` (the
+/// `rate_limit.ip_per_minute` setting, shared across instances through the
+/// database) and answers 429 past the limit. A store failure lets the
+/// request through: the limiter protects, it must not take the service down.
+///
+/// # Errors
+/// Never; a refusal is a 429 response.
+pub async fn ip_rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limit = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .filter(|state| state.ip_per_minute > 0 && req.path().starts_with("/auth/"))
+        .cloned();
+    if let Some(state) = limit {
+        let client = crate::extractors::RequestClient::of(req.request());
+        if let Some(ip) = client.ip {
+            let now = chrono::Utc::now();
+            let window = chrono::TimeDelta::seconds(60);
+            match state
+                .rate_limiter
+                .hit(&format!("ip:{ip}"), window, now)
+                .await
+            {
+                Ok(count) if count.count > u64::from(state.ip_per_minute) => {
+                    let retry = u64::try_from((count.resets_at - now).num_seconds()).unwrap_or(1);
+                    let response = ApiError::rate_limited(retry).error_response();
+                    return Ok(req.into_response(response));
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %error, "could not count the request"),
+            }
+        }
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }

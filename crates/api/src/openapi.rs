@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document of the contract, served at `/openapi.json`.
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
@@ -20,16 +22,41 @@ use crate::routes::{self, TokenResponse, UserResponse};
     paths(
         routes::health::live,
         routes::health::ready,
+        routes::health::metrics,
         routes::auth::signup::handle,
         routes::auth::login::handle,
+        routes::auth::refresh::handle,
+        routes::auth::logout::handle,
+        routes::auth::token::handle,
+        routes::auth::verify_email::request,
+        routes::auth::verify_email::confirm,
+        routes::auth::password::forgot,
+        routes::auth::password::reset,
         routes::users::me::get,
+        routes::users::me::update,
+        routes::users::me::delete,
+        routes::users::password::change,
+        routes::users::sessions::list,
+        routes::users::sessions::revoke,
+        routes::users::sessions::revoke_all,
+        routes::well_known::jwks,
+        routes::projects::list::handle,
+        routes::projects::create::handle,
+        routes::projects::get::handle,
+        routes::projects::update::handle,
+        routes::projects::delete::handle,
+        routes::admin::users::list,
+        routes::admin::users::get,
+        routes::admin::users::update,
     ),
     components(schemas(Problem, ProblemField, TokenResponse, UserResponse)),
     modifiers(&Security),
     tags(
         (name = "health", description = "Probes"),
         (name = "auth", description = "Signing up and logging in"),
-        (name = "users", description = "The current user"),
+        (name = "users", description = "The current user and their sessions"),
+        (name = "projects", description = "Projects owned by the current user"),
+        (name = "admin", description = "User management (role `admin`)"),
     )
 )]
 pub struct ApiDoc;
@@ -47,6 +74,13 @@ impl Modify for Security {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+                "/auth/token",
+                Scopes::new(),
+            ))])),
         );
     }
 }

@@ -293,21 +293,26 @@ impl Settings {
         if !(1..=auth_domain::user::MAX_PASSWORD_LENGTH).contains(&min) {
             bail!("password.min_length must be between 1 and 128, not {min}");
         }
-        if self.jwt.algorithm != "HS256" {
-            bail!(
-                "jwt.algorithm {:?} is not supported yet; use HS256",
-                self.jwt.algorithm
-            );
-        }
-        match &self.jwt.secret {
-            Some(secret) if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES => bail!(
-                "jwt.secret must be at least {} bytes",
-                auth_infra::jwt::MIN_HS256_SECRET_BYTES
-            ),
-            None if self.env == Environment::Production => {
-                bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)")
+        match self.jwt.algorithm.as_str() {
+            "HS256" => {
+                if let Some(secret) = &self.jwt.secret
+                    && secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES
+                {
+                    bail!(
+                        "jwt.secret must be at least {} bytes",
+                        auth_infra::jwt::MIN_HS256_SECRET_BYTES
+                    );
+                }
             }
-            _ => {}
+            "EdDSA" | "RS256" => {
+                if self.jwt.private_key_file.is_none() {
+                    bail!(
+                        "jwt.algorithm {} needs AUTH__JWT__PRIVATE_KEY_FILE (see `authd keys generate`)",
+                        self.jwt.algorithm
+                    );
+                }
+            }
+            other => bail!("jwt.algorithm must be HS256, EdDSA or RS256, not {other:?}"),
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             bail!("token lifetimes must be positive");
@@ -320,6 +325,22 @@ impl Settings {
                 anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
             },
         )?;
+        Ok(())
+    }
+
+    /// Checks what only serving needs: in production, HS256 refuses to start
+    /// without a secret (a random per-process secret would break every token
+    /// at the next restart and across instances).
+    ///
+    /// # Errors
+    /// When production has no secret.
+    pub fn validate_for_serving(&self) -> anyhow::Result<()> {
+        if self.env == Environment::Production
+            && self.jwt.algorithm == "HS256"
+            && self.jwt.secret.is_none()
+        {
+            bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)");
+        }
         Ok(())
     }
 
@@ -374,13 +395,27 @@ mod tests {
     #[test]
     fn production_needs_a_strong_secret() {
         let missing = production();
-        assert!(missing.validate().is_err());
+        assert!(missing.validate().is_ok(), "migrations need no secret");
+        assert!(missing.validate_for_serving().is_err());
+        assert!(Settings::default().validate_for_serving().is_ok());
         let mut weak = production();
         weak.jwt.secret = Some("too-short".into());
         assert!(weak.validate().is_err());
         let mut strong = production();
         strong.jwt.secret = Some("s".repeat(32));
         strong.validate().expect("32 bytes are enough");
+        strong.validate_for_serving().expect("32 bytes are enough");
+    }
+
+    #[test]
+    fn asymmetric_algorithms_need_a_key_file() {
+        let mut settings = Settings::default();
+        settings.jwt.algorithm = "EdDSA".into();
+        assert!(settings.validate().is_err());
+        settings.jwt.private_key_file = Some("key.pem".into());
+        settings.validate().expect("valid");
+        settings.jwt.algorithm = "ES256".into();
+        assert!(settings.validate().is_err());
     }
 
     #[test]

@@ -7,13 +7,17 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use auth_domain::auth::{AuthPorts, AuthService, AuthSettings};
-use auth_domain::common::{Clock, SecretGenerator as _};
-use auth_domain::user::{Password, PasswordHasher as _, PasswordPolicy};
+use auth_domain::auth::{AuthPorts, AuthService, AuthSettings, LoginLimits, MailLinks};
+use auth_domain::common::{Clock, RateLimiter, SecretGenerator as _};
+use auth_domain::mail::Mailer;
+use auth_domain::project::ProjectService;
+use auth_domain::user::{AdminService, HashError, Password, PasswordHasher as _, PasswordPolicy};
 use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtKeys, JwtSettings, JwtTokenIssuer, JwtTokenVerifier};
+use auth_infra::mail::{LogMailer, SmtpMailer};
 use auth_infra::sea_orm::{
+    SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
     SeaOrmSessionRepository, SeaOrmUserRepository, connect, ensure_sqlite_parent_dir,
 };
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
@@ -46,31 +50,121 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
         .context("could not connect to the database")
 }
 
-impl Application {
-    /// Connects, applies pending migrations, wires the adapters into the
-    /// use-cases and binds the listener.
+/// How often expired and revoked sessions are deleted.
+const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes expired and revoked sessions and stale rate-limit windows now
+/// and every hour, so the tables do not grow without bound. Harmless when
+/// several instances do it. A plain Tokio task (not `actix_web::rt::spawn`,
+/// which needs a `LocalSet`), so the application can also be built inside
+/// any Tokio runtime, as the black-box tests do.
+fn spawn_purge(auth: Arc<AuthService>, rate_limiter: Arc<dyn RateLimiter>) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            interval.tick().await;
+            match auth.purge_sessions().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "expired and revoked sessions purged"),
+                Err(error) => tracing::warn!(error = %error, "session purge failed"),
+            }
+            // No window is longer than a day.
+            let before = chrono::Utc::now() - TimeDelta::days(1);
+            if let Err(error) = rate_limiter.purge(before).await {
+                tracing::warn!(error = %error, "rate-limit purge failed");
+            }
+        }
+    });
+}
+
+/// SMTP when `mail.smtp_url` is set, else the log.
+///
+/// # Errors
+/// When the SMTP URL or sender address is malformed.
+pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(
+        match settings.mail.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => Arc::new(SmtpMailer::new(url, &settings.mail.from)?),
+            None => Arc::new(LogMailer),
+        },
+    )
+}
+
+/// The signing and verification keys the settings name.
+///
+/// # Errors
+/// When a key file cannot be read or is not a key of the algorithm.
+pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
+    let read = |path: &str| {
+        std::fs::read(path).with_context(|| format!("could not read the key file {path}"))
+    };
+    match settings.jwt.algorithm.as_str() {
+        "HS256" => {
+            let secret = match &settings.jwt.secret {
+                Some(secret) => secret.clone(),
+                None => {
+                    tracing::warn!(
+                        "AUTH__JWT__SECRET is unset: using a random secret for this process; \
+                         tokens will not survive a restart or work across instances"
+                    );
+                    RandomSecretGenerator.generate()
+                }
+            };
+            JwtKeys::hs256(secret.as_bytes())
+        }
+        name => {
+            let algorithm = match name {
+                "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
+                _ => jsonwebtoken::Algorithm::RS256,
+            };
+            let current = read(
+                settings
+                    .jwt
+                    .private_key_file
+                    .as_deref()
+                    .context("AUTH__JWT__PRIVATE_KEY_FILE is required")?,
+            )?;
+            let retired = settings
+                .jwt
+                .retired_key_files
+                .iter()
+                .map(|path| path.trim())
+                .filter(|path| !path.is_empty())
+                .map(read)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            JwtKeys::asymmetric(algorithm, &current, &retired)
+        }
+    }
+}
+
+/// The use-cases, wired to their adapters.
+#[allow(missing_debug_implementations)]
+pub struct Services {
+    /// Sign-up, log-in, sessions.
+    pub auth: Arc<AuthService>,
+    /// Projects.
+    pub projects: Arc<ProjectService>,
+    /// User management.
+    pub admin: Arc<AdminService>,
+    /// The JWKS document.
+    pub jwks: serde_json::Value,
+    /// Shared request counters.
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// The password hashing pool.
+    pub hashing_pool: Arc<BlockingPool>,
+}
+
+impl Services {
+    /// Wires every use-case to the adapters on `db` and `keys`.
     ///
     /// # Errors
-    /// When the database cannot be reached or migrated, the keys are
-    /// unusable, or the address cannot be bound.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = open_database(&settings).await?;
-        Migrator::up(&db, None)
-            .await
-            .context("could not apply database migrations")?;
-
+    /// When the hashing pool cannot start.
+    pub async fn wire(
+        settings: &Settings,
+        db: DatabaseConnection,
+        keys: Arc<JwtKeys>,
+    ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secret = match &settings.jwt.secret {
-            Some(secret) => secret.clone(),
-            None => {
-                tracing::warn!(
-                    "AUTH__JWT__SECRET is unset: using a random secret for this process; \
-                     tokens will not survive a restart or work across instances"
-                );
-                RandomSecretGenerator.generate()
-            }
-        };
-        let keys = Arc::new(JwtKeys::hs256(secret.as_bytes())?);
         let jwt = JwtSettings {
             issuer: settings.jwt.issuer.clone(),
             audience: settings.jwt.audience.clone(),
@@ -84,36 +178,121 @@ impl Application {
             )
             .context("could not start the hashing pool")?,
         );
-        let hasher = Arc::new(Argon2PasswordHasher::new(pool));
-        let dummy_hash = hasher
-            .hash(&Password::parse(
-                SecretString::from(RandomSecretGenerator.generate()),
-                &PasswordPolicy::default(),
-                None,
-            )?)
-            .await
-            .context("could not compute the dummy password hash")?;
+        let hasher = Arc::new(Argon2PasswordHasher::new(pool.clone()));
+        let dummy_password = Password::parse(
+            SecretString::from(RandomSecretGenerator.generate()),
+            &PasswordPolicy::default(),
+            None,
+        )?;
+        // The workers may not be waiting yet when the queue has no room
+        // (`max_queue = 0`): retry briefly rather than fail to start.
+        let mut attempts = 0;
+        let dummy_hash = loop {
+            match hasher.hash(&dummy_password).await {
+                Err(HashError::Busy) if attempts < 200 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                result => break result.context("could not compute the dummy password hash")?,
+            }
+        };
 
+        let jwks = serde_json::to_value(keys.jwks()).context("could not encode the JWKS")?;
+        let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(db.clone()));
         let ports = AuthPorts {
             users: Arc::new(SeaOrmUserRepository::new(db.clone())),
             sessions: Arc::new(SeaOrmSessionRepository::new(db.clone())),
             hasher,
             issuer: Arc::new(JwtTokenIssuer::new(keys.clone(), jwt.clone())),
             verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
-            clock,
+            clock: clock.clone(),
             ids: Arc::new(UuidV7Generator),
             secrets: Arc::new(RandomSecretGenerator),
         };
-        let auth = AuthService::new(
-            ports,
-            AuthSettings {
-                access_ttl: TimeDelta::seconds(settings.jwt.access_ttl_secs.into()),
-                refresh_ttl: TimeDelta::seconds(settings.jwt.refresh_ttl_secs.into()),
-            },
-            dummy_hash,
+        let auth = Arc::new(
+            AuthService::new(
+                ports,
+                AuthSettings {
+                    access_ttl: TimeDelta::seconds(settings.jwt.access_ttl_secs.into()),
+                    refresh_ttl: TimeDelta::seconds(settings.jwt.refresh_ttl_secs.into()),
+                    refresh_reuse_grace: TimeDelta::seconds(
+                        settings.jwt.refresh_reuse_grace_secs.into(),
+                    ),
+                },
+                dummy_hash,
+            )
+            .with_mail(
+                mailer(settings)?,
+                Arc::new(SeaOrmActionTokenRepository::new(db.clone())),
+                MailLinks {
+                    verify_url: settings.mail.verify_url.clone(),
+                    reset_url: settings.mail.reset_url.clone(),
+                },
+            )
+            .with_login_limits(
+                rate_limiter.clone(),
+                LoginLimits {
+                    max_pair_failures: settings.rate_limit.login_max_failures.into(),
+                    max_account_failures: settings.rate_limit.account_max_failures.into(),
+                    window: TimeDelta::seconds(settings.rate_limit.login_window_secs.into()),
+                },
+            ),
         );
+        let projects = Arc::new(ProjectService::new(
+            Arc::new(SeaOrmProjectRepository::new(db.clone())),
+            clock.clone(),
+            Arc::new(UuidV7Generator),
+        ));
+        let admin = Arc::new(AdminService::new(
+            Arc::new(SeaOrmUserRepository::new(db.clone())),
+            Arc::new(SeaOrmSessionRepository::new(db.clone())),
+            clock.clone(),
+        ));
+        Ok(Self {
+            auth,
+            projects,
+            admin,
+            jwks,
+            rate_limiter,
+            hashing_pool: pool,
+        })
+    }
+}
+
+impl Application {
+    /// Connects, applies pending migrations, wires the adapters into the
+    /// use-cases and binds the listener.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, the keys are
+    /// unusable, or the address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate_for_serving()?;
+        let keys = Arc::new(signing_keys(&settings)?);
+        let db = open_database(&settings).await?;
+        Migrator::up(&db, None)
+            .await
+            .context("could not apply database migrations")?;
+
+        let services = Services::wire(&settings, db.clone(), keys).await?;
+        spawn_purge(services.auth.clone(), services.rate_limiter.clone());
+        let Services {
+            auth,
+            projects,
+            admin,
+            jwks,
+            rate_limiter,
+            hashing_pool,
+        } = services;
         let state = web::Data::new(AppState {
-            auth: Arc::new(auth),
+            jwks,
+            auth,
+            projects,
+            admin,
+            rate_limiter,
+            ip_per_minute: settings.rate_limit.ip_per_minute,
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            hashing_pool,
             password_policy: PasswordPolicy {
                 min_length: settings.password.min_length,
             },
@@ -133,8 +312,13 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
+                .wrap(from_fn(middleware::ip_rate_limit))
                 .wrap(from_fn(middleware::request_context))
                 .configure(routes::configure)
+                .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
+                    "/openapi.json",
+                    <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
+                ))
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(30)

@@ -3,6 +3,9 @@
 use std::sync::Arc;
 
 use auth_domain::auth::AuthService;
+use auth_domain::common::RateLimiter;
+use auth_domain::project::ProjectService;
+use auth_domain::user::AdminService;
 use auth_domain::user::PasswordPolicy;
 use sea_orm::DatabaseConnection;
 
@@ -13,12 +16,26 @@ use crate::extractors::TrustedProxies;
 pub struct AppState {
     /// Sign-up, log-in and authentication.
     pub auth: Arc<AuthService>,
+    /// Projects of the caller.
+    pub projects: Arc<ProjectService>,
+    /// User management.
+    pub admin: Arc<AdminService>,
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.
     pub db: DatabaseConnection,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The public keys, as served at `/.well-known/jwks.json`.
+    pub jwks: serde_json::Value,
+    /// Shared request counters.
+    pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Requests per client address and minute on `/auth/*`; 0 disables.
+    pub ip_per_minute: u32,
+    /// Request and log-in metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The password hashing pool (its queue depth is a metric).
+    pub hashing_pool: Arc<auth_infra::blocking::BlockingPool>,
     /// Largest request body, in bytes.
     pub body_limit: usize,
 }

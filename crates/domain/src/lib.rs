@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod common;
+pub mod mail;
 pub mod project;
 pub mod session;
 pub mod user;

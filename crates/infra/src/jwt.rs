@@ -19,6 +19,7 @@ use auth_domain::user::UserId;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +39,9 @@ pub struct JwtKeys {
     signing_kid: String,
     signing: EncodingKey,
     verifying: HashMap<String, DecodingKey>,
+    /// The public keys, current first, for `/.well-known/jwks.json`; empty
+    /// for HS256.
+    published: Vec<Jwk>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -72,7 +76,64 @@ impl JwtKeys {
             signing_kid: kid.clone(),
             signing,
             verifying: HashMap::from([(kid, verifying)]),
+            published: Vec::new(),
         })
+    }
+
+    /// EdDSA (Ed25519) or RS256 from a PEM private key (PKCS#8; PKCS#1 too
+    /// for RSA), plus retired private keys that still verify and stay
+    /// published during a rotation. Each `kid` is the key's RFC 7638
+    /// thumbprint (SHA-256, base64url).
+    ///
+    /// # Errors
+    /// When the algorithm is not asymmetric, or a PEM is not a private key of
+    /// that algorithm.
+    pub fn asymmetric(
+        algorithm: Algorithm,
+        current_pem: &[u8],
+        retired_pems: &[Vec<u8>],
+    ) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            matches!(algorithm, Algorithm::EdDSA | Algorithm::RS256),
+            "asymmetric keys need EdDSA or RS256, not {algorithm:?}"
+        );
+        let (signing, current) =
+            public_key(algorithm, current_pem).context("the current private key is not usable")?;
+        let signing_kid = current.kid.clone();
+        let mut verifying = HashMap::new();
+        let mut published = Vec::new();
+        for (index, key) in std::iter::once(Ok(current))
+            .chain(retired_pems.iter().enumerate().map(|(i, pem)| {
+                public_key(algorithm, pem)
+                    .map(|(_, key)| key)
+                    .with_context(|| format!("retired key #{} is not usable", i + 1))
+            }))
+            .enumerate()
+        {
+            let key = key?;
+            if verifying.contains_key(&key.kid) {
+                tracing::warn!(kid = %key.kid, index, "the same key is configured twice");
+                continue;
+            }
+            verifying.insert(key.kid.clone(), key.decoding);
+            published.push(key.jwk);
+        }
+        Ok(Self {
+            algorithm,
+            signing_kid,
+            signing,
+            verifying,
+            published,
+        })
+    }
+
+    /// The public keys as a JWK Set: `{"keys": [...]}` with `kid`, `alg` and
+    /// `use: "sig"` on each; no keys for HS256.
+    #[must_use]
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self.published.clone(),
+        }
     }
 
     /// The algorithm every token is signed and verified with.
@@ -86,6 +147,30 @@ impl JwtKeys {
     pub fn signing_kid(&self) -> &str {
         &self.signing_kid
     }
+}
+
+/// A public key derived from a private PEM.
+struct PublicKey {
+    kid: String,
+    decoding: DecodingKey,
+    jwk: Jwk,
+}
+
+fn public_key(algorithm: Algorithm, pem: &[u8]) -> anyhow::Result<(EncodingKey, PublicKey)> {
+    let encoding = match algorithm {
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
+        _ => EncodingKey::from_rsa_pem(pem),
+    }
+    .context("not a PEM private key of the configured algorithm")?;
+    let mut jwk =
+        Jwk::from_encoding_key(&encoding, algorithm).context("could not derive the public key")?;
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .context("could not compute the key thumbprint")?;
+    jwk.common.key_id = Some(kid.clone());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let decoding = DecodingKey::from_jwk(&jwk).context("could not build the verifying key")?;
+    Ok((encoding, PublicKey { kid, decoding, jwk }))
 }
 
 /// Issuer and audience, written into and required of every token.
@@ -220,5 +305,60 @@ impl TokenVerifier for JwtTokenVerifier {
             expires_at: instant(wire.exp)?,
             token_id: uuid(&wire.jti)?,
         })
+    }
+}
+
+/// Generates a fresh private key for `algorithm` (Ed25519, or RSA 2048 for
+/// RS256) as a PKCS#8 PEM document.
+///
+/// # Errors
+/// When the algorithm is not asymmetric or the generator fails.
+pub fn generate_private_key_pem(algorithm: Algorithm) -> anyhow::Result<String> {
+    use aws_lc_rs::encoding::AsDer as _;
+    let der: Vec<u8> = match algorithm {
+        Algorithm::EdDSA => aws_lc_rs::signature::Ed25519KeyPair::generate()
+            .and_then(|pair| pair.to_pkcs8v1())
+            .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?
+            .as_ref()
+            .to_vec(),
+        Algorithm::RS256 => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+                .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
+            let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair
+                .as_der()
+                .map_err(|_| anyhow::anyhow!("RSA key encoding failed"))?;
+            der.as_ref().to_vec()
+        }
+        other => anyhow::bail!("keys can be generated for EdDSA and RS256, not {other:?}"),
+    };
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    Ok(pem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_load_and_publish_a_thumbprint_kid() {
+        for algorithm in [Algorithm::EdDSA, Algorithm::RS256] {
+            let pem = generate_private_key_pem(algorithm).expect("generate");
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+            let keys = JwtKeys::asymmetric(algorithm, pem.as_bytes(), &[]).expect("load");
+            let jwks = keys.jwks();
+            assert_eq!(jwks.keys.len(), 1);
+            assert_eq!(
+                jwks.keys[0].common.key_id.as_deref(),
+                Some(keys.signing_kid())
+            );
+            assert_eq!(keys.signing_kid().len(), 43, "base64url SHA-256");
+        }
+        assert!(generate_private_key_pem(Algorithm::HS256).is_err());
     }
 }

@@ -8,6 +8,7 @@
 pub mod argon2;
 pub mod blocking;
 pub mod jwt;
+pub mod mail;
 pub mod sea_orm;
 pub mod system;
 

@@ -22,14 +22,19 @@ impl Deref for CurrentUser {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header. `Err(true)` when a
-/// header was sent but is not a usable bearer credential.
+/// The token of an `Authorization: Bearer <token>` header. `Err(true)` when
+/// a bearer credential was sent but is malformed, `Err(false)` when none was
+/// (no header, or another scheme: RFC 6750 §3.1 then asks for a bare
+/// challenge).
 fn bearer_token(req: &HttpRequest) -> Result<String, bool> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or(false)?;
-    let value = value.to_str().map_err(|_| true)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(true)?;
+    let value = value.to_str().map_err(|_| true)?.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(false);
+    }
     let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+    if token.is_empty() {
         return Err(true);
     }
     Ok(token.to_owned())

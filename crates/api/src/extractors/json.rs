@@ -34,9 +34,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(64 * 1024, |state| state.body_limit);
         let content_type_ok = match req.mime_type() {
             Ok(Some(mime)) => {
                 mime.type_() == mime::APPLICATION
@@ -44,32 +41,48 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
             }
             _ => false,
         };
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let body = read_limited(req, payload);
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::unsupported_media_type(
                     "The body must be JSON, sent with `Content-Type: application/json`.",
                 ));
             }
-            if declared_length.is_some_and(|length| length > limit) {
-                return Err(ApiError::payload_too_large(limit));
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| ApiError::malformed("The request body could not be read."))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::payload_too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = body.await?;
             parse(&body).map(ValidJson)
         })
+    }
+}
+
+/// Reads the request body, refusing more than the configured limit (413)
+/// whether or not `Content-Length` announced it.
+pub(crate) fn read_limited(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl std::future::Future<Output = Result<web::BytesMut, ApiError>> + 'static {
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(64 * 1024, |state| state.body_limit);
+    let declared_length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    async move {
+        if declared_length.is_some_and(|length| length > limit) {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| ApiError::malformed("The request body could not be read."))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

@@ -1,10 +1,15 @@
 //! Request extractors: validated JSON bodies, the authenticated caller and the
 //! client's address.
 
+mod admin;
 mod client;
 mod current_user;
 mod json;
+mod pagination;
 
+pub use admin::AdminUser;
 pub use client::{RequestClient, TrustedProxies};
 pub use current_user::CurrentUser;
+pub(crate) use json::read_limited;
 pub use json::{ValidJson, missing_field};
+pub use pagination::Pagination;

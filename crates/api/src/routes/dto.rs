@@ -42,7 +42,7 @@ impl From<&User> for UserResponse {
 }
 
 /// Tokens for a session (and, after sign-up and log-in, its user).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The JWT access token.
     pub access_token: String,
@@ -70,5 +70,14 @@ impl TokenResponse {
             refresh_token: tokens.refresh_token.expose_secret().to_owned(),
             user: user.map(UserResponse::from),
         }
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }

@@ -62,3 +62,17 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             })
     }
 }
+
+/// Prometheus metrics: request counts and latency histograms by route and
+/// status, log-in outcomes, hashing queue depth.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let text = state.metrics.render(
+        state.hashing_pool.queue_depth(),
+        state.hashing_pool.workers(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}

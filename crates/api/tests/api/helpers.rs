@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use auth_api::settings::Settings;
@@ -10,11 +11,13 @@ pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long!";
 /// A password that passes every rule.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A running application and the database it owns.
+/// A running application and the database it uses (shared with the other
+/// apps started on it by [`TestApp::spawn_sharing`]; removed when the last
+/// of them is dropped).
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    pub db: TestDatabase,
+    pub db: Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -27,6 +30,16 @@ impl TestApp {
     /// Starts the app with adjusted settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = TestDatabase::new(backend).await?;
+        Some(Self::spawn_on(Arc::new(db), adjust).await)
+    }
+
+    /// Starts another app, with its own settings, on this app's database (as
+    /// a second instance behind a load balancer, or the next deployment).
+    pub async fn spawn_sharing(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_on(self.db.clone(), adjust).await
+    }
+
+    async fn spawn_on(db: Arc<TestDatabase>, adjust: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::default();
         settings.database.url = db.url.clone();
         settings.server.port = 0;
@@ -40,11 +53,11 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        Some(Self {
+        Self {
             address,
             client,
             db,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -81,6 +94,22 @@ impl TestApp {
         let response = self.signup(email, PASSWORD).await;
         assert_eq!(response.status(), 201);
         response.json().await.expect("json")
+    }
+
+    /// `POST /auth/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.post_json("/auth/refresh", &json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    /// `POST /auth/logout` with `token`.
+    pub async fn logout(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn me(&self, token: &str) -> reqwest::Response {
@@ -140,7 +169,8 @@ pub fn jwt_claims(token: &str) -> Value {
 }
 
 /// Defines a test that runs against an app on SQLite (`<name>::sqlite`) and on
-/// PostgreSQL (`<name>::postgres`).
+/// PostgreSQL (`<name>::postgres`). With `settings |s| { ... }` before the
+/// body, the settings are adjusted before the app starts.
 #[macro_export]
 macro_rules! api_test {
     ($name:ident, |$app:ident| $body:block) => {
@@ -150,24 +180,49 @@ macro_rules! api_test {
 
             async fn run($app: $crate::helpers::TestApp) $body
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let app = $crate::helpers::TestApp::spawn(auth_infra::testing::Backend::Sqlite)
-                    .await
-                    .expect("SQLite app");
-                run(app).await;
+            async fn start(
+                backend: auth_infra::testing::Backend,
+            ) -> Option<$crate::helpers::TestApp> {
+                $crate::helpers::TestApp::spawn(backend).await
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(app) =
-                    $crate::helpers::TestApp::spawn(auth_infra::testing::Backend::Postgres).await
-                else {
-                    eprintln!("TEST_DATABASE_URL is unset: PostgreSQL variant not run");
-                    return;
-                };
-                run(app).await;
+            $crate::api_test!(@variants);
+        }
+    };
+    ($name:ident, settings |$settings:ident| $adjust:block, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            fn adjust($settings: &mut auth_api::settings::Settings) $adjust
+
+            async fn start(
+                backend: auth_infra::testing::Backend,
+            ) -> Option<$crate::helpers::TestApp> {
+                $crate::helpers::TestApp::spawn_with(backend, adjust).await
             }
+
+            $crate::api_test!(@variants);
+        }
+    };
+    (@variants) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sqlite() {
+            let app = start(auth_infra::testing::Backend::Sqlite)
+                .await
+                .expect("SQLite app");
+            run(app).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn postgres() {
+            let Some(app) = start(auth_infra::testing::Backend::Postgres).await else {
+                eprintln!("TEST_DATABASE_URL is unset: PostgreSQL variant not run");
+                return;
+            };
+            run(app).await;
         }
     };
 }

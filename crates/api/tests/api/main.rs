@@ -6,10 +6,18 @@
 
 mod helpers;
 
+mod admin;
 mod capacity;
 mod cli;
 mod errors;
 mod health;
+mod jwks;
 mod login;
+mod mail;
 mod me;
+mod projects;
+mod rate_limit;
+mod sessions;
 mod signup;
+mod smtp;
+mod token_endpoint;

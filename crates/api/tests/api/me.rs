@@ -53,14 +53,28 @@ api_test!(a_missing_token_gets_a_bearer_challenge, |app| {
     assert_problem(response, 401, "unauthorized").await;
 });
 
+api_test!(other_schemes_get_a_bare_challenge, |app| {
+    for header in ["Basic dXNlcjpwYXNz", "token", "Digest x"] {
+        let response = app
+            .client
+            .get(app.url("/users/me"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["www-authenticate"], "Bearer", "{header}");
+        assert_problem(response, 401, "unauthorized").await;
+    }
+});
+
 api_test!(malformed_tokens_are_refused, |app| {
     for header in [
-        "Basic dXNlcjpwYXNz",
         "Bearer",
         "Bearer ",
+        "bearer   ",
         "Bearer not.a.jwt",
         "Bearer a.b.c",
-        "token",
+        "BEARER x",
     ] {
         let response = app
             .client

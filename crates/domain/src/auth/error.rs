@@ -26,6 +26,13 @@ pub enum LoginError {
     /// The password was right, but an administrator disabled the account.
     #[error("account disabled")]
     AccountDisabled,
+    /// Too many failed attempts for this account (from this address, or
+    /// from all addresses); no password was checked.
+    #[error("too many failed log-ins")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
     /// Storage or hashing capacity is unavailable; try again later.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -83,6 +90,68 @@ pub enum AuthenticateError {
     Unexpected(#[source] anyhow::Error),
 }
 
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired, revoked or reused refresh token, or a disabled user.
+    #[error("invalid refresh token")]
+    InvalidToken,
+    /// Storage is unavailable; try again later.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Why listing or revoking sessions failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No such live session of this user.
+    #[error("session not found")]
+    NotFound,
+    /// Storage is unavailable; try again later.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Why a change to the caller's own account failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The confirming password is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The user vanished meanwhile.
+    #[error("user not found")]
+    NotFound,
+    /// Storage or hashing capacity is unavailable; try again later.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+/// Why an e-mail verification or password reset step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailFlowError {
+    /// The token is unknown, used or expired.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// The new password breaks the policy.
+    #[error("invalid new password: {0}")]
+    InvalidPassword(crate::user::PasswordError),
+    /// Storage, hashing capacity or the mailer is unavailable.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
 /// Lets each use-case error absorb the shared failure kinds with `?`.
 macro_rules! absorb_failures {
     ($($error:ident),*) => {$(
@@ -103,7 +172,15 @@ macro_rules! absorb_failures {
     )*};
 }
 
-absorb_failures!(SignupError, LoginError, AuthenticateError);
+absorb_failures!(
+    SignupError,
+    LoginError,
+    AuthenticateError,
+    RefreshError,
+    SessionError,
+    AccountError,
+    MailFlowError
+);
 
 macro_rules! absorb_hash_failures {
     ($($error:ident),*) => {$(
@@ -118,7 +195,7 @@ macro_rules! absorb_hash_failures {
     )*};
 }
 
-absorb_hash_failures!(SignupError, LoginError);
+absorb_hash_failures!(SignupError, LoginError, AccountError, MailFlowError);
 
 impl From<CreateUserError> for SignupError {
     fn from(error: CreateUserError) -> Self {

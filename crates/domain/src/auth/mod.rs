@@ -1,17 +1,26 @@
 //! Authentication: signing up, logging in and authenticating requests.
 
+mod account;
 mod error;
 mod model;
 mod ports;
+mod recovery;
 mod service;
+mod sessions;
 
-pub use error::{AuthenticateError, LoginError, SignupError, TokenRejection};
+pub use error::{
+    AccountError, AuthenticateError, LoginError, MailFlowError, RefreshError, SessionError,
+    SignupError, TokenRejection,
+};
 pub use model::{AccessClaims, Authenticated, IssuedTokens, LoginCommand, SignupCommand};
 pub use ports::{IssueTokenError, TokenIssuer, TokenVerifier};
-pub use service::{AuthPorts, AuthService, AuthSettings};
+pub use recovery::{MailLinks, RESET_PASSWORD_TTL, VERIFY_EMAIL_TTL};
+pub use service::{AuthPorts, AuthService, AuthSettings, LoginLimits};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockTokenIssuer, MockTokenVerifier};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sessions;

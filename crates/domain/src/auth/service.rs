@@ -3,12 +3,16 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use secrecy::SecretString;
 
+use super::MailLinks;
 use super::{
     AccessClaims, AuthenticateError, Authenticated, IssueTokenError, IssuedTokens, LoginCommand,
     LoginError, SignupCommand, SignupError, TokenIssuer, TokenVerifier,
 };
-use crate::common::{Clock, IdGenerator, SecretGenerator, StorageError, TokenHash};
-use crate::session::{ClientInfo, Session, SessionId, SessionRepository};
+use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
+use crate::mail::{ActionTokenRepository, Mailer};
+use crate::session::{
+    ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+};
 use crate::user::{
     Email, Password, PasswordHash, PasswordHasher, PasswordVerification, User, UserId,
     UserRepository,
@@ -21,6 +25,9 @@ pub struct AuthSettings {
     pub access_ttl: TimeDelta,
     /// How long a refresh token (and so an idle session) is valid.
     pub refresh_ttl: TimeDelta,
+    /// How long an already-rotated refresh token may be replayed for a fresh
+    /// pair (racing clients) before a replay counts as theft.
+    pub refresh_reuse_grace: TimeDelta,
 }
 
 impl Default for AuthSettings {
@@ -28,6 +35,7 @@ impl Default for AuthSettings {
         Self {
             access_ttl: TimeDelta::seconds(900),
             refresh_ttl: TimeDelta::days(30),
+            refresh_reuse_grace: TimeDelta::seconds(10),
         }
     }
 }
@@ -54,11 +62,36 @@ pub struct AuthPorts {
     pub secrets: Arc<dyn SecretGenerator>,
 }
 
+/// Limits on failed log-ins (NIST SP 800-63B §5.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failed log-ins per account and client address in the window; a
+    /// success resets the pair.
+    pub max_pair_failures: u64,
+    /// Failed log-ins per account from all addresses in the window.
+    pub max_account_failures: u64,
+    /// The window.
+    pub window: TimeDelta,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            max_pair_failures: 10,
+            max_account_failures: 100,
+            window: TimeDelta::seconds(900),
+        }
+    }
+}
+
 /// Signing up, logging in and authenticating requests.
 #[allow(missing_debug_implementations)]
 pub struct AuthService {
-    ports: AuthPorts,
-    settings: AuthSettings,
+    pub(super) ports: AuthPorts,
+    pub(super) settings: AuthSettings,
+    limiter: Option<(Arc<dyn RateLimiter>, LoginLimits)>,
+    pub(super) mail: Option<(Arc<dyn Mailer>, Arc<dyn ActionTokenRepository>)>,
+    pub(super) mail_links: MailLinks,
     /// A hash of a random password, verified when the e-mail address is
     /// unknown so that both log-in failures cost the same time.
     dummy_hash: PasswordHash,
@@ -72,8 +105,32 @@ impl AuthService {
         Self {
             ports,
             settings,
+            limiter: None,
+            mail: None,
+            mail_links: MailLinks::default(),
             dummy_hash,
         }
+    }
+
+    /// Enables e-mail verification and password reset, mailing links built
+    /// from `links`.
+    #[must_use]
+    pub fn with_mail(
+        mut self,
+        mailer: Arc<dyn Mailer>,
+        tokens: Arc<dyn ActionTokenRepository>,
+        links: MailLinks,
+    ) -> Self {
+        self.mail = Some((mailer, tokens));
+        self.mail_links = links;
+        self
+    }
+
+    /// Limits failed log-ins per account and address, counted by `limiter`.
+    #[must_use]
+    pub fn with_login_limits(mut self, limiter: Arc<dyn RateLimiter>, limits: LoginLimits) -> Self {
+        self.limiter = Some((limiter, limits));
+        self
     }
 
     /// Creates an account and signs it in.
@@ -108,6 +165,34 @@ impl AuthService {
         Ok((user, tokens))
     }
 
+    /// Creates an account without signing it in (the command line's
+    /// `authd user create`), with the given role.
+    ///
+    /// # Errors
+    /// As [`AuthService::signup`].
+    pub async fn create_user(
+        &self,
+        email: Email,
+        password: Password,
+        role: crate::user::Role,
+    ) -> Result<User, SignupError> {
+        let password_hash = self.ports.hasher.hash(&password).await?;
+        let now = self.ports.clock.now();
+        let user = User {
+            id: UserId(self.ports.ids.new_id()),
+            email,
+            password_hash,
+            display_name: None,
+            email_verified: false,
+            role,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ports.users.insert(&user).await?;
+        Ok(user)
+    }
+
     /// Checks an e-mail address and password and opens a session.
     ///
     /// # Errors
@@ -116,9 +201,35 @@ impl AuthService {
     /// [`LoginError::AccountDisabled`] only once the password was right.
     #[tracing::instrument(name = "login", skip_all, fields(user_id))]
     pub async fn login(&self, command: LoginCommand) -> Result<(User, IssuedTokens), LoginError> {
-        let user = match Email::parse(&command.email) {
-            Ok(email) => self.ports.users.find_by_email(&email).await?,
-            Err(_) => None,
+        let email = Email::parse(&command.email).ok();
+        let account_key = email.as_ref().map_or_else(
+            || command.email.trim().to_lowercase(),
+            |e| e.as_str().to_owned(),
+        );
+        let keys = LoginKeys::new(&account_key, command.client.ip.as_deref());
+        self.check_login_limits(&keys).await?;
+        let result = self.check_credentials(email.as_ref(), &command).await;
+        match &result {
+            Err(LoginError::InvalidCredentials) => self.record_login_failure(&keys).await,
+            Ok(_) | Err(LoginError::AccountDisabled) => self.reset_login_failures(&keys).await,
+            Err(_) => {}
+        }
+        let user = result?;
+        let tokens = self
+            .open_session::<LoginError>(&user, command.client)
+            .await?;
+        Ok((user, tokens))
+    }
+
+    /// The user whose password this is, or why not.
+    async fn check_credentials(
+        &self,
+        email: Option<&Email>,
+        command: &LoginCommand,
+    ) -> Result<User, LoginError> {
+        let user = match email {
+            Some(email) => self.ports.users.find_by_email(email).await?,
+            None => None,
         };
         let Some(user) = user else {
             // Same work as for a real account, then the same answer.
@@ -142,12 +253,63 @@ impl AuthService {
             return Err(LoginError::AccountDisabled);
         }
         if needs_rehash {
-            self.upgrade_hash(&user, command.password).await;
+            self.upgrade_hash(&user, command.password.clone()).await;
         }
-        let tokens = self
-            .open_session::<LoginError>(&user, command.client)
-            .await?;
-        Ok((user, tokens))
+        Ok(user)
+    }
+
+    async fn check_login_limits(&self, keys: &LoginKeys) -> Result<(), LoginError> {
+        let Some((limiter, limits)) = &self.limiter else {
+            return Ok(());
+        };
+        let now = self.ports.clock.now();
+        let account = limiter.peek(&keys.account, limits.window, now).await?;
+        let mut blocked = (account.count >= limits.max_account_failures).then_some(account);
+        if let Some(pair) = &keys.pair {
+            let pair = limiter.peek(pair, limits.window, now).await?;
+            if pair.count >= limits.max_pair_failures {
+                blocked = Some(blocked.map_or(pair, |a| {
+                    if a.resets_at > pair.resets_at {
+                        a
+                    } else {
+                        pair
+                    }
+                }));
+            }
+        }
+        match blocked {
+            Some(window) => Err(LoginError::RateLimited {
+                retry_after_secs: u64::try_from((window.resets_at - now).num_seconds())
+                    .unwrap_or(0)
+                    .max(1),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counting is best-effort: a store failure here must not turn a wrong
+    /// password into a 503.
+    async fn record_login_failure(&self, keys: &LoginKeys) {
+        let Some((limiter, limits)) = &self.limiter else {
+            return;
+        };
+        let now = self.ports.clock.now();
+        for key in std::iter::once(&keys.account).chain(keys.pair.as_ref()) {
+            if let Err(error) = limiter.hit(key, limits.window, now).await {
+                tracing::warn!(error = %error, "could not count a failed log-in");
+            }
+        }
+    }
+
+    async fn reset_login_failures(&self, keys: &LoginKeys) {
+        let Some((limiter, _)) = &self.limiter else {
+            return;
+        };
+        if let Some(pair) = &keys.pair
+            && let Err(error) = limiter.reset(pair).await
+        {
+            tracing::warn!(error = %error, "could not reset failed log-ins");
+        }
     }
 
     /// Resolves an access token to its user and session, as they are now.
@@ -207,26 +369,51 @@ impl AuthService {
         E: From<StorageError> + From<IssueTokenError>,
     {
         let now = self.ports.clock.now();
-        let refresh_token = self.ports.secrets.generate();
         let session = Session {
             id: SessionId(self.ports.ids.new_id()),
             user_id: user.id,
-            refresh_token_hash: TokenHash::of(&refresh_token),
-            previous_token_hash: None,
-            rotated_at: None,
             client,
             created_at: now,
             last_used_at: now,
             expires_at: now + self.settings.refresh_ttl,
             revoked_at: None,
         };
-        self.ports.sessions.insert(&session).await?;
-        let access_token = self.issue_access_token(user, session.id)?;
+        let (refresh_token, stored) = self.new_refresh_token(session.id, now);
+        self.ports.sessions.insert(&session, &stored).await?;
+        Ok(self.token_pair(user, session.id, refresh_token)?)
+    }
+
+    /// A fresh refresh token for `session`: the plaintext for the client and
+    /// the record to store.
+    pub(super) fn new_refresh_token(
+        &self,
+        session: SessionId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (SecretString, RefreshToken) {
+        let plaintext = self.ports.secrets.generate();
+        let record = RefreshToken {
+            id: RefreshTokenId(self.ports.ids.new_id()),
+            session_id: session,
+            hash: TokenHash::of(&plaintext),
+            created_at: now,
+            expires_at: now + self.settings.refresh_ttl,
+            rotated_at: None,
+        };
+        (SecretString::from(plaintext), record)
+    }
+
+    /// An access token for `user` in `session`, paired with `refresh_token`.
+    pub(super) fn token_pair(
+        &self,
+        user: &User,
+        session: SessionId,
+        refresh_token: SecretString,
+    ) -> Result<IssuedTokens, IssueTokenError> {
         Ok(IssuedTokens {
-            access_token,
+            access_token: self.issue_access_token(user, session)?,
             expires_in: self.settings.access_ttl.num_seconds(),
-            refresh_token: SecretString::from(refresh_token),
-            session_id: session.id,
+            refresh_token,
+            session_id: session,
         })
     }
 
@@ -244,5 +431,27 @@ impl AuthService {
             expires_at: now + self.settings.access_ttl,
             token_id: self.ports.ids.new_id(),
         })
+    }
+}
+
+/// The rate-limit keys of one log-in attempt.
+struct LoginKeys {
+    account: String,
+    pair: Option<String>,
+}
+
+impl LoginKeys {
+    /// Keys are hashed: fixed length whatever the input, and no addresses
+    /// in the counter table.
+    fn new(account: &str, ip: Option<&str>) -> Self {
+        Self {
+            account: format!("login:a:{}", TokenHash::of(account).as_str()),
+            pair: ip.map(|ip| {
+                format!(
+                    "login:p:{}",
+                    TokenHash::of(&format!("{ip}\n{account}")).as_str()
+                )
+            }),
+        }
     }
 }

@@ -18,44 +18,48 @@ use super::{
     TokenRejection,
 };
 use crate::common::{MockClock, MockIdGenerator, MockSecretGenerator, StorageError, TokenHash};
-use crate::session::{ClientInfo, MockSessionRepository, Session, SessionId};
+use crate::session::{
+    ClientInfo, MockSessionRepository, RefreshToken, RefreshTokenId, Session, SessionId,
+};
 use crate::user::{
     CreateUserError, DisplayName, Email, HashError, MockPasswordHasher, MockUserRepository,
     Password, PasswordHash, PasswordPolicy, PasswordVerification, Role, User, UserId,
 };
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(super) const PASSWORD: &str = "correct horse battery staple";
 const WRONG_PASSWORD: &str = "incorrect donkey";
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXk$dummy";
 const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
 const NEW_HASH: &str = "$argon2id$v=19$m=65536,t=3,p=1$bmV3$new";
-const REFRESH_TOKEN: &str = "rEfReSh_tOkEn-0123456789abcdefghijklmnopqrs";
-const ACCESS_TOKEN: &str = "header.payload.signature";
+pub(super) const REFRESH_TOKEN: &str = "rEfReSh_tOkEn-0123456789abcdefghijklmnopqrs";
+pub(super) const ACCESS_TOKEN: &str = "header.payload.signature";
 
-const USER_ID: UserId = UserId(Uuid::from_u128(0x0001));
-const OTHER_USER_ID: UserId = UserId(Uuid::from_u128(0x0002));
-const SESSION_ID: SessionId = SessionId(Uuid::from_u128(0x0101));
-const TOKEN_ID: Uuid = Uuid::from_u128(0x0201);
+pub(super) const USER_ID: UserId = UserId(Uuid::from_u128(0x0001));
+pub(super) const OTHER_USER_ID: UserId = UserId(Uuid::from_u128(0x0002));
+pub(super) const SESSION_ID: SessionId = SessionId(Uuid::from_u128(0x0101));
+pub(super) const TOKEN_ID: Uuid = Uuid::from_u128(0x0201);
+pub(super) const REFRESH_TOKEN_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0301));
 
 /// Not the defaults, so that a test notices when the service ignores them.
-fn settings() -> AuthSettings {
+pub(super) fn settings() -> AuthSettings {
     AuthSettings {
         access_ttl: TimeDelta::seconds(600),
         refresh_ttl: TimeDelta::days(7),
+        refresh_reuse_grace: TimeDelta::seconds(10),
     }
 }
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 14, 15, 9, 26)
         .single()
         .expect("valid timestamp")
 }
 
-fn email() -> Email {
+pub(super) fn email() -> Email {
     Email::parse("ada@example.com").expect("valid e-mail address")
 }
 
-fn client() -> ClientInfo {
+pub(super) fn client() -> ClientInfo {
     ClientInfo {
         user_agent: Some("tests/1.0".into()),
         ip: Some("192.0.2.7".into()),
@@ -63,7 +67,7 @@ fn client() -> ClientInfo {
 }
 
 /// A stored user with the `STORED_HASH` password hash.
-fn user(id: UserId, is_active: bool) -> User {
+pub(super) fn user(id: UserId, is_active: bool) -> User {
     let created_at = now() - TimeDelta::days(100);
     User {
         id,
@@ -79,14 +83,11 @@ fn user(id: UserId, is_active: bool) -> User {
 }
 
 /// A live session opened an hour ago, expiring in a day.
-fn session(id: SessionId, user_id: UserId) -> Session {
+pub(super) fn session(id: SessionId, user_id: UserId) -> Session {
     let created_at = now() - TimeDelta::hours(1);
     Session {
         id,
         user_id,
-        refresh_token_hash: TokenHash::of(REFRESH_TOKEN),
-        previous_token_hash: None,
-        rotated_at: None,
         client: client(),
         created_at,
         last_used_at: created_at,
@@ -96,7 +97,7 @@ fn session(id: SessionId, user_id: UserId) -> Session {
 }
 
 /// The claims of a valid access token issued a minute ago.
-fn claims(user_id: UserId, session_id: SessionId) -> AccessClaims {
+pub(super) fn claims(user_id: UserId, session_id: SessionId) -> AccessClaims {
     let issued_at = now() - TimeDelta::minutes(1);
     AccessClaims {
         user_id,
@@ -130,9 +131,9 @@ fn login_command(raw_email: &str, password: &str) -> LoginCommand {
 
 /// Where a mock stores the argument it was called with, for assertions after
 /// the call.
-type Captured<T> = Arc<Mutex<Option<T>>>;
+pub(super) type Captured<T> = Arc<Mutex<Option<T>>>;
 
-fn take<T>(captured: &Captured<T>) -> T {
+pub(super) fn take<T>(captured: &Captured<T>) -> T {
     captured
         .lock()
         .expect("lock not poisoned")
@@ -142,20 +143,20 @@ fn take<T>(captured: &Captured<T>) -> T {
 
 /// The mocked ports, set up one expectation at a time, then turned into the
 /// service.
-struct Mocks {
-    users: MockUserRepository,
-    sessions: MockSessionRepository,
-    hasher: MockPasswordHasher,
-    issuer: MockTokenIssuer,
-    verifier: MockTokenVerifier,
-    ids: MockIdGenerator,
-    secrets: MockSecretGenerator,
+pub(super) struct Mocks {
+    pub(super) users: MockUserRepository,
+    pub(super) sessions: MockSessionRepository,
+    pub(super) hasher: MockPasswordHasher,
+    pub(super) issuer: MockTokenIssuer,
+    pub(super) verifier: MockTokenVerifier,
+    pub(super) ids: MockIdGenerator,
+    pub(super) secrets: MockSecretGenerator,
     /// What the clock says, for every read.
-    now: DateTime<Utc>,
+    pub(super) now: DateTime<Utc>,
 }
 
 impl Mocks {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
@@ -168,7 +169,7 @@ impl Mocks {
         }
     }
 
-    fn service(self) -> AuthService {
+    pub(super) fn service(self) -> AuthService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(self.now);
         let ports = AuthPorts {
@@ -185,7 +186,7 @@ impl Mocks {
     }
 
     /// The id generator hands out exactly these ids, in this order.
-    fn expect_ids(&mut self, ids: &[Uuid]) {
+    pub(super) fn expect_ids(&mut self, ids: &[Uuid]) {
         let mut sequence = Sequence::new();
         for &id in ids {
             self.ids
@@ -231,11 +232,12 @@ impl Mocks {
     }
 
     /// Opening one session for `user_id`, with `SESSION_ID`, `REFRESH_TOKEN`
-    /// and `ACCESS_TOKEN`. Returns the inserted session and issued claims.
+    /// and `ACCESS_TOKEN`. Returns the inserted session with its first
+    /// refresh token, and the issued claims.
     fn expect_session_opened(
         &mut self,
         user_id: UserId,
-    ) -> (Captured<Session>, Captured<AccessClaims>) {
+    ) -> (Captured<(Session, RefreshToken)>, Captured<AccessClaims>) {
         self.secrets
             .expect_generate()
             .times(1)
@@ -244,10 +246,10 @@ impl Mocks {
         let sink = Arc::clone(&inserted);
         self.sessions
             .expect_insert()
-            .withf(move |session| session.user_id == user_id)
+            .withf(move |session, _| session.user_id == user_id)
             .times(1)
-            .returning(move |session| {
-                *sink.lock().expect("lock not poisoned") = Some(session.clone());
+            .returning(move |session, token| {
+                *sink.lock().expect("lock not poisoned") = Some((session.clone(), token.clone()));
                 Ok(())
             });
         let issued = Captured::default();
@@ -272,7 +274,7 @@ impl Mocks {
     }
 
     /// The session store is asked once for `SESSION_ID` and answers `found`.
-    fn expect_find_session(&mut self, found: Option<(Session, User)>) {
+    pub(super) fn expect_find_session(&mut self, found: Option<(Session, User)>) {
         self.sessions
             .expect_find_with_user()
             .with(eq(SESSION_ID))
@@ -281,7 +283,7 @@ impl Mocks {
     }
 }
 
-fn unavailable() -> StorageError {
+pub(super) fn unavailable() -> StorageError {
     StorageError::Unavailable(anyhow::anyhow!("connection refused"))
 }
 
@@ -296,7 +298,7 @@ async fn signup_creates_a_user_and_opens_a_session() {
         .withf(|password| password.secret().expose_secret() == PASSWORD)
         .times(1)
         .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     let inserted_user = Captured::default();
     let sink = Arc::clone(&inserted_user);
     mocks.users.expect_insert().times(1).returning(move |user| {
@@ -325,15 +327,12 @@ async fn signup_creates_a_user_and_opens_a_session() {
     assert!(!user.email_verified);
     assert_eq!((user.created_at, user.updated_at), (now(), now()));
 
-    let session = take(&inserted_session);
+    let (session, refresh_token) = take(&inserted_session);
     assert_eq!(
         session,
         Session {
             id: SESSION_ID,
             user_id: USER_ID,
-            refresh_token_hash: TokenHash::of(tokens.refresh_token.expose_secret()),
-            previous_token_hash: None,
-            rotated_at: None,
             client: client(),
             created_at: now(),
             last_used_at: now(),
@@ -341,8 +340,19 @@ async fn signup_creates_a_user_and_opens_a_session() {
             revoked_at: None,
         }
     );
+    assert_eq!(
+        refresh_token,
+        RefreshToken {
+            id: REFRESH_TOKEN_ID,
+            session_id: session.id,
+            hash: TokenHash::of(tokens.refresh_token.expose_secret()),
+            created_at: now(),
+            expires_at: now() + settings().refresh_ttl,
+            rotated_at: None,
+        }
+    );
     assert_ne!(
-        session.refresh_token_hash.as_str(),
+        refresh_token.hash.as_str(),
         tokens.refresh_token.expose_secret(),
         "only the hash of the refresh token is stored"
     );
@@ -463,7 +473,7 @@ async fn signup_when_session_storage_is_unavailable_issues_no_token() {
         .expect_hash()
         .times(1)
         .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0]);
+    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0]);
     mocks.users.expect_insert().times(1).return_once(|_| Ok(()));
     mocks
         .secrets
@@ -474,7 +484,7 @@ async fn signup_when_session_storage_is_unavailable_issues_no_token() {
         .sessions
         .expect_insert()
         .times(1)
-        .return_once(|_| Err(unavailable()));
+        .return_once(|_, _| Err(unavailable()));
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
 
@@ -494,7 +504,7 @@ async fn signup_when_signing_fails_is_unexpected() {
         .expect_hash()
         .times(1)
         .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.users.expect_insert().times(1).return_once(|_| Ok(()));
     mocks
         .secrets
@@ -505,7 +515,7 @@ async fn signup_when_signing_fails_is_unexpected() {
         .sessions
         .expect_insert()
         .times(1)
-        .return_once(|_| Ok(()));
+        .return_once(|_, _| Ok(()));
     mocks
         .issuer
         .expect_issue()
@@ -535,7 +545,7 @@ async fn login_with_the_right_password_opens_a_session() {
         },
     );
     mocks.expect_no_rehash();
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     let (inserted_session, issued) = mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -545,15 +555,18 @@ async fn login_with_the_right_password_opens_a_session() {
         .expect("login succeeds");
 
     assert_eq!(logged_in, user(USER_ID, true));
-    let session = take(&inserted_session);
+    let (session, refresh_token) = take(&inserted_session);
     assert_eq!(session.id, SESSION_ID);
     assert_eq!(session.client, client());
-    assert_eq!(
-        session.refresh_token_hash,
-        TokenHash::of(tokens.refresh_token.expose_secret())
-    );
     assert_eq!(session.expires_at, now() + settings().refresh_ttl);
     assert_eq!(session.revoked_at, None);
+    assert_eq!(refresh_token.session_id, session.id);
+    assert_eq!(
+        refresh_token.hash,
+        TokenHash::of(tokens.refresh_token.expose_secret())
+    );
+    assert_eq!(refresh_token.rotated_at, None);
+    assert_eq!(refresh_token.expires_at, now() + settings().refresh_ttl);
     let claims = take(&issued);
     assert_eq!((claims.user_id, claims.session_id), (USER_ID, SESSION_ID));
     assert_eq!(claims.role, Role::User);
@@ -579,7 +592,7 @@ async fn login_issues_the_role_of_the_stored_user() {
             needs_rehash: false,
         },
     );
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     let (_, issued) = mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -718,7 +731,7 @@ async fn login_upgrades_an_outdated_hash() {
         )
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -745,7 +758,7 @@ async fn login_succeeds_when_the_hash_upgrade_cannot_hash() {
         .times(1)
         .return_once(|_| Err(HashError::Busy));
     mocks.users.expect_update_password_hash().never();
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -776,7 +789,7 @@ async fn login_succeeds_when_the_hash_upgrade_cannot_be_stored() {
         .expect_update_password_hash()
         .times(1)
         .return_once(|_, _, _| Err(unavailable()));
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -800,7 +813,7 @@ async fn login_looks_the_email_up_case_insensitively() {
             needs_rehash: false,
         },
     );
-    mocks.expect_ids(&[SESSION_ID.0, TOKEN_ID]);
+    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 

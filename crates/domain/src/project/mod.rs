@@ -2,11 +2,15 @@
 
 mod model;
 mod ports;
+mod service;
+#[cfg(test)]
+mod tests;
 
 pub use model::{
     Project, ProjectDescription, ProjectDescriptionError, ProjectId, ProjectName, ProjectNameError,
 };
-pub use ports::{CreateProjectError, ProjectRepository};
+pub use ports::{ProjectRepository, WriteProjectError};
+pub use service::{ProjectChanges, ProjectError, ProjectService};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::MockProjectRepository;

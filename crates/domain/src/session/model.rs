@@ -25,37 +25,53 @@ pub struct ClientInfo {
     pub ip: Option<String>,
 }
 
-/// One signed-in device or client. Revoking it ends its refresh token and
-/// every access token that carries its id.
+/// One signed-in device or client: a family of refresh tokens. Revoking it
+/// ends every refresh token of the family and every access token that
+/// carries its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// Stable id, the `sid` claim.
     pub id: SessionId,
     /// Whose session this is.
     pub user_id: UserId,
-    /// Hash of the current refresh token.
-    pub refresh_token_hash: TokenHash,
-    /// Hash of the refresh token that was rotated last, honoured for a short
-    /// grace period so that racing clients are not logged out.
-    pub previous_token_hash: Option<TokenHash>,
-    /// When the refresh token was last rotated.
-    pub rotated_at: Option<DateTime<Utc>>,
     /// Where the session was opened from.
     pub client: ClientInfo,
     /// When the session was opened.
     pub created_at: DateTime<Utc>,
-    /// When a token of this session was last refreshed.
+    /// When a token of this session was last issued.
     pub last_used_at: DateTime<Utc>,
-    /// When the refresh token stops working.
+    /// When the newest refresh token of the family expires; the session
+    /// ends then unless refreshed.
     pub expires_at: DateTime<Utc>,
     /// When the session was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
-    /// Whether the session may still back access tokens at `now`.
+    /// Whether the session may still back tokens at `now`.
     #[must_use]
     pub fn is_live(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }
+}
+
+/// A refresh token's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RefreshTokenId(pub Uuid);
+
+/// One refresh token of a session's family. Only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    /// Stable id.
+    pub id: RefreshTokenId,
+    /// The family it belongs to.
+    pub session_id: SessionId,
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was exchanged for a new token; `None` while it is the live one.
+    pub rotated_at: Option<DateTime<Utc>>,
 }

@@ -1,10 +1,11 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
-use super::{Session, SessionId};
-use crate::common::StorageError;
-use crate::user::User;
+use super::{RefreshToken, RefreshTokenId, Session, SessionId};
+use crate::common::{StorageError, TokenHash};
+use crate::user::{User, UserId};
 
-/// Where sessions are kept.
+/// Where sessions and their refresh-token families are kept.
 ///
 /// # Errors
 /// Every method returns [`StorageError::Unavailable`] when the store cannot be
@@ -13,10 +14,68 @@ use crate::user::User;
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session.
-    async fn insert(&self, session: &Session) -> Result<(), StorageError>;
+    /// Stores a new session with its first refresh token, atomically.
+    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError>;
 
     /// The session with this id together with its user, read in one lookup:
     /// this runs on every authenticated request.
     async fn find_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StorageError>;
+
+    /// The refresh token with this hash, its session and its user.
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(RefreshToken, Session, User)>, StorageError>;
+
+    /// Atomically marks `used` as rotated at `now` (only if it is not rotated
+    /// yet), stores `replacement` and extends the session to
+    /// `replacement.expires_at`, unless the session was revoked meanwhile.
+    /// Returns `false`, changing nothing, when another request rotated `used`
+    /// first or the session is revoked.
+    async fn rotate(
+        &self,
+        used: RefreshTokenId,
+        replacement: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Adds `token` to its (unrevoked) session's family and extends the
+    /// session, atomically; `false` when the session is revoked or gone.
+    async fn add_token(
+        &self,
+        token: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Revokes one session if `user` owns it and it is not revoked yet;
+    /// `false` otherwise.
+    async fn revoke(
+        &self,
+        user: UserId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Revokes every unrevoked session of `user`, returning how many.
+    async fn revoke_all(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StorageError>;
+
+    /// Revokes every unrevoked session of `user` but `keep`, returning how
+    /// many.
+    async fn revoke_all_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError>;
+
+    /// The live sessions of `user` at `now`, newest first.
+    async fn list_live(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StorageError>;
+
+    /// Deletes expired and revoked sessions and expired refresh tokens,
+    /// returning how many sessions went.
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64, StorageError>;
 }

@@ -5,6 +5,9 @@ mod email;
 mod model;
 mod password;
 mod ports;
+mod service;
+#[cfg(test)]
+mod tests_admin;
 
 pub use display_name::{DisplayName, DisplayNameError};
 pub use email::{Email, EmailError};
@@ -14,6 +17,7 @@ pub use password::{
     PasswordVerification,
 };
 pub use ports::{CreateUserError, HashError, PasswordHasher, UserRepository};
+pub use service::{AccessChanges, AdminError, AdminService};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockPasswordHasher, MockUserRepository};

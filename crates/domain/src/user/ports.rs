@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{Email, Password, PasswordHash, PasswordVerification, User, UserId};
-use crate::common::StorageError;
+use super::{DisplayName, Email, Password, PasswordHash, PasswordVerification, Role, User, UserId};
+use crate::common::{Page, PageRequest, StorageError};
 
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,48 @@ pub trait UserRepository: Send + Sync {
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
+
+    /// A page of users, newest first, optionally only those whose address
+    /// starts with `email_prefix` (already normalised to lower case).
+    async fn list(
+        &self,
+        page: PageRequest,
+        email_prefix: Option<String>,
+    ) -> Result<Page<User>, StorageError>;
+
+    /// Sets a user's `is_active` and `role`. Returns `false` when the user is
+    /// gone.
+    async fn update_access(
+        &self,
+        id: UserId,
+        is_active: bool,
+        role: Role,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Sets (or clears) a user's display name. Returns `false` when the
+    /// user is gone.
+    async fn update_display_name(
+        &self,
+        id: UserId,
+        display_name: Option<DisplayName>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Marks a user's e-mail address as verified. Returns `false` when the
+    /// user is gone.
+    async fn set_email_verified(
+        &self,
+        id: UserId,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+
+    /// Deletes a user; their sessions, refresh tokens and projects go with
+    /// them (foreign keys cascade). Returns `false` when there was none.
+    async fn delete(&self, id: UserId) -> Result<bool, StorageError>;
+
+    /// How many users are active administrators.
+    async fn count_active_admins(&self) -> Result<u64, StorageError>;
 }
 
 /// Why hashing or verifying a password failed.

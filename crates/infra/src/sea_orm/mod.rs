@@ -1,14 +1,18 @@
 //! SeaORM repositories, identical on SQLite and PostgreSQL.
 
+mod action_token_repository;
 mod connect;
 pub mod entities;
 mod error;
 mod project_repository;
+mod rate_limiter;
 mod session_repository;
 mod user_repository;
 
+pub use action_token_repository::SeaOrmActionTokenRepository;
 pub use connect::{connect, ensure_sqlite_parent_dir, is_sqlite_url};
 pub use error::storage_error;
 pub use project_repository::SeaOrmProjectRepository;
+pub use rate_limiter::SeaOrmRateLimiter;
 pub use session_repository::SeaOrmSessionRepository;
 pub use user_repository::SeaOrmUserRepository;

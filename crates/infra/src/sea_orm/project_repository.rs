@@ -1,11 +1,13 @@
 use async_trait::async_trait;
-use auth_domain::common::StorageError;
+use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
 use auth_domain::project::{
-    CreateProjectError, Project, ProjectDescription, ProjectId, ProjectName, ProjectRepository,
+    Project, ProjectDescription, ProjectId, ProjectName, ProjectRepository, WriteProjectError,
 };
 use auth_domain::user::UserId;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::entities::project;
@@ -36,9 +38,17 @@ fn to_domain(row: project::Model) -> Project {
     }
 }
 
+fn write_error(error: DbErr) -> WriteProjectError {
+    if is_unique_violation(&error) {
+        WriteProjectError::NameTaken
+    } else {
+        storage_error(error).into()
+    }
+}
+
 #[async_trait]
 impl ProjectRepository for SeaOrmProjectRepository {
-    async fn insert(&self, project: &Project) -> Result<(), CreateProjectError> {
+    async fn insert(&self, project: &Project) -> Result<(), WriteProjectError> {
         let row = project::ActiveModel {
             id: Set(project.id.0),
             owner_id: Set(project.owner_id.0),
@@ -51,13 +61,7 @@ impl ProjectRepository for SeaOrmProjectRepository {
         project::Entity::insert(row)
             .exec_without_returning(&self.db)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    CreateProjectError::NameTaken
-                } else {
-                    storage_error(e).into()
-                }
-            })?;
+            .map_err(write_error)?;
         Ok(())
     }
 
@@ -72,5 +76,65 @@ impl ProjectRepository for SeaOrmProjectRepository {
             .await
             .map_err(storage_error)?
             .map(to_domain))
+    }
+
+    async fn list_owned(
+        &self,
+        owner: UserId,
+        page: PageRequest,
+    ) -> Result<Page<Project>, StorageError> {
+        let mut query = project::Entity::find().filter(project::Column::OwnerId.eq(owner.0));
+        if let Some(after) = page.after {
+            query = query.filter(
+                Condition::any()
+                    .add(project::Column::CreatedAt.lt(after.created_at))
+                    .add(
+                        Condition::all()
+                            .add(project::Column::CreatedAt.eq(after.created_at))
+                            .add(project::Column::Id.lt(after.id)),
+                    ),
+            );
+        }
+        let rows = query
+            .order_by_desc(project::Column::CreatedAt)
+            .order_by_desc(project::Column::Id)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+            .map_err(storage_error)?
+            .into_iter()
+            .map(to_domain)
+            .collect();
+        Ok(Page::from_rows(rows, page.limit, |p: &Project| Cursor {
+            created_at: p.created_at,
+            id: p.id.0,
+        }))
+    }
+
+    async fn update(&self, project: &Project) -> Result<bool, WriteProjectError> {
+        let result = project::Entity::update_many()
+            .col_expr(project::Column::Name, Expr::value(project.name.as_str()))
+            .col_expr(project::Column::NameKey, Expr::value(project.name.key()))
+            .col_expr(
+                project::Column::Description,
+                Expr::value(project.description.as_ref().map(|d| d.as_str().to_owned())),
+            )
+            .col_expr(project::Column::UpdatedAt, Expr::value(project.updated_at))
+            .filter(project::Column::Id.eq(project.id.0))
+            .filter(project::Column::OwnerId.eq(project.owner_id.0))
+            .exec(&self.db)
+            .await
+            .map_err(write_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn delete_owned(&self, owner: UserId, id: ProjectId) -> Result<bool, StorageError> {
+        let result = project::Entity::delete_many()
+            .filter(project::Column::Id.eq(id.0))
+            .filter(project::Column::OwnerId.eq(owner.0))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
     }
 }

@@ -1,10 +1,17 @@
 use async_trait::async_trait;
 use auth_domain::common::{StorageError, TokenHash};
-use auth_domain::session::{ClientInfo, Session, SessionId, SessionRepository};
+use auth_domain::session::{
+    ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+};
 use auth_domain::user::{User, UserId};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait as _};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, TransactionTrait as _, sea_query::ExprTrait as _,
+};
 
-use super::entities::{session, user};
+use super::entities::{refresh_token, session, user};
 use super::error::storage_error;
 use super::user_repository;
 
@@ -26,9 +33,6 @@ fn to_domain(row: session::Model) -> Session {
     Session {
         id: SessionId(row.id),
         user_id: UserId(row.user_id),
-        refresh_token_hash: TokenHash::from_stored(row.refresh_token_hash),
-        previous_token_hash: row.previous_token_hash.map(TokenHash::from_stored),
-        rotated_at: row.rotated_at,
         client: ClientInfo {
             user_agent: row.user_agent,
             ip: row.ip,
@@ -40,33 +44,74 @@ fn to_domain(row: session::Model) -> Session {
     }
 }
 
-fn to_row(session: &Session) -> session::ActiveModel {
-    session::ActiveModel {
-        id: Set(session.id.0),
-        user_id: Set(session.user_id.0),
-        refresh_token_hash: Set(session.refresh_token_hash.as_str().to_owned()),
-        previous_token_hash: Set(session
-            .previous_token_hash
-            .as_ref()
-            .map(|h| h.as_str().to_owned())),
-        rotated_at: Set(session.rotated_at),
-        user_agent: Set(session.client.user_agent.clone()),
-        ip: Set(session.client.ip.clone()),
-        created_at: Set(session.created_at),
-        last_used_at: Set(session.last_used_at),
-        expires_at: Set(session.expires_at),
-        revoked_at: Set(session.revoked_at),
+fn token_to_domain(row: refresh_token::Model) -> RefreshToken {
+    RefreshToken {
+        id: RefreshTokenId(row.id),
+        session_id: SessionId(row.session_id),
+        hash: TokenHash::from_stored(row.token_hash),
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        rotated_at: row.rotated_at,
     }
+}
+
+fn token_row(token: &RefreshToken) -> refresh_token::ActiveModel {
+    refresh_token::ActiveModel {
+        id: Set(token.id.0),
+        session_id: Set(token.session_id.0),
+        token_hash: Set(token.hash.as_str().to_owned()),
+        created_at: Set(token.created_at),
+        expires_at: Set(token.expires_at),
+        rotated_at: Set(token.rotated_at),
+    }
+}
+
+/// Extends an unrevoked session to `expires_at` and stores `token` in its
+/// family; `false` (nothing written) when the session is revoked or gone.
+async fn extend_and_add(
+    db: &impl ConnectionTrait,
+    token: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let extended = session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now))
+        .col_expr(session::Column::ExpiresAt, Expr::value(token.expires_at))
+        .filter(session::Column::Id.eq(token.session_id.0))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if extended.rows_affected != 1 {
+        return Ok(false);
+    }
+    refresh_token::Entity::insert(token_row(token))
+        .exec_without_returning(db)
+        .await?;
+    Ok(true)
 }
 
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
-    async fn insert(&self, session: &Session) -> Result<(), StorageError> {
-        session::Entity::insert(to_row(session))
-            .exec_without_returning(&self.db)
+    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
+        let row = session::ActiveModel {
+            id: Set(session.id.0),
+            user_id: Set(session.user_id.0),
+            user_agent: Set(session.client.user_agent.clone()),
+            ip: Set(session.client.ip.clone()),
+            created_at: Set(session.created_at),
+            last_used_at: Set(session.last_used_at),
+            expires_at: Set(session.expires_at),
+            revoked_at: Set(session.revoked_at),
+        };
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        session::Entity::insert(row)
+            .exec_without_returning(&txn)
             .await
             .map_err(storage_error)?;
-        Ok(())
+        refresh_token::Entity::insert(token_row(token))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(storage_error)?;
+        txn.commit().await.map_err(storage_error)
     }
 
     async fn find_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StorageError> {
@@ -82,5 +127,163 @@ impl SessionRepository for SeaOrmSessionRepository {
             ))),
             _ => Ok(None),
         }
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(RefreshToken, Session, User)>, StorageError> {
+        let found = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+            .find_also_related(session::Entity)
+            .one(&self.db)
+            .await
+            .map_err(storage_error)?;
+        let Some((token, Some(session))) = found else {
+            return Ok(None);
+        };
+        let Some(user) = user::Entity::find_by_id(session.user_id)
+            .one(&self.db)
+            .await
+            .map_err(storage_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            token_to_domain(token),
+            to_domain(session),
+            user_repository::to_domain(user)?,
+        )))
+    }
+
+    async fn rotate(
+        &self,
+        used: RefreshTokenId,
+        replacement: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        // The compare-and-set: of concurrent rotations of one token, exactly
+        // one sees `rotated_at IS NULL` (PostgreSQL re-checks the condition
+        // after the row lock; SQLite serialises writers).
+        let rotated = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_token::Column::Id.eq(used.0))
+            .filter(refresh_token::Column::RotatedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(storage_error)?;
+        if rotated.rows_affected != 1 {
+            txn.rollback().await.map_err(storage_error)?;
+            return Ok(false);
+        }
+        if !extend_and_add(&txn, replacement, now)
+            .await
+            .map_err(storage_error)?
+        {
+            txn.rollback().await.map_err(storage_error)?;
+            return Ok(false);
+        }
+        txn.commit().await.map_err(storage_error)?;
+        Ok(true)
+    }
+
+    async fn add_token(
+        &self,
+        token: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        if !extend_and_add(&txn, token, now)
+            .await
+            .map_err(storage_error)?
+        {
+            txn.rollback().await.map_err(storage_error)?;
+            return Ok(false);
+        }
+        txn.commit().await.map_err(storage_error)?;
+        Ok(true)
+    }
+
+    async fn revoke(
+        &self,
+        user: UserId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::Id.eq(id.0))
+            .filter(session::Column::UserId.eq(user.0))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn revoke_all(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user.0))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected)
+    }
+
+    async fn revoke_all_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let result = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(now))
+            .filter(session::Column::UserId.eq(user.0))
+            .filter(session::Column::Id.ne(keep.0))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected)
+    }
+
+    async fn list_live(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StorageError> {
+        Ok(session::Entity::find()
+            .filter(session::Column::UserId.eq(user.0))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .order_by_desc(session::Column::CreatedAt)
+            .order_by_desc(session::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(storage_error)?
+            .into_iter()
+            .map(to_domain)
+            .collect())
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        refresh_token::Entity::delete_many()
+            .filter(refresh_token::Column::ExpiresAt.lte(now))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        let sessions = session::Entity::delete_many()
+            .filter(
+                session::Column::ExpiresAt
+                    .lte(now)
+                    .or(session::Column::RevokedAt.is_not_null()),
+            )
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(sessions.rows_affected)
     }
 }

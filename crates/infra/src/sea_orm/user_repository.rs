@@ -1,12 +1,14 @@
 use anyhow::anyhow;
 use async_trait::async_trait;
-use auth_domain::common::StorageError;
+use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
 use auth_domain::user::{
-    CreateUserError, DisplayName, Email, PasswordHash, User, UserId, UserRepository,
+    CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId, UserRepository,
 };
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _,
+    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
 use super::entities::user;
@@ -100,18 +102,124 @@ impl UserRepository for SeaOrmUserRepository {
         updated_at: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let result = user::Entity::update_many()
-            .col_expr(
-                user::Column::PasswordHash,
-                sea_orm::sea_query::Expr::value(hash.as_str()),
-            )
-            .col_expr(
-                user::Column::UpdatedAt,
-                sea_orm::sea_query::Expr::value(updated_at),
-            )
+            .col_expr(user::Column::PasswordHash, Expr::value(hash.as_str()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.db)
             .await
             .map_err(storage_error)?;
         Ok(result.rows_affected == 1)
+    }
+
+    async fn list(
+        &self,
+        page: PageRequest,
+        email_prefix: Option<String>,
+    ) -> Result<Page<User>, StorageError> {
+        let mut query = user::Entity::find();
+        if let Some(prefix) = email_prefix {
+            let escaped = prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            query = query.filter(
+                Expr::col(user::Column::Email)
+                    .like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
+            );
+        }
+        if let Some(after) = page.after {
+            query = query.filter(
+                Condition::any()
+                    .add(user::Column::CreatedAt.lt(after.created_at))
+                    .add(
+                        Condition::all()
+                            .add(user::Column::CreatedAt.eq(after.created_at))
+                            .add(user::Column::Id.lt(after.id)),
+                    ),
+            );
+        }
+        let rows = query
+            .order_by_desc(user::Column::CreatedAt)
+            .order_by_desc(user::Column::Id)
+            .limit(page.limit + 1)
+            .all(&self.db)
+            .await
+            .map_err(storage_error)?
+            .into_iter()
+            .map(to_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_rows(rows, page.limit, |u| Cursor {
+            created_at: u.created_at,
+            id: u.id.0,
+        }))
+    }
+
+    async fn update_access(
+        &self,
+        id: UserId,
+        is_active: bool,
+        role: Role,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::IsActive, Expr::value(is_active))
+            .col_expr(user::Column::Role, Expr::value(role.as_str()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn update_display_name(
+        &self,
+        id: UserId,
+        display_name: Option<DisplayName>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = user::Entity::update_many()
+            .col_expr(
+                user::Column::DisplayName,
+                Expr::value(display_name.map(|n| n.as_str().to_owned())),
+            )
+            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn set_email_verified(
+        &self,
+        id: UserId,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = user::Entity::update_many()
+            .col_expr(user::Column::EmailVerified, Expr::value(true))
+            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
+        let result = user::Entity::delete_by_id(id.0)
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected == 1)
+    }
+
+    async fn count_active_admins(&self) -> Result<u64, StorageError> {
+        user::Entity::find()
+            .filter(user::Column::Role.eq(Role::Admin.as_str()))
+            .filter(user::Column::IsActive.eq(true))
+            .count(&self.db)
+            .await
+            .map_err(storage_error)
     }
 }

@@ -13,7 +13,7 @@ use crate::routes::TokenResponse;
 use crate::state::AppState;
 
 /// A log-in.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// The account's e-mail address, in any case.
     #[schema(example = "ada@example.com")]
@@ -21,6 +21,14 @@ pub struct LoginRequest {
     /// The account's password.
     #[schema(example = "correct horse battery staple")]
     pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks an e-mail address and password and opens a session.
@@ -41,14 +49,18 @@ pub async fn handle(
     RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, tokens) = state
+    let result = state
         .auth
         .login(LoginCommand {
             email: body.email,
             password: SecretString::from(body.password),
             client,
         })
-        .await?;
+        .await;
+    state
+        .metrics
+        .observe_login(crate::metrics::login_outcome(&result));
+    let (user, tokens) = result?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse::new(&tokens, Some(&user))))

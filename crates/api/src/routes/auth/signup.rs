@@ -15,7 +15,7 @@ use crate::routes::TokenResponse;
 use crate::state::AppState;
 
 /// A sign-up.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     /// Trimmed and lower-cased; at most 254 characters.
     #[schema(example = "ada@example.com")]
@@ -27,6 +27,15 @@ pub struct SignupRequest {
     /// 1 to 100 characters after trimming.
     #[schema(example = "Ada Lovelace")]
     pub display_name: Option<String>,
+}
+
+impl std::fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("display_name", &self.display_name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Creates an account and signs it in.

@@ -1,19 +1,116 @@
-//! `GET /users/me`.
+//! `GET`, `PATCH` and `DELETE /users/me`.
 
-use actix_web::HttpResponse;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use auth_domain::common::FieldError;
+use auth_domain::user::DisplayName;
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::extractors::CurrentUser;
+use crate::extractors::{CurrentUser, ValidJson};
 use crate::routes::UserResponse;
+use crate::state::AppState;
 
 /// The authenticated user.
 #[utoipa::path(get, path = "/users/me", tag = "users",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The current user", body = UserResponse),
         (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(caller: CurrentUser) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(UserResponse::from(&caller.user)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(UserResponse::from(&caller.user)))
+}
+
+/// Profile changes.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMe {
+    /// 1 to 100 characters after trimming; `null` clears it.
+    #[serde(deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<String>,
+}
+
+/// A required field that may be `null`.
+fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
+}
+
+/// Sets or clears the caller's display name.
+#[utoipa::path(patch, path = "/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = UpdateMe,
+    responses(
+        (status = 200, description = "The updated user", body = UserResponse),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    ValidJson(body): ValidJson<UpdateMe>,
+) -> Result<HttpResponse, ApiError> {
+    let display_name = match body.display_name.as_deref().map(DisplayName::parse) {
+        None => None,
+        Some(Ok(name)) => Some(name),
+        Some(Err(e)) => {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "display_name",
+                e,
+            )]));
+        }
+    };
+    let user = state
+        .auth
+        .update_profile(caller.0.user, display_name)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(UserResponse::from(&user)))
+}
+
+/// The password confirming an account deletion.
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteMe {
+    /// The current password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for DeleteMe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeleteMe { .. }")
+    }
+}
+
+/// Deletes the caller's account, their projects and sessions.
+#[utoipa::path(delete, path = "/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = DeleteMe,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    ValidJson(body): ValidJson<DeleteMe>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .delete_account(&caller.user, &SecretString::from(body.password))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

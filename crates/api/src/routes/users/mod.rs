@@ -1,3 +1,5 @@
-//! `/users/me`: the current user.
+//! `/users/me`: the current user and their sessions.
 
 pub mod me;
+pub mod password;
+pub mod sessions;

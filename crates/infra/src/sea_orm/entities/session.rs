@@ -6,9 +6,6 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub user_id: Uuid,
-    pub refresh_token_hash: String,
-    pub previous_token_hash: Option<String>,
-    pub rotated_at: Option<DateTimeUtc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: DateTimeUtc,
@@ -26,6 +23,14 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     User,
+    #[sea_orm(has_many = "super::refresh_token::Entity")]
+    RefreshTokens,
+}
+
+impl Related<super::refresh_token::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RefreshTokens.def()
+    }
 }
 
 impl Related<super::user::Entity> for Entity {

@@ -1,0 +1,178 @@
+//! Prometheus metrics: request counts and latency by route and status,
+//! log-in outcomes and the hashing queue, served as text at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<(String, String), Histogram>,
+    logins: BTreeMap<&'static str, u64>,
+}
+
+/// The process's metrics. Routes are labelled by their pattern
+/// (`/projects/{id}`), never by the raw path, so label cardinality stays
+/// bounded whatever clients send.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    /// Counts one finished request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        *inner
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        let histogram = inner
+            .latency
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default();
+        let seconds = elapsed.as_secs_f64();
+        for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+        histogram.sum += seconds;
+        histogram.count += 1;
+    }
+
+    /// Counts one log-in attempt by outcome (`success`,
+    /// `invalid_credentials`, `account_disabled`, `rate_limited`, `error`).
+    pub fn observe_login(&self, outcome: &'static str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.logins.entry(outcome).or_default() += 1;
+        }
+    }
+
+    /// The Prometheus text exposition, with the hashing pool's gauges.
+    #[must_use]
+    pub fn render(&self, hashing_queue_depth: usize, hashing_workers: usize) -> String {
+        let mut out = String::new();
+        let Ok(inner) = self.inner.lock() else {
+            return out;
+        };
+        out.push_str("# HELP http_requests_total HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE http_requests_total counter\n");
+        for ((method, route, status), count) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
+                escape(route)
+            );
+        }
+        out.push_str(
+            "# HELP http_request_duration_seconds HTTP request latency by method and route.\n",
+        );
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for ((method, route), histogram) in &inner.latency {
+            let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{{labels}}} {}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count
+            );
+        }
+        out.push_str("# HELP auth_logins_total Log-in attempts by outcome.\n");
+        out.push_str("# TYPE auth_logins_total counter\n");
+        for outcome in [
+            "success",
+            "invalid_credentials",
+            "account_disabled",
+            "rate_limited",
+            "error",
+        ] {
+            let count = inner.logins.get(outcome).copied().unwrap_or(0);
+            let _ = writeln!(out, "auth_logins_total{{outcome=\"{outcome}\"}} {count}");
+        }
+        out.push_str("# HELP password_hashing_queue_depth Password hashes waiting for a worker.\n");
+        out.push_str("# TYPE password_hashing_queue_depth gauge\n");
+        let _ = writeln!(out, "password_hashing_queue_depth {hashing_queue_depth}");
+        out.push_str("# HELP password_hashing_workers Threads computing password hashes.\n");
+        out.push_str("# TYPE password_hashing_workers gauge\n");
+        let _ = writeln!(out, "password_hashing_workers {hashing_workers}");
+        out
+    }
+}
+
+/// The outcome label of a log-in result.
+#[must_use]
+pub fn login_outcome<T>(result: &Result<T, auth_domain::auth::LoginError>) -> &'static str {
+    use auth_domain::auth::LoginError;
+    match result {
+        Ok(_) => "success",
+        Err(LoginError::InvalidCredentials) => "invalid_credentials",
+        Err(LoginError::AccountDisabled) => "account_disabled",
+        Err(LoginError::RateLimited { .. }) => "rate_limited",
+        Err(_) => "error",
+    }
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let metrics = Metrics::default();
+        metrics.observe_request("GET", "/health", 200, Duration::from_millis(3));
+        metrics.observe_request("GET", "/health", 200, Duration::from_millis(30));
+        metrics.observe_login("success");
+        let text = metrics.render(2, 4);
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2")
+        );
+        assert!(text.contains(
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",le=\"0.05\"} 2"
+        ));
+        assert!(text.contains("auth_logins_total{outcome=\"success\"} 1"));
+        assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
+        assert!(text.contains("password_hashing_queue_depth 2"));
+    }
+}

@@ -1,0 +1,3 @@
+//! `/admin/users`: user management for administrators.
+
+pub mod users;

@@ -1,0 +1,24 @@
+//! `POST /auth/logout`.
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::CurrentUser;
+use crate::state::AppState;
+
+/// Revokes the caller's session: its refresh tokens and every access token
+/// carrying its `sid` stop working at once.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.logout(caller.user.id, caller.session_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

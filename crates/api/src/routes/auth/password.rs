@@ -1,0 +1,78 @@
+//! `POST /auth/password/forgot` and `POST /auth/password/reset`.
+
+use actix_web::{HttpResponse, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::ValidJson;
+use crate::state::AppState;
+
+/// A forgotten password.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPassword {
+    /// The account's address.
+    pub email: String,
+}
+
+/// Mails a reset link (valid 1 h) when an account has this address; the
+/// answer is the same either way.
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth",
+    request_body = ForgotPassword,
+    responses(
+        (status = 202, description = "Accepted, whether or not the address exists"),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn forgot(
+    state: web::Data<AppState>,
+    ValidJson(body): ValidJson<ForgotPassword>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.forgot_password(&body.email).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// A password reset.
+#[derive(Deserialize, ToSchema)]
+pub struct ResetPassword {
+    /// The `token` query parameter of the mailed link.
+    pub token: String,
+    /// The new password; same rules as at sign-up.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ResetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetPassword { .. }")
+    }
+}
+
+/// Sets a new password and revokes every session of the user.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth",
+    request_body = ResetPassword,
+    responses(
+        (status = 204, description = "Password changed; every session revoked"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid new password or missing field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset(
+    state: web::Data<AppState>,
+    ValidJson(body): ValidJson<ResetPassword>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .reset_password(
+            &body.token,
+            SecretString::from(body.new_password),
+            &state.password_policy,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

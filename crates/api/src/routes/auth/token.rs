@@ -1,0 +1,197 @@
+//! `POST /auth/token`: the OAuth 2.0 token endpoint (RFC 6749 §4.3, §6).
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, mime, web};
+use auth_domain::auth::{LoginCommand, LoginError, RefreshError};
+use futures_util::future::LocalBoxFuture;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::RequestClient;
+use crate::routes::TokenResponse;
+use crate::state::AppState;
+
+/// The form fields of a token request.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password` or `refresh_token`.
+    #[schema(example = "password")]
+    pub grant_type: String,
+    /// The e-mail address (`password` grant).
+    pub username: Option<String>,
+    /// The password (`password` grant).
+    pub password: Option<String>,
+    /// The refresh token (`refresh_token` grant).
+    pub refresh_token: Option<String>,
+    /// Ignored: every token carries the user's role, not scopes.
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_grant` or `unsupported_grant_type`.
+    #[schema(example = "invalid_grant")]
+    pub error: &'static str,
+    /// A human-readable explanation.
+    pub error_description: String,
+}
+
+fn oauth_error(error: &'static str, description: impl Into<String>) -> HttpResponse {
+    HttpResponse::build(StatusCode::BAD_REQUEST)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(OAuthError {
+            error,
+            error_description: description.into(),
+        })
+}
+
+/// The form body as name/value pairs, within the body limit.
+pub struct FormFields(Vec<(String, String)>);
+
+impl std::fmt::Debug for FormFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Values hold passwords and tokens: names only.
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl FromRequest for FormFields {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = matches!(
+            req.mime_type(),
+            Ok(Some(m)) if m.essence_str() == mime::APPLICATION_WWW_FORM_URLENCODED.essence_str()
+        );
+        let body = crate::extractors::read_limited(req, payload);
+        Box::pin(async move {
+            if !is_form {
+                return Err(ApiError::unsupported_media_type(
+                    "The token endpoint takes `application/x-www-form-urlencoded` bodies.",
+                ));
+            }
+            let body = body.await?;
+            serde_urlencoded::from_bytes(&body)
+                .map(FormFields)
+                .map_err(|_| ApiError::malformed("The body is not a valid URL-encoded form."))
+        })
+    }
+}
+
+/// Issues tokens for the `password` and `refresh_token` grants, so standard
+/// OAuth 2.0 clients (and Swagger UI's Authorize button) work.
+#[utoipa::path(post, path = "/auth/token", tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2 error", body = OAuthError),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a form (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
+    FormFields(fields): FormFields,
+) -> Result<HttpResponse, ApiError> {
+    // RFC 6749 §3.2: parameters must not be repeated.
+    let mut names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Ok(oauth_error(
+            "invalid_request",
+            format!("The parameter `{}` is repeated.", pair[0]),
+        ));
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .filter(|value| !value.is_empty())
+    };
+    let Some(grant_type) = field("grant_type") else {
+        return Ok(oauth_error("invalid_request", "`grant_type` is required."));
+    };
+    let tokens = match grant_type.as_str() {
+        "password" => {
+            let (Some(username), Some(password)) = (field("username"), field("password")) else {
+                return Ok(oauth_error(
+                    "invalid_request",
+                    "The password grant needs `username` and `password`.",
+                ));
+            };
+            let login = state
+                .auth
+                .login(LoginCommand {
+                    email: username,
+                    password: SecretString::from(password),
+                    client,
+                })
+                .await;
+            state
+                .metrics
+                .observe_login(crate::metrics::login_outcome(&login));
+            match login {
+                Ok((_, tokens)) => tokens,
+                Err(LoginError::InvalidCredentials) => {
+                    return Ok(oauth_error(
+                        "invalid_grant",
+                        "The username or password is incorrect.",
+                    ));
+                }
+                Err(LoginError::AccountDisabled) => {
+                    return Ok(oauth_error(
+                        "invalid_grant",
+                        "This account has been disabled.",
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        "refresh_token" => {
+            let Some(refresh_token) = field("refresh_token") else {
+                return Ok(oauth_error(
+                    "invalid_request",
+                    "The refresh_token grant needs `refresh_token`.",
+                ));
+            };
+            match state.auth.refresh(&refresh_token).await {
+                Ok(tokens) => tokens,
+                Err(RefreshError::InvalidToken) => {
+                    return Ok(oauth_error(
+                        "invalid_grant",
+                        "The refresh token is invalid, expired, revoked or already used.",
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        _ => {
+            return Ok(oauth_error(
+                "unsupported_grant_type",
+                "Supported grant types: `password`, `refresh_token`.",
+            ));
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse::new(&tokens, None)))
+}

@@ -1,0 +1,57 @@
+//! `POST /auth/verify-email/request` and `POST /auth/verify-email`.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::{CurrentUser, ValidJson};
+use crate::state::AppState;
+
+/// Mails the caller a single-use verification link (valid 24 h).
+#[utoipa::path(post, path = "/auth/verify-email/request", tag = "auth",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 202, description = "A link was mailed (nothing is sent when the address is verified already)"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or mailer unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn request(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.request_email_verification(&caller.user).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// A token from a verification mail.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyEmail {
+    /// The `token` query parameter of the mailed link.
+    pub token: String,
+}
+
+impl std::fmt::Debug for VerifyEmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerifyEmail { .. }")
+    }
+}
+
+/// Marks the token's user as verified.
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth",
+    request_body = VerifyEmail,
+    responses(
+        (status = 204, description = "Verified"),
+        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    ValidJson(body): ValidJson<VerifyEmail>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.verify_email(&body.token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,66 @@
+//! `POST /projects`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use auth_domain::common::FieldError;
+use auth_domain::project::{ProjectDescription, ProjectName};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::ProjectResponse;
+use crate::error::{ApiError, Problem};
+use crate::extractors::{CurrentUser, ValidJson};
+use crate::state::AppState;
+
+/// A new project.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateProject {
+    /// 1 to 100 characters after trimming.
+    #[schema(example = "Apollo")]
+    pub name: String,
+    /// At most 2,000 characters.
+    pub description: Option<String>,
+}
+
+/// Creates a project owned by the caller.
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = ProjectResponse),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name in use (`project_name_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    ValidJson(body): ValidJson<CreateProject>,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = Vec::new();
+    let name = ProjectName::parse(&body.name)
+        .map_err(|e| errors.push(FieldError::new("name", e)))
+        .ok();
+    let description = match body.description.as_deref().map(ProjectDescription::parse) {
+        Some(Ok(description)) => Some(description),
+        Some(Err(e)) => {
+            errors.push(FieldError::new("description", e));
+            None
+        }
+        None => None,
+    };
+    let (Some(name), true) = (name, errors.is_empty()) else {
+        return Err(ApiError::validation(errors));
+    };
+    let project = state
+        .projects
+        .create(caller.user.id, name, description)
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/projects/{}", project.id)))
+        .json(ProjectResponse::from(&project)))
+}

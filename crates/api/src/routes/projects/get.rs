@@ -1,0 +1,27 @@
+//! `GET /projects/{id}`.
+
+use actix_web::{HttpResponse, web};
+
+use super::{ProjectResponse, project_id};
+use crate::error::{ApiError, Problem};
+use crate::extractors::CurrentUser;
+use crate::state::AppState;
+
+/// One of the caller's projects.
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    responses(
+        (status = 200, description = "The project", body = ProjectResponse),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let project = state.projects.get(caller.user.id, project_id(&id)?).await?;
+    Ok(HttpResponse::Ok().json(ProjectResponse::from(&project)))
+}

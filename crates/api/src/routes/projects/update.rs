@@ -1,0 +1,78 @@
+//! `PATCH /projects/{id}`.
+
+use actix_web::{HttpResponse, web};
+use auth_domain::common::FieldError;
+use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectName};
+use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
+
+use super::{ProjectResponse, project_id};
+use crate::error::{ApiError, Problem};
+use crate::extractors::{CurrentUser, ValidJson};
+use crate::state::AppState;
+
+/// Changes to a project; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateProject {
+    /// A new name (not null).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// A new description; `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Renames or re-describes one of the caller's projects.
+#[utoipa::path(patch, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = String, Path, description = "Project id")),
+    request_body = UpdateProject,
+    responses(
+        (status = 200, description = "The updated project", body = ProjectResponse),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name in use (`project_name_taken`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn handle(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    id: web::Path<String>,
+    ValidJson(body): ValidJson<UpdateProject>,
+) -> Result<HttpResponse, ApiError> {
+    let id = project_id(&id)?;
+    let mut errors = Vec::new();
+    let mut changes = ProjectChanges::default();
+    match body.name {
+        None => {}
+        Some(None) => errors.push(FieldError::new("name", "must not be null")),
+        Some(Some(raw)) => match ProjectName::parse(&raw) {
+            Ok(name) => changes.name = Some(name),
+            Err(e) => errors.push(FieldError::new("name", e)),
+        },
+    }
+    match body.description {
+        None => {}
+        Some(None) => changes.description = Some(None),
+        Some(Some(raw)) => match ProjectDescription::parse(&raw) {
+            Ok(description) => changes.description = Some(Some(description)),
+            Err(e) => errors.push(FieldError::new("description", e)),
+        },
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let project = state.projects.update(caller.user.id, id, changes).await?;
+    Ok(HttpResponse::Ok().json(ProjectResponse::from(&project)))
+}

@@ -1,0 +1,63 @@
+//! `POST /users/me/password`.
+
+use actix_web::{HttpResponse, web};
+use auth_domain::common::FieldError;
+use auth_domain::user::Password;
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::{CurrentUser, ValidJson};
+use crate::state::AppState;
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePassword {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new password; same rules as at sign-up.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for ChangePassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChangePassword { .. }")
+    }
+}
+
+/// Changes the caller's password and revokes every other session.
+#[utoipa::path(post, path = "/users/me/password", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed; other sessions revoked"),
+        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Wrong current password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid new password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    ValidJson(body): ValidJson<ChangePassword>,
+) -> Result<HttpResponse, ApiError> {
+    let new_password = Password::parse(
+        SecretString::from(body.new_password),
+        &state.password_policy,
+        Some(&caller.user.email),
+    )
+    .map_err(|e| ApiError::validation(vec![FieldError::new("new_password", e)]))?;
+    state
+        .auth
+        .change_password(
+            &caller.user,
+            caller.session_id,
+            &SecretString::from(body.current_password),
+            &new_password,
+        )
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

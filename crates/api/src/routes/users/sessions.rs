@@ -1,0 +1,105 @@
+//! `/users/me/sessions`: listing and revoking the caller's sessions.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use auth_domain::session::SessionId;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::{ApiError, Problem};
+use crate::extractors::CurrentUser;
+use crate::state::AppState;
+
+/// One signed-in device or client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionResponse {
+    /// The session id (the `sid` claim of its access tokens).
+    pub id: Uuid,
+    /// When the user signed in.
+    pub created_at: DateTime<Utc>,
+    /// When a token was last issued for it.
+    pub last_used_at: DateTime<Utc>,
+    /// The `User-Agent` it was opened with.
+    pub user_agent: Option<String>,
+    /// The client IP it was opened from.
+    pub ip: Option<String>,
+    /// Whether this is the session of the token making the request.
+    pub current: bool,
+}
+
+/// The caller's live sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// Newest first.
+    pub items: Vec<SessionResponse>,
+}
+
+/// The caller's live sessions, newest first.
+#[utoipa::path(get, path = "/users/me/sessions", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, description = "Live sessions", body = SessionList),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = state.auth.list_sessions(caller.user.id).await?;
+    let items = sessions
+        .into_iter()
+        .map(|session| SessionResponse {
+            id: session.id.0,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            current: session.id == caller.session_id,
+            user_agent: session.client.user_agent,
+            ip: session.client.ip,
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionList { items }))
+}
+
+/// Revokes one of the caller's sessions.
+#[utoipa::path(delete, path = "/users/me/sessions/{id}", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such session of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    state
+        .auth
+        .revoke_session(caller.user.id, SessionId(id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Revokes every session of the caller, the current one included.
+#[utoipa::path(delete, path = "/users/me/sessions", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 204, description = "All sessions revoked"),
+        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke_all(
+    state: web::Data<AppState>,
+    caller: CurrentUser,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.revoke_all_sessions(caller.user.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

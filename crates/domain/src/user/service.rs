@@ -1,0 +1,150 @@
+use std::sync::Arc;
+
+use super::{Email, Role, User, UserId, UserRepository};
+use crate::common::{Clock, Page, PageRequest, StorageError};
+use crate::session::SessionRepository;
+
+/// Why an administrative operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// The change would leave no active administrator.
+    #[error("the last active administrator cannot be disabled or demoted")]
+    LastAdmin,
+    /// Storage is unavailable; try again later.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl From<StorageError> for AdminError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Unavailable(e) => Self::Unavailable(e),
+            StorageError::Unexpected(e) => Self::Unexpected(e),
+        }
+    }
+}
+
+/// Changes an administrator makes to a user; `None` leaves a field as is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccessChanges {
+    /// Enable or disable the account.
+    pub is_active: Option<bool>,
+    /// Promote or demote.
+    pub role: Option<Role>,
+}
+
+/// User management for administrators (and the command line).
+#[allow(missing_debug_implementations)]
+pub struct AdminService {
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    clock: Arc<dyn Clock>,
+    /// Serialises access changes in this process: the last-admin check reads
+    /// the count before it writes, so two concurrent demotions of the last
+    /// two administrators would otherwise both pass it.
+    access_changes: futures_util::lock::Mutex<()>,
+}
+
+impl AdminService {
+    /// A service on the given ports.
+    #[must_use]
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            users,
+            sessions,
+            clock,
+            access_changes: futures_util::lock::Mutex::new(()),
+        }
+    }
+
+    /// A page of users, newest first, filtered by e-mail prefix
+    /// (case-insensitive).
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` when storage fails.
+    pub async fn list_users(
+        &self,
+        page: PageRequest,
+        email_prefix: Option<&str>,
+    ) -> Result<Page<User>, AdminError> {
+        let prefix = email_prefix
+            .map(|p| p.trim().to_lowercase())
+            .filter(|p| !p.is_empty());
+        Ok(self.users.list(page, prefix).await?)
+    }
+
+    /// One user.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for an unknown id.
+    pub async fn get_user(&self, id: UserId) -> Result<User, AdminError> {
+        self.users.find_by_id(id).await?.ok_or(AdminError::NotFound)
+    }
+
+    /// Enables, disables, promotes or demotes a user. Disabling revokes all
+    /// of the user's sessions, so their live access tokens fail at once.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for an unknown id; [`AdminError::LastAdmin`]
+    /// when the change would leave no active administrator.
+    #[tracing::instrument(name = "update_user_access", skip_all, fields(user_id = %id))]
+    pub async fn update_access(
+        &self,
+        id: UserId,
+        changes: AccessChanges,
+    ) -> Result<User, AdminError> {
+        let _serialised = self.access_changes.lock().await;
+        let mut user = self.get_user(id).await?;
+        let is_active = changes.is_active.unwrap_or(user.is_active);
+        let role = changes.role.unwrap_or(user.role);
+        let was_active_admin = user.is_active && user.role == Role::Admin;
+        let stays_active_admin = is_active && role == Role::Admin;
+        if was_active_admin && !stays_active_admin && self.users.count_active_admins().await? <= 1 {
+            return Err(AdminError::LastAdmin);
+        }
+        let now = self.clock.now();
+        if !self.users.update_access(id, is_active, role, now).await? {
+            return Err(AdminError::NotFound);
+        }
+        if user.is_active && !is_active {
+            let revoked = self.sessions.revoke_all(id, now).await?;
+            tracing::info!(revoked, "user disabled; sessions revoked");
+        }
+        user.is_active = is_active;
+        user.role = role;
+        user.updated_at = now;
+        Ok(user)
+    }
+
+    /// Sets the role of the user with this address (the command line's
+    /// `authd user set-role`).
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for an unknown address;
+    /// [`AdminError::LastAdmin`] when demoting the last active administrator.
+    pub async fn set_role_by_email(&self, email: &Email, role: Role) -> Result<User, AdminError> {
+        let user = self
+            .users
+            .find_by_email(email)
+            .await?
+            .ok_or(AdminError::NotFound)?;
+        self.update_access(
+            user.id,
+            AccessChanges {
+                is_active: None,
+                role: Some(role),
+            },
+        )
+        .await
+    }
+}

@@ -1,0 +1,533 @@
+//! Unit tests of `AdminService`, every port mocked: the last-admin rule, and
+//! disabling an account revoking its sessions.
+//!
+//! A mock method without an expectation panics when called; `.never()`
+//! spells out the calls that must not happen.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use mockall::predicate::{always, eq};
+use uuid::Uuid;
+
+use super::{
+    AccessChanges, AdminError, AdminService, Email, MockUserRepository, PasswordHash, Role, User,
+    UserId,
+};
+use crate::common::{MockClock, Page, PageRequest, StorageError};
+use crate::session::MockSessionRepository;
+
+const USER_ID: UserId = UserId(Uuid::from_u128(0x0001));
+const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 14, 15, 9, 26)
+        .single()
+        .expect("valid timestamp")
+}
+
+fn email() -> Email {
+    Email::parse("ada@example.com").expect("valid e-mail address")
+}
+
+fn user(role: Role, is_active: bool) -> User {
+    let created_at = now() - TimeDelta::days(100);
+    User {
+        id: USER_ID,
+        email: email(),
+        password_hash: PasswordHash::new(STORED_HASH.into()),
+        display_name: None,
+        email_verified: true,
+        role,
+        is_active,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+fn page() -> PageRequest {
+    PageRequest {
+        limit: 20,
+        after: None,
+    }
+}
+
+fn disable() -> AccessChanges {
+    AccessChanges {
+        is_active: Some(false),
+        role: None,
+    }
+}
+
+fn enable() -> AccessChanges {
+    AccessChanges {
+        is_active: Some(true),
+        role: None,
+    }
+}
+
+fn set_role(role: Role) -> AccessChanges {
+    AccessChanges {
+        is_active: None,
+        role: Some(role),
+    }
+}
+
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        Self {
+            users: MockUserRepository::new(),
+            sessions: MockSessionRepository::new(),
+        }
+    }
+
+    fn service(self) -> AdminService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(now());
+        AdminService::new(
+            Arc::new(self.users),
+            Arc::new(self.sessions),
+            Arc::new(clock),
+        )
+    }
+
+    /// `find_by_id(USER_ID)` answers `found`, once.
+    fn expect_find(&mut self, found: Option<User>) {
+        self.users
+            .expect_find_by_id()
+            .with(eq(USER_ID))
+            .times(1)
+            .return_once(move |_| Ok(found));
+    }
+
+    /// `count_active_admins` answers `count`, once.
+    fn expect_admin_count(&mut self, count: u64) {
+        self.users
+            .expect_count_active_admins()
+            .times(1)
+            .returning(move || Ok(count));
+    }
+
+    /// The count of active admins is never asked.
+    fn expect_no_count(&mut self) {
+        self.users.expect_count_active_admins().never();
+    }
+
+    /// `update_access(USER_ID, is_active, role, now)` is called once.
+    fn expect_update(&mut self, is_active: bool, role: Role) {
+        self.users
+            .expect_update_access()
+            .with(eq(USER_ID), eq(is_active), eq(role), eq(now()))
+            .times(1)
+            .returning(|_, _, _, _| Ok(true));
+    }
+
+    /// Nothing is written.
+    fn expect_no_update(&mut self) {
+        self.users.expect_update_access().never();
+        self.sessions.expect_revoke_all().never();
+    }
+
+    /// Every session of `USER_ID` is revoked at `now`, once.
+    fn expect_revoke_all(&mut self) {
+        self.sessions
+            .expect_revoke_all()
+            .with(eq(USER_ID), eq(now()))
+            .times(1)
+            .returning(|_, _| Ok(2));
+    }
+
+    fn expect_no_revoke(&mut self) {
+        self.sessions.expect_revoke_all().never();
+    }
+}
+
+// --- the last-admin rule --------------------------------------------------
+
+#[tokio::test]
+async fn demoting_the_last_active_admin_is_refused() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(1);
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .update_access(USER_ID, set_role(Role::User))
+        .await
+        .expect_err("last admin");
+    assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn disabling_the_last_active_admin_is_refused() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(1);
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect_err("last admin");
+    assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn disabling_and_demoting_the_last_active_admin_at_once_is_refused() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(1);
+    mocks.expect_no_update();
+    let changes = AccessChanges {
+        is_active: Some(false),
+        role: Some(Role::User),
+    };
+    let error = mocks
+        .service()
+        .update_access(USER_ID, changes)
+        .await
+        .expect_err("last admin");
+    assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_count_of_zero_is_refused_too() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(0);
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect_err("last admin");
+    assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn demoting_one_of_two_active_admins_succeeds() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(2);
+    mocks.expect_update(true, Role::User);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, set_role(Role::User))
+        .await
+        .expect("demoted");
+    assert_eq!(updated.role, Role::User);
+    assert!(updated.is_active);
+    assert_eq!(updated.updated_at, now());
+}
+
+#[tokio::test]
+async fn disabling_one_of_two_active_admins_succeeds_and_revokes_their_sessions() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_admin_count(2);
+    mocks.expect_update(false, Role::Admin);
+    mocks.expect_revoke_all();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect("disabled");
+    assert!(!updated.is_active);
+    assert_eq!(updated.role, Role::Admin);
+}
+
+#[tokio::test]
+async fn promoting_never_checks_the_admin_count() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, true)));
+    mocks.expect_no_count();
+    mocks.expect_update(true, Role::Admin);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, set_role(Role::Admin))
+        .await
+        .expect("promoted");
+    assert_eq!(updated.role, Role::Admin);
+}
+
+#[tokio::test]
+async fn keeping_an_active_admin_an_admin_never_checks_the_count() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, true)));
+    mocks.expect_no_count();
+    mocks.expect_update(true, Role::Admin);
+    mocks.expect_no_revoke();
+    let changes = AccessChanges {
+        is_active: Some(true),
+        role: Some(Role::Admin),
+    };
+    mocks
+        .service()
+        .update_access(USER_ID, changes)
+        .await
+        .expect("unchanged");
+}
+
+#[tokio::test]
+async fn enabling_a_disabled_admin_never_checks_the_count_nor_revokes() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, false)));
+    mocks.expect_no_count();
+    mocks.expect_update(true, Role::Admin);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, enable())
+        .await
+        .expect("enabled");
+    assert!(updated.is_active);
+}
+
+#[tokio::test]
+async fn demoting_a_disabled_admin_never_checks_the_count() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::Admin, false)));
+    mocks.expect_no_count();
+    mocks.expect_update(false, Role::User);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, set_role(Role::User))
+        .await
+        .expect("demoted");
+    assert_eq!(updated.role, Role::User);
+    assert!(!updated.is_active);
+}
+
+// --- disabling revokes sessions --------------------------------------------
+
+#[tokio::test]
+async fn disabling_a_user_revokes_all_their_sessions_at_now() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, true)));
+    mocks.expect_no_count();
+    mocks.expect_update(false, Role::User);
+    mocks.expect_revoke_all();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect("disabled");
+    assert!(!updated.is_active);
+    assert_eq!(updated.updated_at, now());
+}
+
+#[tokio::test]
+async fn re_enabling_a_user_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, false)));
+    mocks.expect_no_count();
+    mocks.expect_update(true, Role::User);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .update_access(USER_ID, enable())
+        .await
+        .expect("enabled");
+    assert!(updated.is_active);
+}
+
+#[tokio::test]
+async fn disabling_an_already_disabled_user_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, false)));
+    mocks.expect_update(false, Role::User);
+    mocks.expect_no_revoke();
+    mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect("still disabled");
+}
+
+#[tokio::test]
+async fn a_failing_revocation_is_reported() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, true)));
+    mocks.expect_update(false, Role::User);
+    mocks
+        .sessions
+        .expect_revoke_all()
+        .times(1)
+        .returning(|_, _| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
+    let error = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect_err("unavailable");
+    assert!(matches!(error, AdminError::Unavailable(_)), "{error:?}");
+}
+
+// --- unknown users ----------------------------------------------------------
+
+#[tokio::test]
+async fn updating_an_unknown_id_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(None);
+    mocks.expect_no_count();
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect_err("not found");
+    assert!(matches!(error, AdminError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_user_deleted_during_the_update_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, true)));
+    mocks
+        .users
+        .expect_update_access()
+        .times(1)
+        .returning(|_, _, _, _| Ok(false));
+    mocks.expect_no_revoke();
+    let error = mocks
+        .service()
+        .update_access(USER_ID, disable())
+        .await
+        .expect_err("not found");
+    assert!(matches!(error, AdminError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn get_user_of_an_unknown_id_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(None);
+    let error = mocks
+        .service()
+        .get_user(USER_ID)
+        .await
+        .expect_err("not found");
+    assert!(matches!(error, AdminError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn get_user_returns_the_user() {
+    let mut mocks = Mocks::new();
+    mocks.expect_find(Some(user(Role::User, true)));
+    let found = mocks.service().get_user(USER_ID).await.expect("found");
+    assert_eq!(found, user(Role::User, true));
+}
+
+// --- list_users -------------------------------------------------------------
+
+async fn list_with_prefix(raw: Option<&str>, expected: Option<&str>) {
+    let mut mocks = Mocks::new();
+    let expected = expected.map(str::to_owned);
+    mocks
+        .users
+        .expect_list()
+        .with(eq(page()), eq(expected))
+        .times(1)
+        .returning(|_, _| {
+            Ok(Page {
+                items: vec![user(Role::User, true)],
+                next: None,
+            })
+        });
+    let listed = mocks
+        .service()
+        .list_users(page(), raw)
+        .await
+        .expect("listed");
+    assert_eq!(listed.items.len(), 1);
+}
+
+#[tokio::test]
+async fn list_users_lower_cases_and_trims_the_prefix() {
+    list_with_prefix(Some("  Ada@Example "), Some("ada@example")).await;
+}
+
+#[tokio::test]
+async fn list_users_treats_a_blank_prefix_as_none() {
+    list_with_prefix(Some(""), None).await;
+    list_with_prefix(Some("   "), None).await;
+}
+
+#[tokio::test]
+async fn list_users_without_a_prefix_passes_none() {
+    list_with_prefix(None, None).await;
+}
+
+// --- set_role_by_email --------------------------------------------------------
+
+#[tokio::test]
+async fn set_role_of_an_unknown_email_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_by_email()
+        .with(eq(email()))
+        .times(1)
+        .returning(|_| Ok(None));
+    mocks.users.expect_find_by_id().never();
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .set_role_by_email(&email(), Role::Admin)
+        .await
+        .expect_err("not found");
+    assert!(matches!(error, AdminError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn set_role_by_email_promotes_the_user_with_that_address() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_by_email()
+        .with(eq(email()))
+        .times(1)
+        .returning(|_| Ok(Some(user(Role::User, true))));
+    mocks
+        .users
+        .expect_find_by_id()
+        .with(eq(USER_ID))
+        .returning(|_| Ok(Some(user(Role::User, true))));
+    mocks.expect_no_count();
+    mocks.expect_update(true, Role::Admin);
+    mocks.expect_no_revoke();
+    let updated = mocks
+        .service()
+        .set_role_by_email(&email(), Role::Admin)
+        .await
+        .expect("promoted");
+    assert_eq!(updated.role, Role::Admin);
+}
+
+#[tokio::test]
+async fn set_role_by_email_keeps_the_last_admin() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_by_email()
+        .with(always())
+        .returning(|_| Ok(Some(user(Role::Admin, true))));
+    mocks
+        .users
+        .expect_find_by_id()
+        .returning(|_| Ok(Some(user(Role::Admin, true))));
+    mocks.expect_admin_count(1);
+    mocks.expect_no_update();
+    let error = mocks
+        .service()
+        .set_role_by_email(&email(), Role::User)
+        .await
+        .expect_err("last admin");
+    assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
