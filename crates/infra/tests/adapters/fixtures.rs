@@ -1,8 +1,9 @@
 //! Domain values to store, stamped with the [`SystemClock`] (microseconds).
 
 use auth_domain::common::{Clock as _, IdGenerator as _, SecretGenerator as _, TokenHash};
+use auth_domain::mail::{ActionToken, TokenPurpose};
 use auth_domain::project::{Project, ProjectDescription, ProjectId, ProjectName};
-use auth_domain::session::{ClientInfo, Session, SessionId};
+use auth_domain::session::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
 use auth_domain::user::{DisplayName, Email, PasswordHash, Role, User, UserId};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use chrono::{DateTime, Duration, Utc};
@@ -44,34 +45,63 @@ pub fn plain_user(email: &str) -> User {
     }
 }
 
-/// A live session of `user_id` with every optional field set.
+/// A live session of `user_id`, opened five minutes ago, with the client
+/// known.
 pub fn session(user_id: UserId) -> Session {
     let now = now();
     Session {
         id: SessionId(UuidV7Generator.new_id()),
         user_id,
-        refresh_token_hash: TokenHash::of(&RandomSecretGenerator.generate()),
-        previous_token_hash: Some(TokenHash::of(&RandomSecretGenerator.generate())),
-        rotated_at: Some(now - Duration::microseconds(2_500_001)),
         client: ClientInfo {
             user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) test/1.0".to_owned()),
             ip: Some("2001:db8::7".to_owned()),
         },
         created_at: now - Duration::minutes(5),
-        last_used_at: now,
+        // Distinct from `created_at`, with sub-second digits of its own.
+        last_used_at: now - Duration::microseconds(2_500_001),
         expires_at: now + Duration::days(30),
-        revoked_at: Some(now + Duration::microseconds(1)),
+        revoked_at: None,
     }
 }
 
-/// A session of `user_id` with every optional field empty.
+/// A session of `user_id` with every optional field set: the client is
+/// known and the session is revoked.
+pub fn revoked_session(user_id: UserId) -> Session {
+    let session = session(user_id);
+    Session {
+        revoked_at: Some(session.last_used_at + Duration::microseconds(1)),
+        ..session
+    }
+}
+
+/// A live session of `user_id` with every optional field empty.
 pub fn bare_session(user_id: UserId) -> Session {
     Session {
-        previous_token_hash: None,
-        rotated_at: None,
         client: ClientInfo::default(),
-        revoked_at: None,
         ..session(user_id)
+    }
+}
+
+/// The live refresh token of a fresh `session`: issued when the session was
+/// last used, expiring with it.
+pub fn refresh_token(session: &Session) -> RefreshToken {
+    RefreshToken {
+        id: RefreshTokenId(UuidV7Generator.new_id()),
+        session_id: session.id,
+        hash: TokenHash::of(&RandomSecretGenerator.generate()),
+        created_at: session.last_used_at,
+        expires_at: session.expires_at,
+        rotated_at: None,
+    }
+}
+
+/// A token to replace one of `session`'s, issued at `now` and expiring 31
+/// days later, so after any fresh session.
+pub fn replacement(session: &Session, now: DateTime<Utc>) -> RefreshToken {
+    RefreshToken {
+        created_at: now,
+        expires_at: now + Duration::days(31),
+        ..refresh_token(session)
     }
 }
 
@@ -88,5 +118,29 @@ pub fn project(owner: UserId, name: &str) -> Project {
         ),
         created_at,
         updated_at: created_at + Duration::microseconds(999_999),
+    }
+}
+
+/// A project of `owner` called `name`, with a chosen id and creation instant
+/// (several projects may share one).
+pub fn project_at(owner: UserId, name: &str, id: uuid::Uuid, created_at: DateTime<Utc>) -> Project {
+    Project {
+        id: ProjectId(id),
+        created_at,
+        updated_at: created_at + Duration::microseconds(1),
+        ..project(owner, name)
+    }
+}
+
+/// A fresh one-time token of `user_id`, issued now and valid for an hour.
+pub fn action_token(user_id: UserId, purpose: TokenPurpose) -> ActionToken {
+    let created_at = now();
+    ActionToken {
+        id: UuidV7Generator.new_id(),
+        user_id,
+        purpose,
+        hash: TokenHash::of(&RandomSecretGenerator.generate()),
+        created_at,
+        expires_at: created_at + Duration::hours(1),
     }
 }

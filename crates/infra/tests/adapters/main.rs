@@ -4,11 +4,16 @@
 //! The storage tests run through [`auth_infra::db_test!`]: once on a fresh
 //! SQLite file and once on a fresh PostgreSQL database when
 //! `TEST_DATABASE_URL` names a server (the PostgreSQL variant returns early
-//! otherwise). The JWT tests need no database.
+//! otherwise). The JWT and mailer tests need no database; the mailer tests
+//! run a minimal SMTP server of their own.
 
+mod action_tokens;
 mod fixtures;
 mod jwt;
+mod mailer;
 mod migrations;
+mod pagination;
 mod projects;
+mod rate_limits;
 mod sessions;
 mod users;

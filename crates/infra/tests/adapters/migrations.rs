@@ -25,7 +25,15 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    let tables = ["users", "projects", "sessions"];
+    assert_eq!(Migrator::migrations().len(), 6);
+    let tables = [
+        "users",
+        "projects",
+        "sessions",
+        "refresh_tokens",
+        "rate_limits",
+        "action_tokens",
+    ];
     for table in tables {
         assert!(table_exists(&db.db, table).await, "{table} after up");
     }
@@ -62,9 +70,16 @@ db_test!(migrations_are_reversible, |db| {
 
 db_test!(one_step_down_reverts_only_the_latest, |db| {
     Migrator::down(&db.db, Some(1)).await.expect("revert one");
-    assert!(!table_exists(&db.db, "sessions").await);
-    assert!(table_exists(&db.db, "projects").await);
-    assert!(table_exists(&db.db, "users").await);
+    assert!(!table_exists(&db.db, "action_tokens").await);
+    for table in [
+        "users",
+        "projects",
+        "sessions",
+        "refresh_tokens",
+        "rate_limits",
+    ] {
+        assert!(table_exists(&db.db, table).await, "{table} after one down");
+    }
     assert_eq!(
         Migrator::get_pending_migrations(&db.db)
             .await

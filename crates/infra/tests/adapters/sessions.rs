@@ -1,31 +1,95 @@
 //! `SeaOrmSessionRepository`.
 
+use std::sync::Arc;
+
 use auth_domain::common::StorageError;
-use auth_domain::session::{SessionId, SessionRepository as _};
-use auth_domain::user::{UserId, UserRepository as _};
+use auth_domain::session::{
+    RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository as _,
+};
+use auth_domain::user::{User, UserId, UserRepository as _};
 use auth_infra::db_test;
-use auth_infra::sea_orm::entities::{session, user};
+use auth_infra::sea_orm::entities::{refresh_token, session, user};
 use auth_infra::sea_orm::{SeaOrmSessionRepository, SeaOrmUserRepository};
-use sea_orm::{EntityTrait as _, PaginatorTrait as _};
+use chrono::Duration;
+use sea_orm::{
+    ColumnTrait as _, DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _,
+};
+use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::fixtures;
 
+/// Two stored users.
+async fn two_users(db: &DatabaseConnection) -> (User, User) {
+    let users = SeaOrmUserRepository::new(db.clone());
+    let ada = fixtures::user("ada@example.com");
+    let grace = fixtures::plain_user("grace@example.com");
+    users.insert(&ada).await.expect("insert ada");
+    users.insert(&grace).await.expect("insert grace");
+    (ada, grace)
+}
+
+/// Stores `session` with a fresh first token, and returns the token.
+async fn insert(sessions: &SeaOrmSessionRepository, session: &Session) -> RefreshToken {
+    let token = fixtures::refresh_token(session);
+    sessions
+        .insert(session, &token)
+        .await
+        .expect("insert the session");
+    token
+}
+
+/// The session as stored.
+async fn stored(sessions: &SeaOrmSessionRepository, id: SessionId) -> Session {
+    sessions
+        .find_with_user(id)
+        .await
+        .expect("find the session")
+        .expect("the session exists")
+        .0
+}
+
+/// The token with this hash as stored, if any.
+async fn stored_token(
+    sessions: &SeaOrmSessionRepository,
+    token: &RefreshToken,
+) -> Option<RefreshToken> {
+    sessions
+        .find_refresh_token(&token.hash)
+        .await
+        .expect("find the refresh token")
+        .map(|(token, _, _)| token)
+}
+
+/// How many refresh tokens `session` has.
+async fn token_rows(db: &DatabaseConnection, session: SessionId) -> u64 {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::SessionId.eq(session.0))
+        .count(db)
+        .await
+        .expect("count refresh tokens")
+}
+
+/// How many rows the sessions and refresh-token tables hold.
+async fn all_rows(db: &DatabaseConnection) -> (u64, u64) {
+    let sessions = session::Entity::find()
+        .count(db)
+        .await
+        .expect("count sessions");
+    let tokens = refresh_token::Entity::find()
+        .count(db)
+        .await
+        .expect("count refresh tokens");
+    (sessions, tokens)
+}
+
 db_test!(insert_then_find_with_user, |db| {
-    let users = SeaOrmUserRepository::new(db.db.clone());
+    let (ada, _) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
-    let owner = fixtures::user("ada@example.com");
-    users.insert(&owner).await.expect("insert the user");
-    let full = fixtures::session(owner.id);
-    let bare = fixtures::bare_session(owner.id);
-    sessions
-        .insert(&full)
-        .await
-        .expect("insert the full session");
-    sessions
-        .insert(&bare)
-        .await
-        .expect("insert the bare session");
+    let full = fixtures::revoked_session(ada.id);
+    let bare = fixtures::bare_session(ada.id);
+    insert(&sessions, &full).await;
+    insert(&sessions, &bare).await;
 
     for stored in [full, bare] {
         let (found, found_user) = sessions
@@ -34,19 +98,14 @@ db_test!(insert_then_find_with_user, |db| {
             .expect("find")
             .expect("the session exists");
         assert_eq!(found, stored);
-        assert_eq!(found_user, owner);
+        assert_eq!(found_user, ada);
     }
 });
 
 db_test!(an_unknown_session_gives_none, |db| {
-    let users = SeaOrmUserRepository::new(db.db.clone());
+    let (ada, _) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
-    let owner = fixtures::user("ada@example.com");
-    users.insert(&owner).await.expect("insert the user");
-    sessions
-        .insert(&fixtures::session(owner.id))
-        .await
-        .expect("insert a session");
+    insert(&sessions, &fixtures::session(ada.id)).await;
 
     let found = sessions
         .find_with_user(SessionId(Uuid::now_v7()))
@@ -55,17 +114,514 @@ db_test!(an_unknown_session_gives_none, |db| {
     assert_eq!(found, None);
 });
 
-db_test!(deleting_the_user_deletes_its_sessions, |db| {
-    let users = SeaOrmUserRepository::new(db.db.clone());
+db_test!(insert_then_find_refresh_token, |db| {
+    let (ada, grace) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
-    let owner = fixtures::user("ada@example.com");
-    users.insert(&owner).await.expect("insert the user");
-    let first = fixtures::session(owner.id);
-    let second = fixtures::bare_session(owner.id);
-    sessions.insert(&first).await.expect("insert a session");
-    sessions.insert(&second).await.expect("insert a session");
+    let full = fixtures::revoked_session(ada.id);
+    let bare = fixtures::bare_session(grace.id);
+    let full_token = insert(&sessions, &full).await;
+    let bare_token = insert(&sessions, &bare).await;
 
-    let deleted = user::Entity::delete_by_id(owner.id.0)
+    for (token, session, user) in [(full_token, full, ada), (bare_token, bare, grace)] {
+        let found = sessions
+            .find_refresh_token(&token.hash)
+            .await
+            .expect("find the refresh token");
+        assert_eq!(found, Some((token, session, user)));
+    }
+});
+
+db_test!(an_unknown_refresh_token_gives_none, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    insert(&sessions, &session).await;
+
+    let unknown = fixtures::refresh_token(&session);
+    let found = sessions
+        .find_refresh_token(&unknown.hash)
+        .await
+        .expect("find");
+    assert_eq!(found, None);
+});
+
+db_test!(a_session_of_a_missing_user_is_an_error, |db| {
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let orphan = fixtures::session(UserId(Uuid::now_v7()));
+
+    let result = sessions
+        .insert(&orphan, &fixtures::refresh_token(&orphan))
+        .await;
+    assert!(
+        matches!(result, Err(StorageError::Unexpected(_))),
+        "{result:?}"
+    );
+    assert_eq!(all_rows(&db.db).await, (0, 0));
+});
+
+db_test!(a_failed_token_insert_leaves_no_session_behind, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let first = fixtures::session(ada.id);
+    let taken = insert(&sessions, &first).await;
+
+    // The session row goes in, then its token hits the unique hash.
+    let second = fixtures::session(ada.id);
+    let clash = RefreshToken {
+        hash: taken.hash.clone(),
+        ..fixtures::refresh_token(&second)
+    };
+    let result = sessions.insert(&second, &clash).await;
+    assert!(
+        matches!(result, Err(StorageError::Unexpected(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        sessions.find_with_user(second.id).await.expect("find"),
+        None
+    );
+    assert_eq!(all_rows(&db.db).await, (1, 1));
+});
+
+db_test!(rotate_marks_the_used_token_and_extends_the_session, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    let used = insert(&sessions, &session).await;
+
+    let now = fixtures::now();
+    let replacement = fixtures::replacement(&session, now);
+    assert!(
+        sessions
+            .rotate(used.id, &replacement, now)
+            .await
+            .expect("rotate")
+    );
+
+    let extended = Session {
+        last_used_at: now,
+        expires_at: replacement.expires_at,
+        ..session.clone()
+    };
+    assert!(extended.expires_at > session.expires_at);
+    let rotated = RefreshToken {
+        rotated_at: Some(now),
+        ..used.clone()
+    };
+    for (token, expected) in [(&used, rotated), (&replacement, replacement.clone())] {
+        let found = sessions
+            .find_refresh_token(&token.hash)
+            .await
+            .expect("find the refresh token");
+        assert_eq!(found, Some((expected, extended.clone(), ada.clone())));
+    }
+    assert_eq!(token_rows(&db.db, session.id).await, 2);
+});
+
+db_test!(rotating_a_rotated_token_changes_nothing, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    let used = insert(&sessions, &session).await;
+    let first_at = fixtures::now();
+    let first = fixtures::replacement(&session, first_at);
+    assert!(
+        sessions
+            .rotate(used.id, &first, first_at)
+            .await
+            .expect("rotate")
+    );
+    let after_first = stored(&sessions, session.id).await;
+
+    let again_at = first_at + Duration::seconds(3);
+    let second = fixtures::replacement(&session, again_at);
+    assert!(
+        !sessions
+            .rotate(used.id, &second, again_at)
+            .await
+            .expect("rotate again")
+    );
+    assert_eq!(stored_token(&sessions, &second).await, None);
+    assert_eq!(
+        stored_token(&sessions, &used).await.map(|t| t.rotated_at),
+        Some(Some(first_at))
+    );
+    assert_eq!(stored(&sessions, session.id).await, after_first);
+    assert_eq!(token_rows(&db.db, session.id).await, 2);
+
+    // An unknown token cannot be rotated either.
+    let unknown = RefreshTokenId(Uuid::now_v7());
+    let third = fixtures::replacement(&session, again_at);
+    assert!(
+        !sessions
+            .rotate(unknown, &third, again_at)
+            .await
+            .expect("rotate an unknown token")
+    );
+    assert_eq!(token_rows(&db.db, session.id).await, 2);
+});
+
+db_test!(add_token_extends_the_session, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    let first = insert(&sessions, &session).await;
+
+    let now = fixtures::now();
+    let added = fixtures::replacement(&session, now);
+    assert!(sessions.add_token(&added, now).await.expect("add a token"));
+
+    let extended = Session {
+        last_used_at: now,
+        expires_at: added.expires_at,
+        ..session.clone()
+    };
+    assert_eq!(stored(&sessions, session.id).await, extended);
+    // The earlier token stays live.
+    assert_eq!(stored_token(&sessions, &first).await, Some(first));
+    assert_eq!(stored_token(&sessions, &added).await, Some(added));
+    assert_eq!(token_rows(&db.db, session.id).await, 2);
+
+    // A session that does not exist takes no token.
+    let ghost = fixtures::session(ada.id);
+    let orphan = fixtures::replacement(&ghost, now);
+    assert!(!sessions.add_token(&orphan, now).await.expect("add a token"));
+    assert_eq!(all_rows(&db.db).await, (1, 2));
+});
+
+db_test!(a_revoked_session_takes_no_new_tokens, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    let used = insert(&sessions, &session).await;
+    let revoked_at = fixtures::now();
+    assert!(
+        sessions
+            .revoke(ada.id, session.id, revoked_at)
+            .await
+            .expect("revoke")
+    );
+    let revoked = stored(&sessions, session.id).await;
+    assert_eq!(revoked.revoked_at, Some(revoked_at));
+
+    let now = revoked_at + Duration::seconds(1);
+    let replacement = fixtures::replacement(&session, now);
+    assert!(
+        !sessions
+            .rotate(used.id, &replacement, now)
+            .await
+            .expect("rotate")
+    );
+    let added = fixtures::replacement(&session, now);
+    assert!(!sessions.add_token(&added, now).await.expect("add a token"));
+
+    // Neither wrote anything: the used token is not marked rotated (the
+    // rotation was rolled back) and the session was not extended.
+    assert_eq!(stored_token(&sessions, &used).await, Some(used));
+    assert_eq!(stored_token(&sessions, &replacement).await, None);
+    assert_eq!(stored_token(&sessions, &added).await, None);
+    assert_eq!(stored(&sessions, session.id).await, revoked);
+    assert_eq!(token_rows(&db.db, session.id).await, 1);
+});
+
+db_test!(
+    concurrent_rotations_of_one_token_let_exactly_one_win,
+    |db| {
+        const RACERS: usize = 20;
+        let (ada, _) = two_users(&db.db).await;
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let session = fixtures::session(ada.id);
+        let used = insert(&sessions, &session).await;
+
+        let now = fixtures::now();
+        let start = Arc::new(Barrier::new(RACERS));
+        let racers: Vec<_> = (0..RACERS)
+            .map(|_| {
+                let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+                let replacement = fixtures::replacement(&session, now);
+                let used = used.id;
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let rotated = sessions.rotate(used, &replacement, now).await;
+                    (replacement, rotated)
+                })
+            })
+            .collect();
+
+        let mut winners = Vec::new();
+        for racer in racers {
+            let (replacement, rotated) = racer.await.expect("the racer did not panic");
+            match rotated {
+                Ok(true) => winners.push(replacement),
+                Ok(false) => {}
+                Err(error) => panic!("unexpected error: {error:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one rotation wins");
+        assert_eq!(token_rows(&db.db, session.id).await, 2);
+        let winner = winners.remove(0);
+        assert_eq!(stored_token(&sessions, &winner).await, Some(winner.clone()));
+        assert_eq!(
+            stored_token(&sessions, &used).await.map(|t| t.rotated_at),
+            Some(Some(now))
+        );
+        assert_eq!(
+            stored(&sessions, session.id).await.expires_at,
+            winner.expires_at
+        );
+    }
+);
+
+db_test!(concurrent_add_tokens_all_land, |db| {
+    const RACERS: usize = 20;
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    insert(&sessions, &session).await;
+
+    let now = fixtures::now();
+    let start = Arc::new(Barrier::new(RACERS));
+    let racers: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+            let token = fixtures::replacement(&session, now);
+            tokio::spawn(async move {
+                start.wait().await;
+                let added = sessions.add_token(&token, now).await;
+                (token, added)
+            })
+        })
+        .collect();
+
+    let mut added = Vec::new();
+    for racer in racers {
+        let (token, result) = racer.await.expect("the racer did not panic");
+        match result {
+            Ok(true) => added.push(token),
+            Ok(false) => panic!("add_token refused a live session"),
+            Err(error) => panic!("unexpected error: {error:?}"),
+        }
+    }
+    assert_eq!(added.len(), RACERS);
+    let expected_rows = u64::try_from(RACERS).expect("small") + 1;
+    assert_eq!(token_rows(&db.db, session.id).await, expected_rows);
+    for token in added {
+        assert_eq!(stored_token(&sessions, &token).await, Some(token));
+    }
+    let extended = stored(&sessions, session.id).await;
+    assert_eq!(extended.last_used_at, now);
+    assert_eq!(extended.expires_at, now + Duration::days(31));
+});
+
+db_test!(only_the_owner_revokes_a_session_and_only_once, |db| {
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    insert(&sessions, &session).await;
+    let now = fixtures::now();
+
+    assert!(
+        !sessions
+            .revoke(grace.id, session.id, now)
+            .await
+            .expect("revoke as another user")
+    );
+    assert_eq!(stored(&sessions, session.id).await, session);
+
+    assert!(
+        sessions
+            .revoke(ada.id, session.id, now)
+            .await
+            .expect("revoke as the owner")
+    );
+    let revoked = Session {
+        revoked_at: Some(now),
+        ..session.clone()
+    };
+    assert_eq!(stored(&sessions, session.id).await, revoked);
+
+    let later = now + Duration::seconds(1);
+    assert!(
+        !sessions
+            .revoke(ada.id, session.id, later)
+            .await
+            .expect("revoke again")
+    );
+    assert_eq!(stored(&sessions, session.id).await, revoked);
+    assert!(
+        !sessions
+            .revoke(ada.id, SessionId(Uuid::now_v7()), later)
+            .await
+            .expect("revoke an unknown session")
+    );
+});
+
+db_test!(revoke_all_counts_and_spares_other_users, |db| {
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let live: Vec<_> = (0..3).map(|_| fixtures::session(ada.id)).collect();
+    let already = fixtures::revoked_session(ada.id);
+    let graces = fixtures::session(grace.id);
+    for session in live.iter().chain([&already, &graces]) {
+        insert(&sessions, session).await;
+    }
+
+    let now = fixtures::now();
+    assert_eq!(
+        sessions.revoke_all(ada.id, now).await.expect("revoke all"),
+        3
+    );
+    for session in &live {
+        assert_eq!(
+            stored(&sessions, session.id).await.revoked_at,
+            Some(now),
+            "{}",
+            session.id
+        );
+    }
+    assert_eq!(stored(&sessions, already.id).await, already);
+    assert_eq!(stored(&sessions, graces.id).await, graces);
+    assert_eq!(
+        sessions
+            .revoke_all(ada.id, now + Duration::seconds(1))
+            .await
+            .expect("revoke all again"),
+        0
+    );
+    assert_eq!(
+        sessions.list_live(grace.id, now).await.expect("list"),
+        vec![graces]
+    );
+});
+
+db_test!(list_live_is_newest_first_without_revoked_or_expired, |db| {
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let now = fixtures::now();
+    let older = Session {
+        created_at: now - Duration::hours(2),
+        ..fixtures::session(ada.id)
+    };
+    let newer = Session {
+        created_at: now - Duration::hours(1),
+        ..fixtures::bare_session(ada.id)
+    };
+    let revoked = fixtures::revoked_session(ada.id);
+    let expired = Session {
+        expires_at: now - Duration::seconds(1),
+        ..fixtures::session(ada.id)
+    };
+    let ends_now = Session {
+        expires_at: now,
+        ..fixtures::session(ada.id)
+    };
+    let graces = fixtures::session(grace.id);
+    // Inserted oldest first, so that the order is not the insertion order.
+    for session in [&older, &revoked, &expired, &ends_now, &graces, &newer] {
+        insert(&sessions, session).await;
+    }
+
+    let listed = sessions.list_live(ada.id, now).await.expect("list");
+    assert_eq!(listed, vec![newer, older]);
+    assert_eq!(
+        sessions
+            .list_live(UserId(Uuid::now_v7()), now)
+            .await
+            .expect("list for an unknown user"),
+        vec![]
+    );
+});
+
+db_test!(purge_deletes_dead_sessions_and_expired_tokens, |db| {
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let now = fixtures::now();
+
+    // A live session with an expired token, one expiring right now and a
+    // live one.
+    let live = fixtures::session(ada.id);
+    let stale = RefreshToken {
+        expires_at: now - Duration::seconds(1),
+        rotated_at: Some(now - Duration::days(2)),
+        ..fixtures::refresh_token(&live)
+    };
+    sessions.insert(&live, &stale).await.expect("insert");
+    let ends_now = RefreshToken {
+        expires_at: now,
+        ..fixtures::refresh_token(&live)
+    };
+    let current = fixtures::refresh_token(&live);
+    // Added last, `current` leaves the session as it was.
+    for token in [&ends_now, &current] {
+        assert!(
+            sessions
+                .add_token(token, live.last_used_at)
+                .await
+                .expect("add")
+        );
+    }
+    assert_eq!(stored(&sessions, live.id).await, live);
+
+    // An expired session and a revoked one, each with a token that is
+    // itself not expired: only the cascade removes those.
+    let expired = Session {
+        expires_at: now - Duration::seconds(1),
+        ..fixtures::session(ada.id)
+    };
+    let expired_token = RefreshToken {
+        expires_at: now + Duration::days(1),
+        ..fixtures::refresh_token(&expired)
+    };
+    sessions
+        .insert(&expired, &expired_token)
+        .await
+        .expect("insert");
+    let revoked = fixtures::revoked_session(grace.id);
+    let revoked_token = insert(&sessions, &revoked).await;
+    let graces = fixtures::bare_session(grace.id);
+    let graces_token = insert(&sessions, &graces).await;
+    assert_eq!(all_rows(&db.db).await, (4, 6));
+
+    assert_eq!(sessions.purge(now).await.expect("purge"), 2);
+
+    assert_eq!(all_rows(&db.db).await, (2, 2));
+    assert_eq!(stored(&sessions, live.id).await, live);
+    assert_eq!(stored(&sessions, graces.id).await, graces);
+    for gone in [expired.id, revoked.id] {
+        assert_eq!(sessions.find_with_user(gone).await.expect("find"), None);
+    }
+    for gone in [&stale, &ends_now, &expired_token, &revoked_token] {
+        assert_eq!(stored_token(&sessions, gone).await, None);
+    }
+    assert_eq!(stored_token(&sessions, &current).await, Some(current));
+    assert_eq!(
+        stored_token(&sessions, &graces_token).await,
+        Some(graces_token)
+    );
+
+    assert_eq!(sessions.purge(now).await.expect("purge again"), 0);
+    assert_eq!(all_rows(&db.db).await, (2, 2));
+});
+
+db_test!(deleting_the_user_deletes_its_sessions_and_tokens, |db| {
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let first = fixtures::session(ada.id);
+    let second = fixtures::bare_session(ada.id);
+    insert(&sessions, &first).await;
+    insert(&sessions, &second).await;
+    let now = fixtures::now();
+    assert!(
+        sessions
+            .add_token(&fixtures::replacement(&first, now), now)
+            .await
+            .expect("add a token")
+    );
+    let graces = fixtures::session(grace.id);
+    let graces_token = insert(&sessions, &graces).await;
+    assert_eq!(all_rows(&db.db).await, (3, 4));
+
+    let deleted = user::Entity::delete_by_id(ada.id.0)
         .exec(&db.db)
         .await
         .expect("delete the user");
@@ -74,25 +630,13 @@ db_test!(deleting_the_user_deletes_its_sessions, |db| {
     for gone in [first.id, second.id] {
         assert_eq!(sessions.find_with_user(gone).await.expect("find"), None);
     }
-    let rows = session::Entity::find()
-        .count(&db.db)
-        .await
-        .expect("count sessions");
-    assert_eq!(rows, 0);
-});
-
-db_test!(a_session_of_a_missing_user_is_an_error, |db| {
-    let sessions = SeaOrmSessionRepository::new(db.db.clone());
-    let orphan = fixtures::session(UserId(Uuid::now_v7()));
-
-    let result = sessions.insert(&orphan).await;
-    assert!(
-        matches!(result, Err(StorageError::Unexpected(_))),
-        "{result:?}"
+    assert_eq!(all_rows(&db.db).await, (1, 1));
+    assert_eq!(token_rows(&db.db, graces.id).await, 1);
+    assert_eq!(
+        sessions
+            .find_refresh_token(&graces_token.hash)
+            .await
+            .expect("find"),
+        Some((graces_token, graces, grace))
     );
-    let rows = session::Entity::find()
-        .count(&db.db)
-        .await
-        .expect("count sessions");
-    assert_eq!(rows, 0);
 });

@@ -2,10 +2,19 @@
 
 use std::sync::Arc;
 
-use auth_domain::user::{CreateUserError, Email, PasswordHash, UserId, UserRepository as _};
+use auth_domain::common::{Cursor, PageRequest};
+use auth_domain::mail::{ActionTokenRepository as _, TokenPurpose};
+use auth_domain::project::ProjectRepository as _;
+use auth_domain::session::SessionRepository as _;
+use auth_domain::user::{
+    CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId, UserRepository as _,
+};
 use auth_infra::db_test;
-use auth_infra::sea_orm::SeaOrmUserRepository;
-use auth_infra::sea_orm::entities::user;
+use auth_infra::sea_orm::entities::{action_token, project, refresh_token, session, user};
+use auth_infra::sea_orm::{
+    SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmSessionRepository,
+    SeaOrmUserRepository,
+};
 use chrono::Duration;
 use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
 use tokio::sync::Barrier;
@@ -141,3 +150,360 @@ db_test!(updating_the_password_hash, |db| {
         .expect("update of an unknown user");
     assert!(!unknown);
 });
+
+/// Every page of users matching `prefix`, `limit` at a time.
+async fn list_all(repo: &SeaOrmUserRepository, limit: u64, prefix: Option<&str>) -> Vec<Vec<User>> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let page = repo
+            .list(PageRequest { limit, after }, prefix.map(str::to_owned))
+            .await
+            .expect("list users");
+        if let Some(next) = page.next {
+            let last = page.items.last().expect("a page with a next has items");
+            assert_eq!(
+                next,
+                Cursor {
+                    created_at: last.created_at,
+                    id: last.id.0,
+                },
+                "the cursor is the last item"
+            );
+        }
+        after = page.next;
+        pages.push(page.items);
+        if after.is_none() {
+            return pages;
+        }
+        assert!(pages.len() < 100, "pagination does not end");
+    }
+}
+
+/// The addresses of `users`, in order.
+fn emails(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.email.as_str()).collect()
+}
+
+db_test!(list_pages_newest_first, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let base = fixtures::now();
+    let mut stored = Vec::new();
+    for i in 0..25_i64 {
+        let mut user = fixtures::plain_user(&format!("user{i:02}@example.com"));
+        // 25 users over 13 instants, neither oldest nor newest first:
+        // most instants are shared, and the id breaks the tie.
+        let age = (i * 7) % 13;
+        user.created_at = base - Duration::seconds(age);
+        user.updated_at = user.created_at;
+        repo.insert(&user).await.expect("insert");
+        stored.push(user);
+    }
+    stored.sort_by_key(|u| std::cmp::Reverse((u.created_at, u.id.0)));
+
+    let pages = list_all(&repo, 10, None).await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![10, 10, 5]);
+    let listed: Vec<User> = pages.into_iter().flatten().collect();
+    assert_eq!(listed, stored);
+});
+
+db_test!(list_filters_by_a_literal_email_prefix, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let addresses = [
+        "ab@example.com",
+        "abc@example.com",
+        "a_b@example.com",
+        "a_c@example.com",
+        "a%b@example.com",
+        "axb@example.com",
+        "b@example.com",
+        "ba_@example.com",
+    ];
+    let base = fixtures::now();
+    for (age, address) in (0_i64..).zip(addresses) {
+        let mut user = fixtures::plain_user(address);
+        user.created_at = base - Duration::seconds(age);
+        repo.insert(&user).await.expect("insert");
+    }
+
+    let cases: [(&str, &[&str]); 9] = [
+        ("a_", &["a_b@example.com", "a_c@example.com"]),
+        ("a_b", &["a_b@example.com"]),
+        ("a%", &["a%b@example.com"]),
+        ("%", &[]),
+        ("_", &[]),
+        ("ab", &["ab@example.com", "abc@example.com"]),
+        (
+            "a",
+            &[
+                "ab@example.com",
+                "abc@example.com",
+                "a_b@example.com",
+                "a_c@example.com",
+                "a%b@example.com",
+                "axb@example.com",
+            ],
+        ),
+        ("a\\", &[]),
+        ("zzz", &[]),
+    ];
+    for (prefix, expected) in cases {
+        let listed: Vec<User> = list_all(&repo, 100, Some(prefix))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(emails(&listed), expected.to_vec(), "prefix {prefix:?}");
+    }
+
+    // Paging keeps the filter.
+    let pages = list_all(&repo, 4, Some("a")).await;
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![4, 2]);
+    let all = list_all(&repo, 100, None).await.concat();
+    assert_eq!(emails(&all), addresses.to_vec());
+});
+
+db_test!(update_access_round_trip, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let stored = fixtures::plain_user("grace@example.com");
+    let other = fixtures::user("ada@example.com");
+    repo.insert(&stored).await.expect("insert");
+    repo.insert(&other).await.expect("insert the other user");
+
+    let updated_at = fixtures::now() + Duration::microseconds(1_000_001);
+    assert!(
+        repo.update_access(stored.id, false, Role::Admin, updated_at)
+            .await
+            .expect("update")
+    );
+    let expected = User {
+        is_active: false,
+        role: Role::Admin,
+        updated_at,
+        ..stored.clone()
+    };
+    assert_eq!(
+        repo.find_by_id(stored.id).await.expect("find"),
+        Some(expected)
+    );
+
+    let later = updated_at + Duration::seconds(1);
+    assert!(
+        repo.update_access(stored.id, true, Role::User, later)
+            .await
+            .expect("update back")
+    );
+    let expected = User {
+        updated_at: later,
+        ..stored
+    };
+    assert_eq!(
+        repo.find_by_id(expected.id).await.expect("find"),
+        Some(expected)
+    );
+    assert_eq!(repo.find_by_id(other.id).await.expect("find"), Some(other));
+
+    assert!(
+        !repo
+            .update_access(UserId(Uuid::now_v7()), true, Role::Admin, later)
+            .await
+            .expect("update an unknown user")
+    );
+});
+
+db_test!(count_active_admins_counts_only_active_admins, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    assert_eq!(repo.count_active_admins().await.expect("count"), 0);
+
+    let mut admins = Vec::new();
+    for (address, role, is_active) in [
+        ("admin1@example.com", Role::Admin, true),
+        ("admin2@example.com", Role::Admin, true),
+        ("retired@example.com", Role::Admin, false),
+        ("user@example.com", Role::User, true),
+        ("banned@example.com", Role::User, false),
+    ] {
+        let user = User {
+            role,
+            is_active,
+            ..fixtures::plain_user(address)
+        };
+        repo.insert(&user).await.expect("insert");
+        if role == Role::Admin && is_active {
+            admins.push(user);
+        }
+    }
+    assert_eq!(repo.count_active_admins().await.expect("count"), 2);
+
+    let demoted = &admins[0];
+    assert!(
+        repo.update_access(demoted.id, false, Role::Admin, fixtures::now())
+            .await
+            .expect("disable")
+    );
+    assert_eq!(repo.count_active_admins().await.expect("count"), 1);
+    assert!(
+        repo.update_access(admins[1].id, true, Role::User, fixtures::now())
+            .await
+            .expect("demote")
+    );
+    assert_eq!(repo.count_active_admins().await.expect("count"), 0);
+});
+
+db_test!(update_display_name_sets_and_clears, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let stored = fixtures::plain_user("grace@example.com");
+    repo.insert(&stored).await.expect("insert");
+
+    let name = DisplayName::parse("Grace Hopper").expect("valid display name");
+    let set_at = fixtures::now() + Duration::microseconds(1_500_001);
+    assert!(
+        repo.update_display_name(stored.id, Some(name.clone()), set_at)
+            .await
+            .expect("set")
+    );
+    let expected = User {
+        display_name: Some(name),
+        updated_at: set_at,
+        ..stored.clone()
+    };
+    assert_eq!(
+        repo.find_by_id(stored.id).await.expect("find"),
+        Some(expected)
+    );
+
+    let cleared_at = set_at + Duration::seconds(1);
+    assert!(
+        repo.update_display_name(stored.id, None, cleared_at)
+            .await
+            .expect("clear")
+    );
+    let expected = User {
+        display_name: None,
+        updated_at: cleared_at,
+        ..stored
+    };
+    assert_eq!(
+        repo.find_by_id(expected.id).await.expect("find"),
+        Some(expected)
+    );
+
+    assert!(
+        !repo
+            .update_display_name(UserId(Uuid::now_v7()), None, cleared_at)
+            .await
+            .expect("update an unknown user")
+    );
+});
+
+db_test!(set_email_verified_marks_the_address, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let stored = fixtures::plain_user("grace@example.com");
+    let other = fixtures::plain_user("ada@example.com");
+    repo.insert(&stored).await.expect("insert");
+    repo.insert(&other).await.expect("insert the other user");
+    assert!(!stored.email_verified);
+
+    let verified_at = fixtures::now() + Duration::microseconds(2_000_003);
+    assert!(
+        repo.set_email_verified(stored.id, verified_at)
+            .await
+            .expect("verify")
+    );
+    let expected = User {
+        email_verified: true,
+        updated_at: verified_at,
+        ..stored.clone()
+    };
+    assert_eq!(
+        repo.find_by_id(stored.id).await.expect("find"),
+        Some(expected)
+    );
+    // Verifying again is harmless.
+    assert!(
+        repo.set_email_verified(stored.id, verified_at)
+            .await
+            .expect("verify again")
+    );
+    assert_eq!(repo.find_by_id(other.id).await.expect("find"), Some(other));
+
+    assert!(
+        !repo
+            .set_email_verified(UserId(Uuid::now_v7()), verified_at)
+            .await
+            .expect("verify an unknown user")
+    );
+});
+
+db_test!(delete_cascades_to_everything_the_user_owns, |db| {
+    let repo = SeaOrmUserRepository::new(db.db.clone());
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let projects = SeaOrmProjectRepository::new(db.db.clone());
+    let tokens = SeaOrmActionTokenRepository::new(db.db.clone());
+    let ada = fixtures::user("ada@example.com");
+    let grace = fixtures::plain_user("grace@example.com");
+    let mut session_ids = Vec::new();
+    for user in [&ada, &grace] {
+        repo.insert(user).await.expect("insert");
+        let session = fixtures::session(user.id);
+        sessions
+            .insert(&session, &fixtures::refresh_token(&session))
+            .await
+            .expect("insert a session");
+        session_ids.push(session.id.0);
+        projects
+            .insert(&fixtures::project(user.id, "Apollo"))
+            .await
+            .expect("insert a project");
+        for purpose in [TokenPurpose::VerifyEmail, TokenPurpose::ResetPassword] {
+            tokens
+                .insert(&fixtures::action_token(user.id, purpose))
+                .await
+                .expect("insert an action token");
+        }
+    }
+    assert_eq!(rows_of(&db.db, ada.id, session_ids[0]).await, (1, 1, 1, 2));
+
+    assert!(repo.delete(ada.id).await.expect("delete"));
+    assert_eq!(repo.find_by_id(ada.id).await.expect("find"), None);
+    assert_eq!(rows_of(&db.db, ada.id, session_ids[0]).await, (0, 0, 0, 0));
+    assert_eq!(
+        rows_of(&db.db, grace.id, session_ids[1]).await,
+        (1, 1, 1, 2)
+    );
+    assert_eq!(repo.find_by_id(grace.id).await.expect("find"), Some(grace));
+
+    assert!(!repo.delete(ada.id).await.expect("delete again"));
+});
+
+/// How many sessions, refresh tokens of `session_id`, projects and action
+/// tokens `user` has.
+async fn rows_of(
+    db: &sea_orm::DatabaseConnection,
+    user: UserId,
+    session_id: Uuid,
+) -> (u64, u64, u64, u64) {
+    let sessions = session::Entity::find()
+        .filter(session::Column::UserId.eq(user.0))
+        .count(db)
+        .await
+        .expect("count sessions");
+    let refresh_tokens = refresh_token::Entity::find()
+        .filter(refresh_token::Column::SessionId.eq(session_id))
+        .count(db)
+        .await
+        .expect("count refresh tokens");
+    let projects = project::Entity::find()
+        .filter(project::Column::OwnerId.eq(user.0))
+        .count(db)
+        .await
+        .expect("count projects");
+    let action_tokens = action_token::Entity::find()
+        .filter(action_token::Column::UserId.eq(user.0))
+        .count(db)
+        .await
+        .expect("count action tokens");
+    (sessions, refresh_tokens, projects, action_tokens)
+}

@@ -1,0 +1,225 @@
+//! `SeaOrmRateLimiter`.
+
+use std::sync::Arc;
+
+use auth_domain::common::{RateLimiter as _, WindowCount};
+use auth_infra::db_test;
+use auth_infra::sea_orm::SeaOrmRateLimiter;
+use chrono::{Duration, TimeDelta};
+use tokio::sync::Barrier;
+
+use crate::fixtures;
+
+const WINDOW: TimeDelta = TimeDelta::seconds(60);
+
+db_test!(hits_count_up_within_a_window, |db| {
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let first = fixtures::now();
+    let resets_at = first + WINDOW;
+
+    for (n, at) in [
+        (1, first),
+        (2, first + Duration::seconds(1)),
+        (3, first + WINDOW - Duration::microseconds(1)),
+    ] {
+        let count = limiter.hit("login:a:x", WINDOW, at).await.expect("hit");
+        assert_eq!(
+            count,
+            WindowCount {
+                count: n,
+                resets_at
+            },
+            "hit {n}"
+        );
+    }
+
+    // Keys are counted apart.
+    let other = limiter
+        .hit("ip:192.0.2.1", WINDOW, first + Duration::seconds(2))
+        .await
+        .expect("hit another key");
+    assert_eq!(
+        other,
+        WindowCount {
+            count: 1,
+            resets_at: first + Duration::seconds(2) + WINDOW,
+        }
+    );
+});
+
+db_test!(a_hit_after_the_window_starts_a_new_one, |db| {
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let first = fixtures::now();
+    for _ in 0..3 {
+        limiter.hit("k", WINDOW, first).await.expect("hit");
+    }
+
+    // The window ends at `first + WINDOW`, exclusive.
+    let second = first + WINDOW;
+    let count = limiter.hit("k", WINDOW, second).await.expect("hit");
+    assert_eq!(
+        count,
+        WindowCount {
+            count: 1,
+            resets_at: second + WINDOW,
+        }
+    );
+    let count = limiter
+        .hit("k", WINDOW, second + Duration::seconds(5))
+        .await
+        .expect("hit");
+    assert_eq!(
+        count,
+        WindowCount {
+            count: 2,
+            resets_at: second + WINDOW,
+        }
+    );
+
+    // Long after, again from 1.
+    let third = second + Duration::days(3);
+    let count = limiter.hit("k", WINDOW, third).await.expect("hit");
+    assert_eq!(
+        count,
+        WindowCount {
+            count: 1,
+            resets_at: third + WINDOW,
+        }
+    );
+});
+
+db_test!(peek_counts_nothing, |db| {
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let first = fixtures::now();
+
+    let unknown = limiter.peek("k", WINDOW, first).await.expect("peek");
+    assert_eq!(unknown.count, 0);
+
+    limiter.hit("k", WINDOW, first).await.expect("hit");
+    limiter
+        .hit("k", WINDOW, first + Duration::seconds(1))
+        .await
+        .expect("hit");
+    for _ in 0..3 {
+        let peeked = limiter
+            .peek("k", WINDOW, first + Duration::seconds(2))
+            .await
+            .expect("peek");
+        assert_eq!(
+            peeked,
+            WindowCount {
+                count: 2,
+                resets_at: first + WINDOW,
+            }
+        );
+    }
+    let count = limiter
+        .hit("k", WINDOW, first + Duration::seconds(3))
+        .await
+        .expect("hit");
+    assert_eq!(count.count, 3);
+
+    // An expired window reads as empty, and peeking does not restart it.
+    let expired = limiter
+        .peek("k", WINDOW, first + WINDOW)
+        .await
+        .expect("peek an expired window");
+    assert_eq!(expired.count, 0);
+    let still = limiter
+        .peek("k", WINDOW, first + Duration::seconds(4))
+        .await
+        .expect("peek");
+    assert_eq!(still.count, 3);
+});
+
+db_test!(reset_forgets_the_key, |db| {
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let now = fixtures::now();
+    for _ in 0..3 {
+        limiter.hit("k", WINDOW, now).await.expect("hit");
+    }
+    limiter.hit("other", WINDOW, now).await.expect("hit");
+
+    limiter.reset("k").await.expect("reset");
+    assert_eq!(limiter.peek("k", WINDOW, now).await.expect("peek").count, 0);
+    assert_eq!(
+        limiter
+            .peek("other", WINDOW, now)
+            .await
+            .expect("peek")
+            .count,
+        1
+    );
+    let later = now + Duration::seconds(1);
+    let count = limiter.hit("k", WINDOW, later).await.expect("hit");
+    assert_eq!(
+        count,
+        WindowCount {
+            count: 1,
+            resets_at: later + WINDOW,
+        }
+    );
+
+    limiter
+        .reset("never-seen")
+        .await
+        .expect("reset an unknown key");
+});
+
+db_test!(purge_deletes_only_windows_started_before, |db| {
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let now = fixtures::now();
+    let before = now - Duration::hours(1);
+    limiter
+        .hit("old", WINDOW, now - Duration::hours(2))
+        .await
+        .expect("hit");
+    limiter
+        .hit("just-old", WINDOW, before - Duration::microseconds(1))
+        .await
+        .expect("hit");
+    limiter.hit("boundary", WINDOW, before).await.expect("hit");
+    limiter.hit("recent", WINDOW, now).await.expect("hit");
+
+    assert_eq!(limiter.purge(before).await.expect("purge"), 2);
+    // With a window long enough to keep them all alive, only the purged
+    // keys read as empty.
+    let day = TimeDelta::days(1);
+    for (key, count) in [("old", 0), ("just-old", 0), ("boundary", 1), ("recent", 1)] {
+        let peeked = limiter.peek(key, day, now).await.expect("peek");
+        assert_eq!(peeked.count, count, "{key}");
+    }
+    assert_eq!(limiter.purge(before).await.expect("purge again"), 0);
+});
+
+db_test!(concurrent_hits_are_all_counted, |db| {
+    const HITS: usize = 50;
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let now = fixtures::now();
+    let start = Arc::new(Barrier::new(HITS));
+    let hitters: Vec<_> = (0..HITS)
+        .map(|_| {
+            let (limiter, start) = (limiter.clone(), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                limiter.hit("contended", WINDOW, now).await
+            })
+        })
+        .collect();
+
+    let mut counts = Vec::with_capacity(HITS);
+    for hitter in hitters {
+        let count = hitter
+            .await
+            .expect("the hitter did not panic")
+            .expect("hit");
+        assert_eq!(count.resets_at, now + WINDOW);
+        counts.push(count.count);
+    }
+    // Every hit saw a distinct count: none was lost or counted twice.
+    counts.sort_unstable();
+    let expected: Vec<u64> = (1..=HITS as u64).collect();
+    assert_eq!(counts, expected);
+    let peeked = limiter.peek("contended", WINDOW, now).await.expect("peek");
+    assert_eq!(peeked.count, HITS as u64);
+});
