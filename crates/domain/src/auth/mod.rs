@@ -23,4 +23,10 @@ pub use ports::{MockTokenIssuer, MockTokenVerifier};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_account;
+#[cfg(test)]
+mod tests_limits;
+#[cfg(test)]
+mod tests_recovery;
+#[cfg(test)]
 mod tests_sessions;

@@ -278,11 +278,15 @@ impl AuthService {
             }
         }
         match blocked {
-            Some(window) => Err(LoginError::RateLimited {
-                retry_after_secs: u64::try_from((window.resets_at - now).num_seconds())
-                    .unwrap_or(0)
-                    .max(1),
-            }),
+            Some(window) => {
+                // Rounded up: a client retrying after a truncated count of
+                // seconds would still land inside the window.
+                let remaining = window.resets_at - now;
+                let secs = remaining.num_seconds() + i64::from(remaining.subsec_nanos() > 0);
+                Err(LoginError::RateLimited {
+                    retry_after_secs: u64::try_from(secs).unwrap_or(0).max(1),
+                })
+            }
             None => Ok(()),
         }
     }

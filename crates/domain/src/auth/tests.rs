@@ -27,10 +27,10 @@ use crate::user::{
 };
 
 pub(super) const PASSWORD: &str = "correct horse battery staple";
-const WRONG_PASSWORD: &str = "incorrect donkey";
+pub(super) const WRONG_PASSWORD: &str = "incorrect donkey";
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZHVtbXk$dummy";
-const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
-const NEW_HASH: &str = "$argon2id$v=19$m=65536,t=3,p=1$bmV3$new";
+pub(super) const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
+pub(super) const NEW_HASH: &str = "$argon2id$v=19$m=65536,t=3,p=1$bmV3$new";
 pub(super) const REFRESH_TOKEN: &str = "rEfReSh_tOkEn-0123456789abcdefghijklmnopqrs";
 pub(super) const ACCESS_TOKEN: &str = "header.payload.signature";
 
@@ -121,7 +121,7 @@ fn signup_command(raw_email: &str) -> SignupCommand {
     }
 }
 
-fn login_command(raw_email: &str, password: &str) -> LoginCommand {
+pub(super) fn login_command(raw_email: &str, password: &str) -> LoginCommand {
     LoginCommand {
         email: raw_email.into(),
         password: SecretString::from(password),
@@ -198,7 +198,7 @@ impl Mocks {
     }
 
     /// `find_by_email` is asked once for `email` and answers `found`.
-    fn expect_find_by_email(&mut self, email: Email, found: Option<User>) {
+    pub(super) fn expect_find_by_email(&mut self, email: Email, found: Option<User>) {
         self.users
             .expect_find_by_email()
             .with(eq(email))
@@ -207,7 +207,12 @@ impl Mocks {
     }
 
     /// The hasher checks `password` against `hash` once and answers `outcome`.
-    fn expect_verify(&mut self, password: &str, hash: &str, outcome: PasswordVerification) {
+    pub(super) fn expect_verify(
+        &mut self,
+        password: &str,
+        hash: &str,
+        outcome: PasswordVerification,
+    ) {
         let (password, hash) = (password.to_owned(), hash.to_owned());
         self.hasher
             .expect_verify()
@@ -219,13 +224,13 @@ impl Mocks {
     }
 
     /// No hash is replaced.
-    fn expect_no_rehash(&mut self) {
+    pub(super) fn expect_no_rehash(&mut self) {
         self.hasher.expect_hash().never();
         self.users.expect_update_password_hash().never();
     }
 
     /// No session is opened and no token issued.
-    fn expect_no_session(&mut self) {
+    pub(super) fn expect_no_session(&mut self) {
         self.secrets.expect_generate().never();
         self.sessions.expect_insert().never();
         self.issuer.expect_issue().never();
@@ -234,7 +239,7 @@ impl Mocks {
     /// Opening one session for `user_id`, with `SESSION_ID`, `REFRESH_TOKEN`
     /// and `ACCESS_TOKEN`. Returns the inserted session with its first
     /// refresh token, and the issued claims.
-    fn expect_session_opened(
+    pub(super) fn expect_session_opened(
         &mut self,
         user_id: UserId,
     ) -> (Captured<(Session, RefreshToken)>, Captured<AccessClaims>) {

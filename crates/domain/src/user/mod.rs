@@ -16,7 +16,7 @@ pub use password::{
     MAX_PASSWORD_LENGTH, Password, PasswordError, PasswordHash, PasswordPolicy,
     PasswordVerification,
 };
-pub use ports::{CreateUserError, HashError, PasswordHasher, UserRepository};
+pub use ports::{AccessUpdate, CreateUserError, HashError, PasswordHasher, UserRepository};
 pub use service::{AccessChanges, AdminError, AdminService};
 
 #[cfg(any(test, feature = "mocks"))]

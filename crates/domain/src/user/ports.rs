@@ -52,15 +52,19 @@ pub trait UserRepository: Send + Sync {
         email_prefix: Option<String>,
     ) -> Result<Page<User>, StorageError>;
 
-    /// Sets a user's `is_active` and `role`. Returns `false` when the user is
-    /// gone.
+    /// Sets a user's `is_active` and `role`. With `keep_an_admin`, the write
+    /// happens only if another active administrator exists, checked and
+    /// written atomically (also against concurrent changes from other
+    /// instances); otherwise nothing changes and the answer is
+    /// [`AccessUpdate::LastAdmin`].
     async fn update_access(
         &self,
         id: UserId,
         is_active: bool,
         role: Role,
         updated_at: DateTime<Utc>,
-    ) -> Result<bool, StorageError>;
+        keep_an_admin: bool,
+    ) -> Result<AccessUpdate, StorageError>;
 
     /// Sets (or clears) a user's display name. Returns `false` when the
     /// user is gone.
@@ -82,9 +86,17 @@ pub trait UserRepository: Send + Sync {
     /// Deletes a user; their sessions, refresh tokens and projects go with
     /// them (foreign keys cascade). Returns `false` when there was none.
     async fn delete(&self, id: UserId) -> Result<bool, StorageError>;
+}
 
-    /// How many users are active administrators.
-    async fn count_active_admins(&self) -> Result<u64, StorageError>;
+/// The outcome of [`UserRepository::update_access`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessUpdate {
+    /// Written.
+    Updated,
+    /// No such user.
+    NotFound,
+    /// Refused: no other active administrator exists.
+    LastAdmin,
 }
 
 /// Why hashing or verifying a password failed.

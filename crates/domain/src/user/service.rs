@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::{Email, Role, User, UserId, UserRepository};
+use super::{AccessUpdate, Email, Role, User, UserId, UserRepository};
 use crate::common::{Clock, Page, PageRequest, StorageError};
 use crate::session::SessionRepository;
 
@@ -45,10 +45,6 @@ pub struct AdminService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
-    /// Serialises access changes in this process: the last-admin check reads
-    /// the count before it writes, so two concurrent demotions of the last
-    /// two administrators would otherwise both pass it.
-    access_changes: futures_util::lock::Mutex<()>,
 }
 
 impl AdminService {
@@ -63,7 +59,6 @@ impl AdminService {
             users,
             sessions,
             clock,
-            access_changes: futures_util::lock::Mutex::new(()),
         }
     }
 
@@ -103,18 +98,21 @@ impl AdminService {
         id: UserId,
         changes: AccessChanges,
     ) -> Result<User, AdminError> {
-        let _serialised = self.access_changes.lock().await;
         let mut user = self.get_user(id).await?;
         let is_active = changes.is_active.unwrap_or(user.is_active);
         let role = changes.role.unwrap_or(user.role);
         let was_active_admin = user.is_active && user.role == Role::Admin;
         let stays_active_admin = is_active && role == Role::Admin;
-        if was_active_admin && !stays_active_admin && self.users.count_active_admins().await? <= 1 {
-            return Err(AdminError::LastAdmin);
-        }
+        let keep_an_admin = was_active_admin && !stays_active_admin;
         let now = self.clock.now();
-        if !self.users.update_access(id, is_active, role, now).await? {
-            return Err(AdminError::NotFound);
+        match self
+            .users
+            .update_access(id, is_active, role, now, keep_an_admin)
+            .await?
+        {
+            AccessUpdate::Updated => {}
+            AccessUpdate::NotFound => return Err(AdminError::NotFound),
+            AccessUpdate::LastAdmin => return Err(AdminError::LastAdmin),
         }
         if user.is_active && !is_active {
             let revoked = self.sessions.revoke_all(id, now).await?;

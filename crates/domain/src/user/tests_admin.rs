@@ -11,8 +11,8 @@ use mockall::predicate::{always, eq};
 use uuid::Uuid;
 
 use super::{
-    AccessChanges, AdminError, AdminService, Email, MockUserRepository, PasswordHash, Role, User,
-    UserId,
+    AccessChanges, AccessUpdate, AdminError, AdminService, Email, MockUserRepository, PasswordHash,
+    Role, User, UserId,
 };
 use crate::common::{MockClock, Page, PageRequest, StorageError};
 use crate::session::MockSessionRepository;
@@ -76,6 +76,9 @@ fn set_role(role: Role) -> AccessChanges {
 struct Mocks {
     users: MockUserRepository,
     sessions: MockSessionRepository,
+    /// How many active administrators the store holds, when the change must
+    /// keep one (the repository enforces the rule atomically).
+    admins: Option<u64>,
 }
 
 impl Mocks {
@@ -83,6 +86,7 @@ impl Mocks {
         Self {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
+            admins: None,
         }
     }
 
@@ -105,31 +109,43 @@ impl Mocks {
             .return_once(move |_| Ok(found));
     }
 
-    /// `count_active_admins` answers `count`, once.
+    /// The store holds `count` active administrators, and the change must
+    /// be made with `keep_an_admin`.
     fn expect_admin_count(&mut self, count: u64) {
-        self.users
-            .expect_count_active_admins()
-            .times(1)
-            .returning(move || Ok(count));
+        self.admins = Some(count);
     }
 
-    /// The count of active admins is never asked.
+    /// The change is made without `keep_an_admin`.
     fn expect_no_count(&mut self) {
-        self.users.expect_count_active_admins().never();
+        self.admins = None;
     }
 
-    /// `update_access(USER_ID, is_active, role, now)` is called once.
+    /// `update_access(USER_ID, is_active, role, now, keep_an_admin)` is
+    /// called once and writes.
     fn expect_update(&mut self, is_active: bool, role: Role) {
+        let keep = self.admins.is_some();
         self.users
             .expect_update_access()
-            .with(eq(USER_ID), eq(is_active), eq(role), eq(now()))
+            .with(eq(USER_ID), eq(is_active), eq(role), eq(now()), eq(keep))
             .times(1)
-            .returning(|_, _, _, _| Ok(true));
+            .returning(|_, _, _, _, _| Ok(AccessUpdate::Updated));
     }
 
-    /// Nothing is written.
+    /// Nothing is written: either nothing is asked, or the store refuses
+    /// because no other active administrator exists.
     fn expect_no_update(&mut self) {
-        self.users.expect_update_access().never();
+        match self.admins {
+            Some(count) if count <= 1 => {
+                self.users
+                    .expect_update_access()
+                    .with(always(), always(), always(), eq(now()), eq(true))
+                    .times(1)
+                    .returning(|_, _, _, _, _| Ok(AccessUpdate::LastAdmin));
+            }
+            _ => {
+                self.users.expect_update_access().never();
+            }
+        }
         self.sessions.expect_revoke_all().never();
     }
 
@@ -394,7 +410,7 @@ async fn a_user_deleted_during_the_update_is_not_found() {
         .users
         .expect_update_access()
         .times(1)
-        .returning(|_, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()

@@ -2,13 +2,15 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
 use auth_domain::user::{
-    CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId, UserRepository,
+    AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId,
+    UserRepository,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, EntityTrait as _,
-    PaginatorTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait as _, DatabaseBackend,
+    DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, TransactionTrait as _,
 };
 
 use super::entities::user;
@@ -160,16 +162,50 @@ impl UserRepository for SeaOrmUserRepository {
         is_active: bool,
         role: Role,
         updated_at: DateTime<Utc>,
-    ) -> Result<bool, StorageError> {
-        let result = user::Entity::update_many()
+        keep_an_admin: bool,
+    ) -> Result<AccessUpdate, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+        if keep_an_admin && postgres {
+            // Locks every active administrator's row: a concurrent change to
+            // any of them waits for this transaction, then sees its result.
+            user::Entity::find()
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .filter(user::Column::IsActive.eq(true))
+                .lock_exclusive()
+                .all(&txn)
+                .await
+                .map_err(storage_error)?;
+        }
+        // On SQLite this first write takes the database's write lock, so the
+        // count below cannot race another writer.
+        let updated = user::Entity::update_many()
             .col_expr(user::Column::IsActive, Expr::value(is_active))
             .col_expr(user::Column::Role, Expr::value(role.as_str()))
             .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
             .filter(user::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(storage_error)?;
-        Ok(result.rows_affected == 1)
+        if updated.rows_affected != 1 {
+            txn.rollback().await.map_err(storage_error)?;
+            return Ok(AccessUpdate::NotFound);
+        }
+        if keep_an_admin {
+            let others = user::Entity::find()
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .filter(user::Column::IsActive.eq(true))
+                .filter(user::Column::Id.ne(id.0))
+                .count(&txn)
+                .await
+                .map_err(storage_error)?;
+            if others == 0 {
+                txn.rollback().await.map_err(storage_error)?;
+                return Ok(AccessUpdate::LastAdmin);
+            }
+        }
+        txn.commit().await.map_err(storage_error)?;
+        Ok(AccessUpdate::Updated)
     }
 
     async fn update_display_name(
@@ -212,14 +248,5 @@ impl UserRepository for SeaOrmUserRepository {
             .await
             .map_err(storage_error)?;
         Ok(result.rows_affected == 1)
-    }
-
-    async fn count_active_admins(&self) -> Result<u64, StorageError> {
-        user::Entity::find()
-            .filter(user::Column::Role.eq(Role::Admin.as_str()))
-            .filter(user::Column::IsActive.eq(true))
-            .count(&self.db)
-            .await
-            .map_err(storage_error)
     }
 }

@@ -7,7 +7,8 @@ use auth_domain::mail::{ActionTokenRepository as _, TokenPurpose};
 use auth_domain::project::ProjectRepository as _;
 use auth_domain::session::SessionRepository as _;
 use auth_domain::user::{
-    CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId, UserRepository as _,
+    AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId,
+    UserRepository as _,
 };
 use auth_infra::db_test;
 use auth_infra::sea_orm::entities::{action_token, project, refresh_token, session, user};
@@ -273,10 +274,11 @@ db_test!(update_access_round_trip, |db| {
     repo.insert(&other).await.expect("insert the other user");
 
     let updated_at = fixtures::now() + Duration::microseconds(1_000_001);
-    assert!(
-        repo.update_access(stored.id, false, Role::Admin, updated_at)
+    assert_eq!(
+        repo.update_access(stored.id, false, Role::Admin, updated_at, false)
             .await
-            .expect("update")
+            .expect("update"),
+        AccessUpdate::Updated
     );
     let expected = User {
         is_active: false,
@@ -290,10 +292,11 @@ db_test!(update_access_round_trip, |db| {
     );
 
     let later = updated_at + Duration::seconds(1);
-    assert!(
-        repo.update_access(stored.id, true, Role::User, later)
+    assert_eq!(
+        repo.update_access(stored.id, true, Role::User, later, false)
             .await
-            .expect("update back")
+            .expect("update back"),
+        AccessUpdate::Updated
     );
     let expected = User {
         updated_at: later,
@@ -305,25 +308,22 @@ db_test!(update_access_round_trip, |db| {
     );
     assert_eq!(repo.find_by_id(other.id).await.expect("find"), Some(other));
 
-    assert!(
-        !repo
-            .update_access(UserId(Uuid::now_v7()), true, Role::Admin, later)
+    assert_eq!(
+        repo.update_access(UserId(Uuid::now_v7()), true, Role::Admin, later, true)
             .await
-            .expect("update an unknown user")
+            .expect("update an unknown user"),
+        AccessUpdate::NotFound
     );
 });
 
-db_test!(count_active_admins_counts_only_active_admins, |db| {
+db_test!(the_last_active_admin_is_kept, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
-    assert_eq!(repo.count_active_admins().await.expect("count"), 0);
-
     let mut admins = Vec::new();
     for (address, role, is_active) in [
         ("admin1@example.com", Role::Admin, true),
         ("admin2@example.com", Role::Admin, true),
         ("retired@example.com", Role::Admin, false),
         ("user@example.com", Role::User, true),
-        ("banned@example.com", Role::User, false),
     ] {
         let user = User {
             role,
@@ -335,21 +335,75 @@ db_test!(count_active_admins_counts_only_active_admins, |db| {
             admins.push(user);
         }
     }
-    assert_eq!(repo.count_active_admins().await.expect("count"), 2);
+    let now = fixtures::now();
+    assert_eq!(
+        repo.update_access(admins[0].id, false, Role::Admin, now, true)
+            .await
+            .expect("disable one of two"),
+        AccessUpdate::Updated
+    );
+    // The disabled admin and the inactive one do not count.
+    assert_eq!(
+        repo.update_access(admins[1].id, true, Role::User, now, true)
+            .await
+            .expect("demote the last"),
+        AccessUpdate::LastAdmin
+    );
+    let last = repo
+        .find_by_id(admins[1].id)
+        .await
+        .expect("find")
+        .expect("kept");
+    assert_eq!(
+        (last.role, last.is_active),
+        (Role::Admin, true),
+        "nothing changed"
+    );
+});
 
-    let demoted = &admins[0];
-    assert!(
-        repo.update_access(demoted.id, false, Role::Admin, fixtures::now())
-            .await
-            .expect("disable")
-    );
-    assert_eq!(repo.count_active_admins().await.expect("count"), 1);
-    assert!(
-        repo.update_access(admins[1].id, true, Role::User, fixtures::now())
-            .await
-            .expect("demote")
-    );
-    assert_eq!(repo.count_active_admins().await.expect("count"), 0);
+db_test!(concurrent_demotions_keep_one_active_admin, |db| {
+    let repo = Arc::new(SeaOrmUserRepository::new(db.db.clone()));
+    for round in 0..5 {
+        let mut ids = Vec::new();
+        for i in 0..2 {
+            let user = User {
+                role: Role::Admin,
+                ..fixtures::plain_user(&format!("admin{round}-{i}@example.com"))
+            };
+            repo.insert(&user).await.expect("insert");
+            ids.push(user.id);
+        }
+        let barrier = Arc::new(Barrier::new(2));
+        let tasks: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (repo, barrier, id) = (repo.clone(), barrier.clone(), *id);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    repo.update_access(id, true, Role::User, fixtures::now(), true)
+                        .await
+                        .expect("demote")
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.expect("joined"));
+        }
+        outcomes.sort_by_key(|o| *o == AccessUpdate::LastAdmin);
+        assert_eq!(
+            outcomes,
+            vec![AccessUpdate::Updated, AccessUpdate::LastAdmin],
+            "round {round}"
+        );
+        // Demote the survivor too, so the next round starts with exactly its
+        // own two administrators.
+        for id in &ids {
+            repo.update_access(*id, true, Role::User, fixtures::now(), false)
+                .await
+                .expect("reset");
+        }
+    }
 });
 
 db_test!(update_display_name_sets_and_clears, |db| {

@@ -1,0 +1,348 @@
+//! Unit tests of the current user's own account (profile, password change,
+//! deletion), every port mocked and time set through the mocked clock.
+//!
+//! As in `tests.rs`, a mock method without an expectation panics when called,
+//! and `times(..)` are checked when the service is dropped.
+
+use chrono::TimeDelta;
+use mockall::Sequence;
+use mockall::predicate::eq;
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use super::AccountError;
+use super::tests::{
+    Mocks, NEW_HASH, PASSWORD, SESSION_ID, STORED_HASH, USER_ID, WRONG_PASSWORD, now, unavailable,
+    user,
+};
+use crate::session::SessionId;
+use crate::user::{
+    DisplayName, HashError, Password, PasswordHash, PasswordPolicy, PasswordVerification,
+};
+
+const NEW_PASSWORD: &str = "a fresh and unusual passphrase";
+
+fn new_password() -> Password {
+    Password::parse(NEW_PASSWORD.into(), &PasswordPolicy::default(), None)
+        .expect("password passes the policy")
+}
+
+fn matches() -> PasswordVerification {
+    PasswordVerification::Match {
+        needs_rehash: false,
+    }
+}
+
+impl Mocks {
+    /// Nothing is hashed, stored or revoked.
+    fn expect_no_writes(&mut self) {
+        self.hasher.expect_hash().never();
+        self.users.expect_update_password_hash().never();
+        self.users.expect_update_display_name().never();
+        self.users.expect_delete().never();
+        self.sessions.expect_revoke_all_except().never();
+        self.sessions.expect_revoke_all().never();
+    }
+}
+
+// --------------------------------------------------------------- profile
+
+#[tokio::test]
+async fn update_profile_sets_the_display_name() {
+    let at = now() + TimeDelta::minutes(5);
+    let mut mocks = Mocks::new();
+    mocks.now = at;
+    let name = DisplayName::parse("Countess of Lovelace").expect("valid display name");
+    mocks
+        .users
+        .expect_update_display_name()
+        .with(eq(USER_ID), eq(Some(name.clone())), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    let service = mocks.service();
+
+    let updated = service
+        .update_profile(user(USER_ID, true), Some(name.clone()))
+        .await
+        .expect("profile updated");
+
+    assert_eq!(updated.display_name, Some(name));
+    assert_eq!(updated.updated_at, at);
+    assert_eq!(updated.created_at, user(USER_ID, true).created_at);
+    assert_eq!(updated.email, user(USER_ID, true).email);
+}
+
+#[tokio::test]
+async fn update_profile_clears_the_display_name() {
+    let at = now() + TimeDelta::seconds(1);
+    let mut mocks = Mocks::new();
+    mocks.now = at;
+    mocks
+        .users
+        .expect_update_display_name()
+        .with(eq(USER_ID), eq(None), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    let service = mocks.service();
+
+    let updated = service
+        .update_profile(user(USER_ID, true), None)
+        .await
+        .expect("profile updated");
+
+    assert_eq!(updated.display_name, None);
+    assert_eq!(updated.updated_at, at);
+}
+
+#[tokio::test]
+async fn update_profile_of_a_vanished_user_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_update_display_name()
+        .times(1)
+        .return_once(|_, _, _| Ok(false));
+    let service = mocks.service();
+
+    let error = service
+        .update_profile(user(USER_ID, true), None)
+        .await
+        .expect_err("user gone");
+
+    assert!(matches!(error, AccountError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn update_profile_when_storage_is_unavailable_is_unavailable() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_update_display_name()
+        .times(1)
+        .return_once(|_, _, _| Err(unavailable()));
+    let service = mocks.service();
+
+    let error = service
+        .update_profile(user(USER_ID, true), None)
+        .await
+        .expect_err("storage unavailable");
+
+    assert!(matches!(error, AccountError::Unavailable(_)), "{error:?}");
+}
+
+// --------------------------------------------------------------- password
+
+#[tokio::test]
+async fn change_password_with_a_wrong_current_password_changes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
+    mocks.expect_no_writes();
+    let service = mocks.service();
+
+    let error = service
+        .change_password(
+            &user(USER_ID, true),
+            SESSION_ID,
+            &SecretString::from(WRONG_PASSWORD),
+            &new_password(),
+        )
+        .await
+        .expect_err("wrong password");
+
+    assert!(matches!(error, AccountError::WrongPassword), "{error:?}");
+}
+
+#[tokio::test]
+async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
+    let at = now() + TimeDelta::hours(2);
+    let mut mocks = Mocks::new();
+    mocks.now = at;
+    let mut sequence = Sequence::new();
+    mocks
+        .hasher
+        .expect_verify()
+        .withf(|candidate, stored| {
+            candidate.expose_secret() == PASSWORD && stored.as_str() == STORED_HASH
+        })
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _| Ok(matches()));
+    mocks
+        .hasher
+        .expect_hash()
+        .withf(|password| password.secret().expose_secret() == NEW_PASSWORD)
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
+    mocks
+        .users
+        .expect_update_password_hash()
+        .withf(move |id, hash, updated_at| {
+            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
+        })
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _, _| Ok(true));
+    mocks
+        .sessions
+        .expect_revoke_all_except()
+        .with(eq(USER_ID), eq(SESSION_ID), eq(at))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _, _| Ok(3));
+    mocks.sessions.expect_revoke_all().never();
+    let service = mocks.service();
+
+    service
+        .change_password(
+            &user(USER_ID, true),
+            SESSION_ID,
+            &SecretString::from(PASSWORD),
+            &new_password(),
+        )
+        .await
+        .expect("password changed");
+}
+
+#[tokio::test]
+async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(PASSWORD, STORED_HASH, matches());
+    mocks
+        .hasher
+        .expect_hash()
+        .times(1)
+        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
+    mocks
+        .users
+        .expect_update_password_hash()
+        .times(1)
+        .return_once(|_, _, _| Ok(false));
+    mocks.sessions.expect_revoke_all_except().never();
+    let service = mocks.service();
+
+    let error = service
+        .change_password(
+            &user(USER_ID, true),
+            SessionId(Uuid::from_u128(0x0199)),
+            &SecretString::from(PASSWORD),
+            &new_password(),
+        )
+        .await
+        .expect_err("user gone");
+
+    assert!(matches!(error, AccountError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn change_password_when_hashing_is_busy_is_unavailable_and_stores_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(PASSWORD, STORED_HASH, matches());
+    mocks
+        .hasher
+        .expect_hash()
+        .times(1)
+        .return_once(|_| Err(HashError::Busy));
+    mocks.users.expect_update_password_hash().never();
+    mocks.sessions.expect_revoke_all_except().never();
+    let service = mocks.service();
+
+    let error = service
+        .change_password(
+            &user(USER_ID, true),
+            SESSION_ID,
+            &SecretString::from(PASSWORD),
+            &new_password(),
+        )
+        .await
+        .expect_err("hashing busy");
+
+    assert!(matches!(error, AccountError::Unavailable(_)), "{error:?}");
+}
+
+// --------------------------------------------------------------- deletion
+
+#[tokio::test]
+async fn delete_account_with_a_wrong_password_deletes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
+    mocks.expect_no_writes();
+    let service = mocks.service();
+
+    let error = service
+        .delete_account(&user(USER_ID, true), &SecretString::from(WRONG_PASSWORD))
+        .await
+        .expect_err("wrong password");
+
+    assert!(matches!(error, AccountError::WrongPassword), "{error:?}");
+}
+
+#[tokio::test]
+async fn delete_account_with_the_right_password_deletes_the_user() {
+    let mut mocks = Mocks::new();
+    let mut sequence = Sequence::new();
+    mocks
+        .hasher
+        .expect_verify()
+        .withf(|candidate, stored| {
+            candidate.expose_secret() == PASSWORD && stored.as_str() == STORED_HASH
+        })
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _| Ok(PasswordVerification::Match { needs_rehash: true }));
+    mocks
+        .users
+        .expect_delete()
+        .with(eq(USER_ID))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_| Ok(true));
+    // An outdated hash is not upgraded on an account about to go.
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_update_password_hash().never();
+    let service = mocks.service();
+
+    service
+        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .await
+        .expect("account deleted");
+}
+
+#[tokio::test]
+async fn delete_account_of_a_vanished_user_is_not_found() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(PASSWORD, STORED_HASH, matches());
+    mocks
+        .users
+        .expect_delete()
+        .with(eq(USER_ID))
+        .times(1)
+        .return_once(|_| Ok(false));
+    let service = mocks.service();
+
+    let error = service
+        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .await
+        .expect_err("user gone");
+
+    assert!(matches!(error, AccountError::NotFound), "{error:?}");
+}
+
+#[tokio::test]
+async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .return_once(|_, _| Err(HashError::Unexpected(anyhow::anyhow!("malformed hash"))));
+    mocks.users.expect_delete().never();
+    let service = mocks.service();
+
+    let error = service
+        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .await
+        .expect_err("hashing failed");
+
+    assert!(matches!(error, AccountError::Unexpected(_)), "{error:?}");
+}
