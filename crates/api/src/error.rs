@@ -438,6 +438,11 @@ impl From<AccountError> for ApiError {
                 "wrong_password",
                 "The password is incorrect.",
             ),
+            AccountError::LastAdmin => Self::new(
+                StatusCode::CONFLICT,
+                "last_admin",
+                "The last active administrator cannot delete their account; promote another user first.",
+            ),
             AccountError::NotFound => Self::unauthorized(true),
             AccountError::Unavailable(e) => Self::unavailable(e),
             AccountError::Unexpected(e) => Self::internal(e),

@@ -21,7 +21,7 @@ struct Histogram {
 #[derive(Debug, Default)]
 struct Inner {
     requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
+    latency: BTreeMap<(String, String, u16), Histogram>,
     logins: BTreeMap<&'static str, u64>,
 }
 
@@ -45,7 +45,7 @@ impl Metrics {
             .or_default() += 1;
         let histogram = inner
             .latency
-            .entry((method.to_owned(), route.to_owned()))
+            .entry((method.to_owned(), route.to_owned(), status))
             .or_default();
         let seconds = elapsed.as_secs_f64();
         for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
@@ -82,11 +82,14 @@ impl Metrics {
             );
         }
         out.push_str(
-            "# HELP http_request_duration_seconds HTTP request latency by method and route.\n",
+            "# HELP http_request_duration_seconds HTTP request latency by method, route and status.\n",
         );
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route), histogram) in &inner.latency {
-            let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+        for ((method, route, status), histogram) in &inner.latency {
+            let labels = format!(
+                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
+                escape(route)
+            );
             for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
                 let _ = writeln!(
                     out,
@@ -166,10 +169,10 @@ mod tests {
             text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2")
         );
         assert!(text.contains(
-            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",le=\"0.005\"} 1"
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",status=\"200\",le=\"0.005\"} 1"
         ));
         assert!(text.contains(
-            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",le=\"0.05\"} 2"
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",status=\"200\",le=\"0.05\"} 2"
         ));
         assert!(text.contains("auth_logins_total{outcome=\"success\"} 1"));
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));

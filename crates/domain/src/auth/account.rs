@@ -4,7 +4,7 @@ use secrecy::SecretString;
 
 use super::{AccountError, AuthService};
 use crate::session::SessionId;
-use crate::user::{DisplayName, Password, PasswordVerification, User};
+use crate::user::{AccessUpdate, DisplayName, Password, PasswordVerification, Role, User};
 
 impl AuthService {
     /// Sets or clears the caller's display name.
@@ -68,7 +68,9 @@ impl AuthService {
     /// checking their password.
     ///
     /// # Errors
-    /// [`AccountError::WrongPassword`] when `password` does not match.
+    /// [`AccountError::WrongPassword`] when `password` does not match;
+    /// [`AccountError::LastAdmin`] when the user is the last active
+    /// administrator.
     #[tracing::instrument(name = "delete_account", skip_all, fields(user_id = %user.id))]
     pub async fn delete_account(
         &self,
@@ -76,6 +78,20 @@ impl AuthService {
         password: &SecretString,
     ) -> Result<(), AccountError> {
         self.check_password(user, password).await?;
+        if user.is_active && user.role == Role::Admin {
+            // Disabling first applies the last-admin rule atomically; the
+            // deletion follows.
+            match self
+                .ports
+                .users
+                .update_access(user.id, false, user.role, self.ports.clock.now(), true)
+                .await?
+            {
+                AccessUpdate::Updated => {}
+                AccessUpdate::NotFound => return Err(AccountError::NotFound),
+                AccessUpdate::LastAdmin => return Err(AccountError::LastAdmin),
+            }
+        }
         if !self.ports.users.delete(user.id).await? {
             return Err(AccountError::NotFound);
         }

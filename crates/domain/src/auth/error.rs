@@ -124,6 +124,9 @@ pub enum AccountError {
     /// The confirming password is wrong.
     #[error("wrong password")]
     WrongPassword,
+    /// The last active administrator cannot delete their account.
+    #[error("the last active administrator cannot be deleted")]
+    LastAdmin,
     /// The user vanished meanwhile.
     #[error("user not found")]
     NotFound,

@@ -128,11 +128,16 @@ impl AuthService {
             .await?)
     }
 
-    /// Deletes expired and revoked sessions and expired refresh tokens.
+    /// Deletes expired and revoked sessions, expired refresh tokens and
+    /// expired mail tokens.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails.
     pub async fn purge_sessions(&self) -> Result<u64, SessionError> {
-        Ok(self.ports.sessions.purge(self.ports.clock.now()).await?)
+        let now = self.ports.clock.now();
+        if let Some((_, tokens)) = &self.mail {
+            tokens.purge(now).await?;
+        }
+        Ok(self.ports.sessions.purge(now).await?)
     }
 }

@@ -346,3 +346,63 @@ async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
 
     assert!(matches!(error, AccountError::Unexpected(_)), "{error:?}");
 }
+
+fn admin() -> crate::user::User {
+    crate::user::User {
+        role: crate::user::Role::Admin,
+        ..user(USER_ID, true)
+    }
+}
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_delete_their_account() {
+    let mut mocks = Mocks::new();
+    mocks.expect_verify(PASSWORD, STORED_HASH, matches());
+    mocks
+        .users
+        .expect_update_access()
+        .with(
+            eq(USER_ID),
+            eq(false),
+            eq(crate::user::Role::Admin),
+            eq(now()),
+            eq(true),
+        )
+        .times(1)
+        .return_once(|_, _, _, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
+    mocks.users.expect_delete().never();
+    let service = mocks.service();
+
+    let error = service
+        .delete_account(&admin(), &SecretString::from(PASSWORD))
+        .await
+        .expect_err("last admin");
+
+    assert!(matches!(error, AccountError::LastAdmin), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_admin_with_a_peer_can_delete_their_account() {
+    let mut mocks = Mocks::new();
+    let mut sequence = Sequence::new();
+    mocks.expect_verify(PASSWORD, STORED_HASH, matches());
+    mocks
+        .users
+        .expect_update_access()
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _, _, _, _| Ok(crate::user::AccessUpdate::Updated));
+    mocks
+        .users
+        .expect_delete()
+        .with(eq(USER_ID))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_| Ok(true));
+    let service = mocks.service();
+
+    service
+        .delete_account(&admin(), &SecretString::from(PASSWORD))
+        .await
+        .expect("deleted");
+}

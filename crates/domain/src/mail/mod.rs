@@ -94,4 +94,7 @@ pub trait ActionTokenRepository: Send + Sync {
     /// Marks the token used, once: `false` when it was used already (a
     /// concurrent request won) or expired.
     async fn consume(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError>;
+
+    /// Deletes tokens that expired before `before`, used or not.
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError>;
 }

@@ -80,4 +80,13 @@ impl ActionTokenRepository for SeaOrmActionTokenRepository {
             .map_err(storage_error)?;
         Ok(result.rows_affected == 1)
     }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        let result = action_token::Entity::delete_many()
+            .filter(action_token::Column::ExpiresAt.lt(before))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(result.rows_affected)
+    }
 }

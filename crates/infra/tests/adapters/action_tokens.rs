@@ -154,3 +154,24 @@ db_test!(racing_consumes_let_exactly_one_win, |db| {
     }
     assert_eq!(won, 1);
 });
+
+db_test!(purge_deletes_only_expired_tokens, |db| {
+    let users = SeaOrmUserRepository::new(db.db.clone());
+    let owner = fixtures::plain_user("purge@example.com");
+    users.insert(&owner).await.expect("insert the owner");
+    let repo = SeaOrmActionTokenRepository::new(db.db.clone());
+    let now = fixtures::now();
+    let mut expired = fixtures::action_token(owner.id, TokenPurpose::ResetPassword);
+    expired.expires_at = now - Duration::hours(2);
+    let live = fixtures::action_token(owner.id, TokenPurpose::VerifyEmail);
+    repo.insert(&expired).await.expect("insert");
+    repo.insert(&live).await.expect("insert");
+    assert_eq!(repo.purge(now).await.expect("purge"), 1);
+    assert!(
+        repo.find_valid(&live.hash, TokenPurpose::VerifyEmail, now)
+            .await
+            .expect("find")
+            .is_some()
+    );
+    assert_eq!(repo.purge(now).await.expect("purge again"), 0);
+});
