@@ -94,7 +94,16 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
 
     let db = open_database(settings).await?;
     Migrator::up(&db, None).await?;
-    let keys = std::sync::Arc::new(crate::startup::signing_keys(settings)?);
+    // The command line issues no tokens: without a configured secret, a
+    // throwaway one does (and needs no warning).
+    let keys = if settings.jwt.algorithm == "HS256" && settings.jwt.secret.is_none() {
+        use auth_domain::common::SecretGenerator as _;
+        let secret = auth_infra::system::RandomSecretGenerator.generate();
+        auth_infra::jwt::JwtKeys::hs256(secret.as_bytes())?
+    } else {
+        crate::startup::signing_keys(settings)?
+    };
+    let keys = std::sync::Arc::new(keys);
     let services = crate::startup::Services::wire(settings, db, keys).await?;
     match action {
         UserAction::Create { email, admin } => {
