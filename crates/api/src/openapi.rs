@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document of the contract, served at `/openapi.json`.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{
     Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
 };
@@ -8,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
 use crate::routes::{self, TokenResponse, UserResponse};
+use crate::state::AppState;
 
 /// The API description.
 #[derive(Debug, OpenApi)]
@@ -85,7 +88,74 @@ impl Modify for Security {
     }
 }
 
-/// `GET /openapi.json`.
-pub async fn serve() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+/// `GET /openapi.json`: the document, with the configured password policy.
+pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
+    let mut doc = ApiDoc::openapi();
+    apply_password_policy(&mut doc, state.password_policy.min_length);
+    HttpResponse::Ok().json(doc)
+}
+
+/// New passwords are annotated with the default minimum length; the served
+/// document states the one configured (`PASSWORD__MIN_LENGTH`).
+fn apply_password_policy(doc: &mut utoipa::openapi::OpenApi, min_length: usize) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for (schema, field) in [
+        ("SignupRequest", "password"),
+        ("ChangePassword", "new_password"),
+        ("ResetPassword", "new_password"),
+    ] {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema)
+            && let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field)
+        {
+            property.min_length = Some(min_length);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = ApiDoc::openapi();
+        let mut ids: Vec<String> = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(|item| {
+                [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|op| op.operation_id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let total = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), total, "duplicate operationId");
+    }
+
+    #[test]
+    fn new_passwords_state_the_configured_minimum() {
+        let mut doc = ApiDoc::openapi();
+        apply_password_policy(&mut doc, 15);
+        let json = serde_json::to_value(&doc).expect("json");
+        let schemas = &json["components"]["schemas"];
+        assert_eq!(
+            schemas["SignupRequest"]["properties"]["password"]["minLength"],
+            15
+        );
+        assert_eq!(
+            schemas["ChangePassword"]["properties"]["new_password"]["minLength"],
+            15
+        );
+        assert_eq!(
+            schemas["ResetPassword"]["properties"]["new_password"]["minLength"],
+            15
+        );
+    }
 }

@@ -6,6 +6,30 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// A display or project name: 1 to 100 characters once trimmed of white
+/// space, none of them a control character. Stored trimmed.
+// The pattern says what `DisplayName::parse` and `ProjectName::parse` accept:
+// any white space (Unicode `White_Space`, as `str::trim`) around 1 to 100
+// characters that are not control characters (`Cc`, as `char::is_control`)
+// and neither start nor end with white space. It carries the length limit
+// because only the trimmed name is counted.
+#[derive(Debug, ToSchema)]
+#[schema(
+    min_length = 1,
+    pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+)]
+pub struct Name(pub String);
+
+/// A user's role, as the API spells it.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// A regular user.
+    User,
+    /// An administrator.
+    Admin,
+}
+
 /// A user as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
@@ -19,7 +43,7 @@ pub struct UserResponse {
     /// Whether the address was verified.
     pub email_verified: bool,
     /// `user` or `admin`.
-    #[schema(example = "user")]
+    #[schema(value_type = RoleName, example = "user")]
     pub role: &'static str,
     /// RFC 3339, UTC.
     pub created_at: DateTime<Utc>,

@@ -31,14 +31,14 @@ pub struct Ready {
 }
 
 /// The process is up; touches nothing external.
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(get, path = "/health", operation_id = "live", tag = "health",
     responses((status = 200, description = "Alive", body = Live)))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(Live { status: "ok" })
 }
 
 /// The process can serve: the database answers.
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, path = "/health/ready", operation_id = "ready", tag = "health",
     responses(
         (status = 200, description = "Ready", body = Ready),
         (status = 503, description = "The database does not answer", body = Ready),
@@ -65,7 +65,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus metrics: request counts and latency histograms by route and
 /// status, log-in outcomes, hashing queue depth.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let text = state.metrics.render(

@@ -9,7 +9,7 @@ pub mod well_known;
 
 mod dto;
 
-pub use dto::{TokenResponse, UserResponse};
+pub use dto::{Name, RoleName, TokenResponse, UserResponse};
 
 use actix_web::{HttpResponse, web};
 

@@ -17,7 +17,7 @@ pub struct Jwks {
 
 /// The public keys that verify access tokens, the current one first, then
 /// retired ones still valid during a rotation.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health",
+#[utoipa::path(get, path = "/.well-known/jwks.json", operation_id = "get_jwks", tag = "health",
     responses((status = 200, description = "The key set", body = Jwks)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

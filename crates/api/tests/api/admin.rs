@@ -654,3 +654,18 @@ api_test!(
         }
     }
 );
+
+api_test!(
+    control_characters_in_the_email_filter_match_nothing,
+    |app| {
+        // No address holds one, and PostgreSQL refuses a NUL in a query: an
+        // empty page, never a 500.
+        let (admin_token, _) = admin(&app, "root@example.com").await;
+        user(&app, "alice@example.com").await;
+        for query in ["?email=%00", "?email=al%00", "?email=al%01ice"] {
+            let page = list(&app, &admin_token, query).await;
+            assert!(emails(&page).is_empty(), "{query}: {page}");
+            assert_eq!(page["next_cursor"], Value::Null);
+        }
+    }
+);

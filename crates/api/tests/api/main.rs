@@ -6,7 +6,9 @@
 
 mod helpers;
 
+mod account;
 mod admin;
+mod availability;
 mod capacity;
 mod cli;
 mod errors;
@@ -15,6 +17,7 @@ mod jwks;
 mod login;
 mod mail;
 mod me;
+mod observability;
 mod projects;
 mod rate_limit;
 mod sessions;

@@ -588,3 +588,45 @@ api_test!(concurrent_creates_of_one_name_yield_one_project, |app| {
     let list: Value = get(&app, &token, "/projects").await.json().await.unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 });
+
+api_test!(
+    a_nul_in_a_description_is_refused_not_a_server_error,
+    |app| {
+        // PostgreSQL cannot store a NUL in text: it must be a 422 on every
+        // backend, never a 500 on one of them.
+        let token = token(&app, "nul@example.com").await;
+        let problem = assert_problem(
+            create(
+                &app,
+                &token,
+                &json!({"name": "Nul", "description": "a\u{0}b"}),
+            )
+            .await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["description"]);
+        let id = id_of(
+            &created(
+                &app,
+                &token,
+                &json!({"name": "Lines", "description": "one\n\ttwo"}),
+            )
+            .await,
+        );
+        let problem = assert_problem(
+            patch(&app, &token, &id, &json!({"description": "\u{0}"})).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["description"]);
+        let project: Value = get(&app, &token, &format!("/projects/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(project["description"], "one\n\ttwo");
+    }
+);

@@ -94,16 +94,25 @@ pub enum ProjectDescriptionError {
     /// More than 2,000 characters.
     #[error("must be at most {MAX_PROJECT_DESCRIPTION_LENGTH} characters")]
     TooLong,
+    /// A NUL character, which no text column of every supported database
+    /// can store.
+    #[error("must not contain NUL characters")]
+    NulCharacter,
 }
 
 impl ProjectDescription {
     /// Validates a description.
     ///
     /// # Errors
-    /// [`ProjectDescriptionError::TooLong`] past 2,000 characters.
+    /// [`ProjectDescriptionError::TooLong`] past 2,000 characters,
+    /// [`ProjectDescriptionError::NulCharacter`] for a NUL (PostgreSQL
+    /// refuses it in text).
     pub fn parse(raw: &str) -> Result<Self, ProjectDescriptionError> {
         if raw.chars().count() > MAX_PROJECT_DESCRIPTION_LENGTH {
             return Err(ProjectDescriptionError::TooLong);
+        }
+        if raw.contains('\0') {
+            return Err(ProjectDescriptionError::NulCharacter);
         }
         Ok(Self(raw.to_owned()))
     }

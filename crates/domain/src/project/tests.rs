@@ -10,8 +10,8 @@ use mockall::predicate::eq;
 use uuid::Uuid;
 
 use super::{
-    MockProjectRepository, Project, ProjectChanges, ProjectDescription, ProjectError, ProjectId,
-    ProjectName, ProjectService, WriteProjectError,
+    MockProjectRepository, Project, ProjectChanges, ProjectDescription, ProjectDescriptionError,
+    ProjectError, ProjectId, ProjectName, ProjectService, WriteProjectError,
 };
 use crate::common::{Cursor, MockClock, MockIdGenerator, Page, PageRequest, StorageError};
 use crate::user::UserId;
@@ -417,4 +417,22 @@ async fn delete_of_a_missing_or_foreign_project_is_not_found() {
         .await
         .expect_err("not found");
     assert!(matches!(error, ProjectError::NotFound), "{error:?}");
+}
+
+// --- values -----------------------------------------------------------------
+
+#[test]
+fn descriptions_keep_line_breaks_but_refuse_nul() {
+    assert_eq!(
+        description("line one\n\tline two").as_str(),
+        "line one\n\tline two"
+    );
+    assert_eq!(
+        ProjectDescription::parse("a\0b"),
+        Err(ProjectDescriptionError::NulCharacter)
+    );
+    assert_eq!(
+        ProjectDescription::parse(&"x".repeat(2001)),
+        Err(ProjectDescriptionError::TooLong)
+    );
 }

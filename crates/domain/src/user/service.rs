@@ -75,6 +75,17 @@ impl AdminService {
         let prefix = email_prefix
             .map(|p| p.trim().to_lowercase())
             .filter(|p| !p.is_empty());
+        // No stored address holds a control character, and PostgreSQL
+        // refuses a NUL in a query: such a prefix matches nothing.
+        if prefix
+            .as_deref()
+            .is_some_and(|p| p.chars().any(char::is_control))
+        {
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         Ok(self.users.list(page, prefix).await?)
     }
 

@@ -480,6 +480,20 @@ async fn list_users_without_a_prefix_passes_none() {
     list_with_prefix(None, None).await;
 }
 
+#[tokio::test]
+async fn list_users_with_a_control_character_matches_nothing_without_asking() {
+    for raw in ["a\0b", "\0", "ada\u{1}"] {
+        let mut mocks = Mocks::new();
+        mocks.users.expect_list().never();
+        let listed = mocks
+            .service()
+            .list_users(page(), Some(raw))
+            .await
+            .expect("listed");
+        assert!(listed.items.is_empty() && listed.next.is_none(), "{raw:?}");
+    }
+}
+
 // --- set_role_by_email --------------------------------------------------------
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AdminUser, Pagination, ValidJson};
+use crate::routes::RoleName;
 use crate::state::AppState;
 
 /// A user as administrators see it: the user plus `is_active`.
@@ -24,6 +25,7 @@ pub struct AdminUserResponse {
     /// Whether the address was verified.
     pub email_verified: bool,
     /// `user` or `admin`.
+    #[schema(value_type = RoleName)]
     pub role: &'static str,
     /// `false` once disabled.
     pub is_active: bool,
@@ -64,7 +66,7 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// Users, newest first, optionally by e-mail prefix (case-insensitive).
-#[utoipa::path(get, path = "/admin/users", tag = "admin",
+#[utoipa::path(get, path = "/admin/users", operation_id = "list_users", tag = "admin",
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
@@ -94,7 +96,7 @@ pub async fn list(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
+#[utoipa::path(get, path = "/admin/users/{id}", operation_id = "get_user", tag = "admin",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "User id")),
     responses(
@@ -119,11 +121,12 @@ pub struct UpdateUser {
     /// Enable or disable; disabling revokes every session of the user.
     pub is_active: Option<bool>,
     /// `user` or `admin`.
+    #[schema(value_type = Option<RoleName>)]
     pub role: Option<String>,
 }
 
 /// Enables, disables, promotes or demotes a user.
-#[utoipa::path(patch, path = "/admin/users/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/admin/users/{id}", operation_id = "update_user", tag = "admin",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
@@ -134,6 +137,7 @@ pub struct UpdateUser {
         (status = 403, description = "Not an administrator (`forbidden`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave no active administrator (`last_admin`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),

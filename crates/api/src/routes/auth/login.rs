@@ -32,7 +32,7 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// Checks an e-mail address and password and opens a session.
-#[utoipa::path(post, path = "/auth/login", tag = "auth",
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
@@ -42,6 +42,8 @@ impl std::fmt::Debug for LoginRequest {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or mistyped fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed log-ins for this account from this address or in all, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(

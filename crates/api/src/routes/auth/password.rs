@@ -18,7 +18,7 @@ pub struct ForgotPassword {
 
 /// Mails a reset link (valid 1 h) when an account has this address; the
 /// answer is the same either way.
-#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth",
+#[utoipa::path(post, path = "/auth/password/forgot", operation_id = "forgot_password", tag = "auth",
     request_body = ForgotPassword,
     responses(
         (status = 202, description = "Accepted, whether or not the address exists"),
@@ -26,6 +26,8 @@ pub struct ForgotPassword {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn forgot(
@@ -42,6 +44,7 @@ pub struct ResetPassword {
     /// The `token` query parameter of the mailed link.
     pub token: String,
     /// The new password; same rules as at sign-up.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -52,7 +55,7 @@ impl std::fmt::Debug for ResetPassword {
 }
 
 /// Sets a new password and revokes every session of the user.
-#[utoipa::path(post, path = "/auth/password/reset", tag = "auth",
+#[utoipa::path(post, path = "/auth/password/reset", operation_id = "reset_password", tag = "auth",
     request_body = ResetPassword,
     responses(
         (status = 204, description = "Password changed; every session revoked"),
@@ -60,6 +63,8 @@ impl std::fmt::Debug for ResetPassword {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password or missing field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset(

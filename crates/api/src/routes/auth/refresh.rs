@@ -24,7 +24,7 @@ impl std::fmt::Debug for RefreshRequest {
 }
 
 /// Exchanges a refresh token for a new pair (the refresh token rotates).
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
+#[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair for the same session", body = TokenResponse),
@@ -33,6 +33,8 @@ impl std::fmt::Debug for RefreshRequest {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(

@@ -11,21 +11,25 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::{RequestClient, ValidJson};
-use crate::routes::TokenResponse;
+use crate::routes::{Name, TokenResponse};
 use crate::state::AppState;
 
 /// A sign-up.
 #[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     /// Trimmed and lower-cased; at most 254 characters.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// `PASSWORD__MIN_LENGTH` (default 8) to 128 characters, not a common
     /// password, not the e-mail address.
-    #[schema(example = "correct horse battery staple")]
+    #[schema(
+        example = "correct horse battery staple",
+        min_length = 8,
+        max_length = 128
+    )]
     pub password: String,
-    /// 1 to 100 characters after trimming.
-    #[schema(example = "Ada Lovelace")]
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(value_type = Option<Name>, example = "Ada Lovelace")]
     pub display_name: Option<String>,
 }
 
@@ -39,7 +43,7 @@ impl std::fmt::Debug for SignupRequest {
 }
 
 /// Creates an account and signs it in.
-#[utoipa::path(post, path = "/auth/signup", tag = "auth",
+#[utoipa::path(post, path = "/auth/signup", operation_id = "signup", tag = "auth",
     request_body = SignupRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = TokenResponse),
@@ -48,6 +52,8 @@ impl std::fmt::Debug for SignupRequest {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(

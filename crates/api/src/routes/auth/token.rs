@@ -14,27 +14,40 @@ use crate::extractors::RequestClient;
 use crate::routes::TokenResponse;
 use crate::state::AppState;
 
-/// The form fields of a token request.
+/// The form fields of a token request, one shape per grant type.
+// Only documents the body: the handler reads the raw form (`FormFields`), so
+// that a bad request gets an RFC 6749 error rather than a deserialisation one.
 #[derive(Deserialize, ToSchema)]
-pub struct TokenRequest {
-    /// `password` or `refresh_token`.
-    #[schema(example = "password")]
-    pub grant_type: String,
-    /// The e-mail address (`password` grant).
-    pub username: Option<String>,
-    /// The password (`password` grant).
-    pub password: Option<String>,
-    /// The refresh token (`refresh_token` grant).
-    pub refresh_token: Option<String>,
-    /// Ignored: every token carries the user's role, not scopes.
-    pub scope: Option<String>,
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// Resource owner password credentials (RFC 6749 §4.3).
+    Password {
+        /// The e-mail address.
+        #[schema(example = "ada@example.com", min_length = 1)]
+        username: String,
+        /// The password.
+        #[schema(example = "correct horse battery staple", min_length = 1)]
+        password: String,
+        /// Ignored: every token carries the user's role, not scopes.
+        scope: Option<String>,
+    },
+    /// A refresh (RFC 6749 §6); the refresh token rotates.
+    RefreshToken {
+        /// The refresh token of the last token response.
+        #[schema(min_length = 1)]
+        refresh_token: String,
+        /// Ignored: every token carries the user's role, not scopes.
+        scope: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenRequest")
-            .field("grant_type", &self.grant_type)
-            .finish_non_exhaustive()
+        // The fields hold passwords and tokens: the grant type only.
+        f.write_str(match self {
+            Self::Password { .. } => "TokenRequest::Password { .. }",
+            Self::RefreshToken { .. } => "TokenRequest::RefreshToken { .. }",
+        })
     }
 }
 
@@ -96,13 +109,18 @@ impl FromRequest for FormFields {
 
 /// Issues tokens for the `password` and `refresh_token` grants, so standard
 /// OAuth 2.0 clients (and Swagger UI's Authorize button) work.
-#[utoipa::path(post, path = "/auth/token", tag = "auth",
+#[utoipa::path(post, path = "/auth/token", operation_id = "token", tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens", body = TokenResponse),
-        (status = 400, description = "RFC 6749 §5.2 error", body = OAuthError),
+        (status = 400, description = "An RFC 6749 §5.2 error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`) as JSON, or a problem document (`malformed_request`) for a body that cannot be read", content(
+            (OAuthError = "application/json"),
+            (Problem = "application/problem+json"),
+        )),
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a form (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed log-ins, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(

@@ -10,20 +10,22 @@ use utoipa::ToSchema;
 use super::ProjectResponse;
 use crate::error::{ApiError, Problem};
 use crate::extractors::{CurrentUser, ValidJson};
+use crate::routes::Name;
 use crate::state::AppState;
 
 /// A new project.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateProject {
-    /// 1 to 100 characters after trimming.
-    #[schema(example = "Apollo")]
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(value_type = Name, example = "Apollo")]
     pub name: String,
-    /// At most 2,000 characters.
+    /// At most 2,000 characters, no NUL.
+    #[schema(max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: Option<String>,
 }
 
 /// Creates a project owned by the caller.
-#[utoipa::path(post, path = "/projects", tag = "projects",
+#[utoipa::path(post, path = "/projects", operation_id = "create_project", tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     request_body = CreateProject,
     responses(

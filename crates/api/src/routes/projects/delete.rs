@@ -8,7 +8,7 @@ use crate::extractors::CurrentUser;
 use crate::state::AppState;
 
 /// Deletes one of the caller's projects.
-#[utoipa::path(delete, path = "/projects/{id}", tag = "projects",
+#[utoipa::path(delete, path = "/projects/{id}", operation_id = "delete_project", tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(

@@ -8,7 +8,7 @@ use crate::extractors::CurrentUser;
 use crate::state::AppState;
 
 /// One of the caller's projects.
-#[utoipa::path(get, path = "/projects/{id}", tag = "projects",
+#[utoipa::path(get, path = "/projects/{id}", operation_id = "get_project", tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(

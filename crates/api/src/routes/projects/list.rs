@@ -19,7 +19,7 @@ pub struct ProjectList {
 }
 
 /// The caller's projects, newest first.
-#[utoipa::path(get, path = "/projects", tag = "projects",
+#[utoipa::path(get, path = "/projects", operation_id = "list_projects", tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),

@@ -9,18 +9,21 @@ use utoipa::ToSchema;
 use super::{ProjectResponse, project_id};
 use crate::error::{ApiError, Problem};
 use crate::extractors::{CurrentUser, ValidJson};
+use crate::routes::Name;
 use crate::state::AppState;
 
 /// Changes to a project; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateProject {
-    /// A new name (not null).
+    /// A new name: 1 to 100 characters after trimming, no control
+    /// characters; not `null`.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Name, required = false)]
     pub name: Option<Option<String>>,
-    /// A new description; `null` clears it.
+    /// A new description of at most 2,000 characters, no NUL; `null`
+    /// clears it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^[^\x00]*$")]
     pub description: Option<Option<String>>,
 }
 
@@ -30,7 +33,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 }
 
 /// Renames or re-describes one of the caller's projects.
-#[utoipa::path(patch, path = "/projects/{id}", tag = "projects",
+#[utoipa::path(patch, path = "/projects/{id}", operation_id = "update_project", tag = "projects",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     request_body = UpdateProject,

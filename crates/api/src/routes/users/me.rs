@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::{CurrentUser, ValidJson};
-use crate::routes::UserResponse;
+use crate::routes::{Name, UserResponse};
 use crate::state::AppState;
 
 /// The authenticated user.
-#[utoipa::path(get, path = "/users/me", tag = "users",
+#[utoipa::path(get, path = "/users/me", operation_id = "get_me", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "The current user", body = UserResponse),
@@ -30,9 +30,10 @@ pub async fn get(caller: CurrentUser) -> Result<HttpResponse, ApiError> {
 /// Profile changes.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateMe {
-    /// 1 to 100 characters after trimming; `null` clears it.
+    /// 1 to 100 characters after trimming, no control characters; `null`
+    /// clears it. Required: send `null` to clear.
     #[serde(deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Name>, required = true)]
     pub display_name: Option<String>,
 }
 
@@ -42,13 +43,14 @@ fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>
 }
 
 /// Sets or clears the caller's display name.
-#[utoipa::path(patch, path = "/users/me", tag = "users",
+#[utoipa::path(patch, path = "/users/me", operation_id = "update_me", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     request_body = UpdateMe,
     responses(
         (status = 200, description = "The updated user", body = UserResponse),
         (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
@@ -91,7 +93,7 @@ impl std::fmt::Debug for DeleteMe {
 }
 
 /// Deletes the caller's account, their projects and sessions.
-#[utoipa::path(delete, path = "/users/me", tag = "users",
+#[utoipa::path(delete, path = "/users/me", operation_id = "delete_me", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     request_body = DeleteMe,
     responses(
@@ -99,6 +101,8 @@ impl std::fmt::Debug for DeleteMe {
         (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The caller is the last active administrator (`last_admin`); promote another user first", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),

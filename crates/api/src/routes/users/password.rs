@@ -17,6 +17,7 @@ pub struct ChangePassword {
     /// The password in use now.
     pub current_password: String,
     /// The new password; same rules as at sign-up.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -27,7 +28,7 @@ impl std::fmt::Debug for ChangePassword {
 }
 
 /// Changes the caller's password and revokes every other session.
-#[utoipa::path(post, path = "/users/me/password", tag = "users",
+#[utoipa::path(post, path = "/users/me/password", operation_id = "change_password", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     request_body = ChangePassword,
     responses(
@@ -35,6 +36,7 @@ impl std::fmt::Debug for ChangePassword {
         (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong current password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),

@@ -37,7 +37,7 @@ pub struct SessionList {
 }
 
 /// The caller's live sessions, newest first.
-#[utoipa::path(get, path = "/users/me/sessions", tag = "users",
+#[utoipa::path(get, path = "/users/me/sessions", operation_id = "list_sessions", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 200, description = "Live sessions", body = SessionList),
@@ -66,7 +66,7 @@ pub async fn list(
 }
 
 /// Revokes one of the caller's sessions.
-#[utoipa::path(delete, path = "/users/me/sessions/{id}", tag = "users",
+#[utoipa::path(delete, path = "/users/me/sessions/{id}", operation_id = "revoke_session", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(
@@ -89,7 +89,7 @@ pub async fn revoke(
 }
 
 /// Revokes every session of the caller, the current one included.
-#[utoipa::path(delete, path = "/users/me/sessions", tag = "users",
+#[utoipa::path(delete, path = "/users/me/sessions", operation_id = "revoke_all_sessions", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
         (status = 204, description = "All sessions revoked"),
