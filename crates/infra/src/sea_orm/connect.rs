@@ -1,6 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// Whether the URL names an SQLite database.
@@ -41,6 +42,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     } else {
         max_connections.max(1)
     };
+    // WAL lets readers run beside the one writer; NORMAL sync is safe with
+    // WAL (a power loss may drop the last commits, never corrupt the file).
+    options.map_sqlx_sqlite_opts(|sqlite| {
+        sqlite
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+    });
     options
         .max_connections(max)
         .min_connections(1)
