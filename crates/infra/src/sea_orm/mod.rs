@@ -4,6 +4,7 @@ mod action_token_repository;
 mod connect;
 pub mod entities;
 mod error;
+mod keyset;
 mod project_repository;
 mod rate_limiter;
 mod session_repository;

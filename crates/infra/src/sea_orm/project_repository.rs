@@ -6,8 +6,8 @@ use auth_domain::project::{
 use auth_domain::user::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, DatabaseConnection, DbErr, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveValue::Set, ColumnTrait as _, DatabaseConnection, DbErr, EntityTrait as _,
+    QueryFilter as _,
 };
 
 use super::entities::project;
@@ -83,28 +83,19 @@ impl ProjectRepository for SeaOrmProjectRepository {
         owner: UserId,
         page: PageRequest,
     ) -> Result<Page<Project>, StorageError> {
-        let mut query = project::Entity::find().filter(project::Column::OwnerId.eq(owner.0));
-        if let Some(after) = page.after {
-            query = query.filter(
-                Condition::any()
-                    .add(project::Column::CreatedAt.lt(after.created_at))
-                    .add(
-                        Condition::all()
-                            .add(project::Column::CreatedAt.eq(after.created_at))
-                            .add(project::Column::Id.lt(after.id)),
-                    ),
-            );
-        }
-        let rows = query
-            .order_by_desc(project::Column::CreatedAt)
-            .order_by_desc(project::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await
-            .map_err(storage_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect();
+        let query = project::Entity::find().filter(project::Column::OwnerId.eq(owner.0));
+        let rows = super::keyset::newest_first(
+            query,
+            project::Column::CreatedAt,
+            project::Column::Id,
+            page,
+        )
+        .all(&self.db)
+        .await
+        .map_err(storage_error)?
+        .into_iter()
+        .map(to_domain)
+        .collect();
         Ok(Page::from_rows(rows, page.limit, |p: &Project| Cursor {
             created_at: p.created_at,
             id: p.id.0,

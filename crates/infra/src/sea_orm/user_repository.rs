@@ -8,9 +8,9 @@ use auth_domain::user::{
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait as _, DatabaseBackend,
-    DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, TransactionTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait as _, DatabaseBackend, DatabaseConnection,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QuerySelect as _,
+    TransactionTrait as _,
 };
 
 use super::entities::user;
@@ -129,27 +129,14 @@ impl UserRepository for SeaOrmUserRepository {
                     .like(LikeExpr::new(format!("{escaped}%")).escape('\\')),
             );
         }
-        if let Some(after) = page.after {
-            query = query.filter(
-                Condition::any()
-                    .add(user::Column::CreatedAt.lt(after.created_at))
-                    .add(
-                        Condition::all()
-                            .add(user::Column::CreatedAt.eq(after.created_at))
-                            .add(user::Column::Id.lt(after.id)),
-                    ),
-            );
-        }
-        let rows = query
-            .order_by_desc(user::Column::CreatedAt)
-            .order_by_desc(user::Column::Id)
-            .limit(page.limit + 1)
-            .all(&self.db)
-            .await
-            .map_err(storage_error)?
-            .into_iter()
-            .map(to_domain)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows =
+            super::keyset::newest_first(query, user::Column::CreatedAt, user::Column::Id, page)
+                .all(&self.db)
+                .await
+                .map_err(storage_error)?
+                .into_iter()
+                .map(to_domain)
+                .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, page.limit, |u| Cursor {
             created_at: u.created_at,
             id: u.id.0,
