@@ -4,7 +4,9 @@ use secrecy::SecretString;
 
 use super::{AccountError, AuthService};
 use crate::session::SessionId;
-use crate::user::{AccessUpdate, DisplayName, Password, PasswordVerification, Role, User};
+use crate::user::{
+    AccessChanges, AccessUpdate, DisplayName, Password, PasswordVerification, Role, User,
+};
 
 impl AuthService {
     /// Sets or clears the caller's display name.
@@ -84,10 +86,17 @@ impl AuthService {
             match self
                 .ports
                 .users
-                .update_access(user.id, false, user.role, self.ports.clock.now(), true)
+                .update_access(
+                    user.id,
+                    AccessChanges {
+                        is_active: Some(false),
+                        role: None,
+                    },
+                    self.ports.clock.now(),
+                )
                 .await?
             {
-                AccessUpdate::Updated => {}
+                AccessUpdate::Updated { .. } => {}
                 AccessUpdate::NotFound => return Err(AccountError::NotFound),
                 AccessUpdate::LastAdmin => return Err(AccountError::LastAdmin),
             }

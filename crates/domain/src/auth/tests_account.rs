@@ -363,13 +363,14 @@ async fn the_last_active_admin_cannot_delete_their_account() {
         .expect_update_access()
         .with(
             eq(USER_ID),
-            eq(false),
-            eq(crate::user::Role::Admin),
+            eq(crate::user::AccessChanges {
+                is_active: Some(false),
+                role: None,
+            }),
             eq(now()),
-            eq(true),
         )
         .times(1)
-        .return_once(|_, _, _, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
+        .return_once(|_, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
     mocks.users.expect_delete().never();
     let service = mocks.service();
 
@@ -391,7 +392,12 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
         .expect_update_access()
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _, _, _| Ok(crate::user::AccessUpdate::Updated));
+        .return_once(|_, _, _| {
+            Ok(crate::user::AccessUpdate::Updated {
+                before: Box::new(admin()),
+                after: Box::new(admin()),
+            })
+        });
     mocks
         .users
         .expect_delete()

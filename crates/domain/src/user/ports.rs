@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
-use super::{DisplayName, Email, Password, PasswordHash, PasswordVerification, Role, User, UserId};
+use super::{
+    AccessChanges, DisplayName, Email, Password, PasswordHash, PasswordVerification, User, UserId,
+};
 use crate::common::{Page, PageRequest, StorageError};
 
 /// Why a user could not be created.
@@ -52,18 +54,17 @@ pub trait UserRepository: Send + Sync {
         email_prefix: Option<String>,
     ) -> Result<Page<User>, StorageError>;
 
-    /// Sets a user's `is_active` and `role`. With `keep_an_admin`, the write
-    /// happens only if another active administrator exists, checked and
-    /// written atomically (also against concurrent changes from other
-    /// instances); otherwise nothing changes and the answer is
-    /// [`AccessUpdate::LastAdmin`].
+    /// Applies `changes` to the user's row as it is once locked, and stamps
+    /// `updated_at`. A change that would leave no active administrator
+    /// (disabling or demoting the last one) writes nothing and answers
+    /// [`AccessUpdate::LastAdmin`]. The read, the check and the write happen
+    /// in one transaction, also against concurrent changes from other
+    /// instances.
     async fn update_access(
         &self,
         id: UserId,
-        is_active: bool,
-        role: Role,
+        changes: AccessChanges,
         updated_at: DateTime<Utc>,
-        keep_an_admin: bool,
     ) -> Result<AccessUpdate, StorageError>;
 
     /// Sets (or clears) a user's display name. Returns `false` when the
@@ -89,10 +90,15 @@ pub trait UserRepository: Send + Sync {
 }
 
 /// The outcome of [`UserRepository::update_access`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessUpdate {
     /// Written.
-    Updated,
+    Updated {
+        /// The user before the change.
+        before: Box<User>,
+        /// The user as written.
+        after: Box<User>,
+    },
     /// No such user.
     NotFound,
     /// Refused: no other active administrator exists.

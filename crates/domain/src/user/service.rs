@@ -109,30 +109,18 @@ impl AdminService {
         id: UserId,
         changes: AccessChanges,
     ) -> Result<User, AdminError> {
-        let mut user = self.get_user(id).await?;
-        let is_active = changes.is_active.unwrap_or(user.is_active);
-        let role = changes.role.unwrap_or(user.role);
-        let was_active_admin = user.is_active && user.role == Role::Admin;
-        let stays_active_admin = is_active && role == Role::Admin;
-        let keep_an_admin = was_active_admin && !stays_active_admin;
         let now = self.clock.now();
-        match self
-            .users
-            .update_access(id, is_active, role, now, keep_an_admin)
-            .await?
-        {
-            AccessUpdate::Updated => {}
-            AccessUpdate::NotFound => return Err(AdminError::NotFound),
-            AccessUpdate::LastAdmin => return Err(AdminError::LastAdmin),
+        match self.users.update_access(id, changes, now).await? {
+            AccessUpdate::Updated { before, after } => {
+                if before.is_active && !after.is_active {
+                    let revoked = self.sessions.revoke_all(id, now).await?;
+                    tracing::info!(revoked, "user disabled; sessions revoked");
+                }
+                Ok(*after)
+            }
+            AccessUpdate::NotFound => Err(AdminError::NotFound),
+            AccessUpdate::LastAdmin => Err(AdminError::LastAdmin),
         }
-        if user.is_active && !is_active {
-            let revoked = self.sessions.revoke_all(id, now).await?;
-            tracing::info!(revoked, "user disabled; sessions revoked");
-        }
-        user.is_active = is_active;
-        user.role = role;
-        user.updated_at = now;
-        Ok(user)
     }
 
     /// Sets the role of the user with this address (the command line's

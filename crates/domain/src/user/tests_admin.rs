@@ -79,6 +79,7 @@ struct Mocks {
     /// How many active administrators the store holds, when the change must
     /// keep one (the repository enforces the rule atomically).
     admins: Option<u64>,
+    current: Option<User>,
 }
 
 impl Mocks {
@@ -87,6 +88,7 @@ impl Mocks {
             users: MockUserRepository::new(),
             sessions: MockSessionRepository::new(),
             admins: None,
+            current: None,
         }
     }
 
@@ -100,35 +102,48 @@ impl Mocks {
         )
     }
 
-    /// `find_by_id(USER_ID)` answers `found`, once.
+    /// `find_by_id(USER_ID)` answers `found` (at most once: updates read the
+    /// row inside the repository's transaction instead), and `found` is the
+    /// row an update starts from.
     fn expect_find(&mut self, found: Option<User>) {
+        self.current = found.clone();
         self.users
             .expect_find_by_id()
             .with(eq(USER_ID))
-            .times(1)
+            .times(0..=1)
             .return_once(move |_| Ok(found));
     }
 
-    /// The store holds `count` active administrators, and the change must
-    /// be made with `keep_an_admin`.
+    /// The store holds `count` active administrators.
     fn expect_admin_count(&mut self, count: u64) {
         self.admins = Some(count);
     }
 
-    /// The change is made without `keep_an_admin`.
+    /// The number of administrators does not matter to the change.
     fn expect_no_count(&mut self) {
         self.admins = None;
     }
 
-    /// `update_access(USER_ID, is_active, role, now, keep_an_admin)` is
-    /// called once and writes.
+    /// `update_access(USER_ID, _, now)` is called once and writes
+    /// `is_active` and `role`.
     fn expect_update(&mut self, is_active: bool, role: Role) {
-        let keep = self.admins.is_some();
+        let before = self.current.clone().expect("expect_find first");
+        let after = User {
+            is_active,
+            role,
+            updated_at: now(),
+            ..before.clone()
+        };
         self.users
             .expect_update_access()
-            .with(eq(USER_ID), eq(is_active), eq(role), eq(now()), eq(keep))
+            .with(eq(USER_ID), always(), eq(now()))
             .times(1)
-            .returning(|_, _, _, _, _| Ok(AccessUpdate::Updated));
+            .return_once(move |_, _, _| {
+                Ok(AccessUpdate::Updated {
+                    before: Box::new(before),
+                    after: Box::new(after),
+                })
+            });
     }
 
     /// Nothing is written: either nothing is asked, or the store refuses
@@ -138,9 +153,9 @@ impl Mocks {
             Some(count) if count <= 1 => {
                 self.users
                     .expect_update_access()
-                    .with(always(), always(), always(), eq(now()), eq(true))
+                    .with(eq(USER_ID), always(), eq(now()))
                     .times(1)
-                    .returning(|_, _, _, _, _| Ok(AccessUpdate::LastAdmin));
+                    .returning(|_, _, _| Ok(AccessUpdate::LastAdmin));
             }
             _ => {
                 self.users.expect_update_access().never();
@@ -391,9 +406,13 @@ async fn a_failing_revocation_is_reported() {
 #[tokio::test]
 async fn updating_an_unknown_id_is_not_found() {
     let mut mocks = Mocks::new();
-    mocks.expect_find(None);
-    mocks.expect_no_count();
-    mocks.expect_no_update();
+    mocks
+        .users
+        .expect_update_access()
+        .with(eq(USER_ID), eq(disable()), eq(now()))
+        .times(1)
+        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
+    mocks.expect_no_revoke();
     let error = mocks
         .service()
         .update_access(USER_ID, disable())
@@ -410,7 +429,7 @@ async fn a_user_deleted_during_the_update_is_not_found() {
         .users
         .expect_update_access()
         .times(1)
-        .returning(|_, _, _, _, _| Ok(AccessUpdate::NotFound));
+        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()
@@ -524,11 +543,7 @@ async fn set_role_by_email_promotes_the_user_with_that_address() {
         .with(eq(email()))
         .times(1)
         .returning(|_| Ok(Some(user(Role::User, true))));
-    mocks
-        .users
-        .expect_find_by_id()
-        .with(eq(USER_ID))
-        .returning(|_| Ok(Some(user(Role::User, true))));
+    mocks.expect_find(Some(user(Role::User, true)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::Admin);
     mocks.expect_no_revoke();

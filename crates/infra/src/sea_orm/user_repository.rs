@@ -2,15 +2,15 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
 use auth_domain::user::{
-    AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User, UserId,
-    UserRepository,
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
+    UserId, UserRepository,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait as _, DatabaseBackend, DatabaseConnection,
-    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QuerySelect as _,
-    TransactionTrait as _,
+    ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait as _, DatabaseBackend,
+    DatabaseConnection, EntityTrait as _, PaginatorTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _, TransactionTrait as _,
 };
 
 use super::entities::user;
@@ -146,41 +146,62 @@ impl UserRepository for SeaOrmUserRepository {
     async fn update_access(
         &self,
         id: UserId,
-        is_active: bool,
-        role: Role,
+        changes: AccessChanges,
         updated_at: DateTime<Utc>,
-        keep_an_admin: bool,
     ) -> Result<AccessUpdate, StorageError> {
+        let admin = Role::Admin.as_str();
+        let may_remove_an_admin =
+            changes.is_active == Some(false) || changes.role == Some(Role::User);
         let txn = self.db.begin().await.map_err(storage_error)?;
-        let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
-        if keep_an_admin && postgres {
-            // Locks every active administrator's row: a concurrent change to
-            // any of them waits for this transaction, then sees its result.
+        if txn.get_database_backend() == DatabaseBackend::Postgres {
+            // Locks the row, and when the change may remove an administrator
+            // every active administrator's row too, in id order so that
+            // concurrent changes queue instead of deadlocking.
+            let mut rows = Condition::any().add(user::Column::Id.eq(id.0));
+            if may_remove_an_admin {
+                rows = rows.add(
+                    Condition::all()
+                        .add(user::Column::Role.eq(admin))
+                        .add(user::Column::IsActive.eq(true)),
+                );
+            }
             user::Entity::find()
-                .filter(user::Column::Role.eq(Role::Admin.as_str()))
-                .filter(user::Column::IsActive.eq(true))
+                .filter(rows)
+                .order_by_asc(user::Column::Id)
                 .lock_exclusive()
                 .all(&txn)
                 .await
                 .map_err(storage_error)?;
+        } else {
+            // SQLite: a first write takes the database's write lock, so what
+            // is read below cannot change before the commit.
+            user::Entity::update_many()
+                .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
+                .filter(user::Column::Id.eq(id.0))
+                .exec(&txn)
+                .await
+                .map_err(storage_error)?;
         }
-        // On SQLite this first write takes the database's write lock, so the
-        // count below cannot race another writer.
-        let updated = user::Entity::update_many()
-            .col_expr(user::Column::IsActive, Expr::value(is_active))
-            .col_expr(user::Column::Role, Expr::value(role.as_str()))
-            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&txn)
+        let Some(row) = user::Entity::find_by_id(id.0)
+            .one(&txn)
             .await
-            .map_err(storage_error)?;
-        if updated.rows_affected != 1 {
+            .map_err(storage_error)?
+        else {
             txn.rollback().await.map_err(storage_error)?;
             return Ok(AccessUpdate::NotFound);
-        }
-        if keep_an_admin {
+        };
+        let before = to_domain(row)?;
+        let after = User {
+            is_active: changes.is_active.unwrap_or(before.is_active),
+            role: changes.role.unwrap_or(before.role),
+            updated_at,
+            ..before.clone()
+        };
+        let was_active_admin = before.is_active && before.role == Role::Admin;
+        let stays_active_admin = after.is_active && after.role == Role::Admin;
+        if was_active_admin && !stays_active_admin {
             let others = user::Entity::find()
-                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .filter(user::Column::Role.eq(admin))
                 .filter(user::Column::IsActive.eq(true))
                 .filter(user::Column::Id.ne(id.0))
                 .count(&txn)
@@ -191,8 +212,19 @@ impl UserRepository for SeaOrmUserRepository {
                 return Ok(AccessUpdate::LastAdmin);
             }
         }
+        user::Entity::update_many()
+            .col_expr(user::Column::IsActive, Expr::value(after.is_active))
+            .col_expr(user::Column::Role, Expr::value(after.role.as_str()))
+            .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await
+            .map_err(storage_error)?;
         txn.commit().await.map_err(storage_error)?;
-        Ok(AccessUpdate::Updated)
+        Ok(AccessUpdate::Updated {
+            before: Box::new(before),
+            after: Box::new(after),
+        })
     }
 
     async fn update_display_name(
