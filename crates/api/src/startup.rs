@@ -11,7 +11,7 @@ use auth_domain::auth::{AuthPorts, AuthService, AuthSettings, LoginLimits, MailL
 use auth_domain::common::{Clock, RateLimiter, SecretGenerator as _};
 use auth_domain::mail::Mailer;
 use auth_domain::project::ProjectService;
-use auth_domain::user::{AdminService, HashError, Password, PasswordHasher as _, PasswordPolicy};
+use auth_domain::user::{AdminService, Password, PasswordHasher as _, PasswordPolicy};
 use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtKeys, JwtSettings, JwtTokenIssuer, JwtTokenVerifier};
@@ -184,18 +184,10 @@ impl Services {
             &PasswordPolicy::default(),
             None,
         )?;
-        // The workers may not be waiting yet when the queue has no room
-        // (`max_queue = 0`): retry briefly rather than fail to start.
-        let mut attempts = 0;
-        let dummy_hash = loop {
-            match hasher.hash(&dummy_password).await {
-                Err(HashError::Busy) if attempts < 200 => {
-                    attempts += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                }
-                result => break result.context("could not compute the dummy password hash")?,
-            }
-        };
+        let dummy_hash = hasher
+            .hash(&dummy_password)
+            .await
+            .context("could not compute the dummy password hash")?;
 
         let jwks = serde_json::to_value(keys.jwks()).context("could not encode the JWKS")?;
         let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(db.clone()));

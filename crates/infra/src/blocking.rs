@@ -7,7 +7,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
@@ -29,7 +29,11 @@ pub enum PoolError {
 /// A fixed set of worker threads fed through a bounded queue.
 #[derive(Debug)]
 pub struct BlockingPool {
-    sender: Mutex<Option<SyncSender<Job>>>,
+    sender: Mutex<Option<Sender<Job>>>,
+    /// Jobs accepted and not yet finished (waiting or running). Admission
+    /// is decided on this count alone, so whether a job is accepted does not
+    /// depend on whether an idle worker happens to be blocked in `recv`.
+    in_flight: Arc<AtomicUsize>,
     queued: Arc<AtomicUsize>,
     workers: usize,
     max_queue: usize,
@@ -43,18 +47,22 @@ impl BlockingPool {
     /// When the operating system refuses to start a thread.
     pub fn new(name: &str, workers: usize, max_queue: usize) -> std::io::Result<Self> {
         let workers = workers.max(1);
-        let (sender, receiver) = sync_channel::<Job>(max_queue);
+        // Unbounded channel: the bound is `in_flight`, checked before sending.
+        let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         let queued = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
         for index in 0..workers {
             let receiver = Arc::clone(&receiver);
             let queued = Arc::clone(&queued);
+            let in_flight = Arc::clone(&in_flight);
             thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || worker_loop(&receiver, &queued))?;
+                .spawn(move || worker_loop(&receiver, &queued, &in_flight))?;
         }
         Ok(Self {
             sender: Mutex::new(Some(sender)),
+            in_flight,
             queued,
             workers,
             max_queue,
@@ -81,14 +89,19 @@ impl BlockingPool {
         {
             let sender = self.sender.lock().map_err(|_| PoolError::Failed)?;
             let sender = sender.as_ref().ok_or(PoolError::Failed)?;
+            // Admission: at most `workers` running plus `max_queue` waiting.
+            let capacity = self.workers + self.max_queue;
+            self.in_flight
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    (n < capacity).then_some(n + 1)
+                })
+                .map_err(|_| PoolError::Busy)?;
             // Counted before sending so a worker never decrements below zero.
             self.queued.fetch_add(1, Ordering::SeqCst);
-            if let Err(error) = sender.try_send(job) {
+            if sender.send(job).is_err() {
                 self.queued.fetch_sub(1, Ordering::SeqCst);
-                return Err(match error {
-                    TrySendError::Full(_) => PoolError::Busy,
-                    TrySendError::Disconnected(_) => PoolError::Failed,
-                });
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                return Err(PoolError::Failed);
             }
         }
         result.await.map_err(|_| PoolError::Failed)
@@ -126,7 +139,7 @@ impl Drop for BlockingPool {
     }
 }
 
-fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
+fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize, in_flight: &AtomicUsize) {
     loop {
         let job = {
             let Ok(receiver) = receiver.lock() else {
@@ -143,6 +156,7 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
         if catch_unwind(AssertUnwindSafe(job)).is_err() {
             tracing::error!("a blocking job panicked");
         }
+        in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -195,6 +209,16 @@ mod tests {
         blocker.await.expect("joined").expect("ran");
         assert_eq!(queued.await.expect("joined").expect("ran"), 7);
         assert_eq!(pool.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_idle_pool_without_a_queue_takes_work_at_once() {
+        // No waiting room: admission must not depend on a worker already
+        // being parked in `recv` (right after start, or between two jobs).
+        let pool = BlockingPool::new("no-queue-pool", 1, 0).expect("pool");
+        for i in 0..50 {
+            assert_eq!(pool.run(move || i).await.expect("admitted"), i);
+        }
     }
 
     #[tokio::test]
