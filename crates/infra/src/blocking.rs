@@ -55,10 +55,9 @@ impl BlockingPool {
         for index in 0..workers {
             let receiver = Arc::clone(&receiver);
             let queued = Arc::clone(&queued);
-            let in_flight = Arc::clone(&in_flight);
             thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || worker_loop(&receiver, &queued, &in_flight))?;
+                .spawn(move || worker_loop(&receiver, &queued))?;
         }
         Ok(Self {
             sender: Mutex::new(Some(sender)),
@@ -81,11 +80,6 @@ impl BlockingPool {
     {
         let (reply, result) = oneshot::channel();
         let span = tracing::Span::current();
-        let job: Job = Box::new(move || {
-            let _entered = span.enter();
-            // The caller may have given up (client disconnected): nothing to do.
-            let _ = reply.send(job());
-        });
         {
             let sender = self.sender.lock().map_err(|_| PoolError::Failed)?;
             let sender = sender.as_ref().ok_or(PoolError::Failed)?;
@@ -96,11 +90,21 @@ impl BlockingPool {
                     (n < capacity).then_some(n + 1)
                 })
                 .map_err(|_| PoolError::Busy)?;
+            let slot = Slot(Arc::clone(&self.in_flight));
+            let job: Job = Box::new(move || {
+                let _entered = span.enter();
+                let output = job();
+                // Freed before replying: a caller that submits its next job
+                // as soon as it has this one's result must find room.
+                drop(slot);
+                // The caller may have given up (client disconnected).
+                let _ = reply.send(output);
+            });
             // Counted before sending so a worker never decrements below zero.
             self.queued.fetch_add(1, Ordering::SeqCst);
             if sender.send(job).is_err() {
+                // The job (and its slot) came back with the error and is dropped.
                 self.queued.fetch_sub(1, Ordering::SeqCst);
-                self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 return Err(PoolError::Failed);
             }
         }
@@ -139,7 +143,17 @@ impl Drop for BlockingPool {
     }
 }
 
-fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize, in_flight: &AtomicUsize) {
+/// One admitted job's place in the pool, freed when dropped: after the job
+/// ran, when it panicked, or when it could not be sent.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
     loop {
         let job = {
             let Ok(receiver) = receiver.lock() else {
@@ -156,7 +170,6 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize, in_flight:
         if catch_unwind(AssertUnwindSafe(job)).is_err() {
             tracing::error!("a blocking job panicked");
         }
-        in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
