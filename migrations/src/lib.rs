@@ -9,6 +9,7 @@ mod m20261128_000003_create_sessions;
 mod m20261128_000004_create_refresh_tokens;
 mod m20261128_000005_create_rate_limits;
 mod m20261128_000006_create_action_tokens;
+mod m20261202_000007_one_live_refresh_token;
 
 /// Applies and reverts the schema.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_create_refresh_tokens::Migration),
             Box::new(m20261128_000005_create_rate_limits::Migration),
             Box::new(m20261128_000006_create_action_tokens::Migration),
+            Box::new(m20261202_000007_one_live_refresh_token::Migration),
         ]
     }
 }

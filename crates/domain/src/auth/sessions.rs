@@ -8,11 +8,15 @@ use crate::user::UserId;
 impl AuthService {
     /// Exchanges a refresh token for a new pair in the same session.
     ///
-    /// The presented token is rotated: it stops being the live one and the
-    /// response carries its replacement. Presenting an already-rotated token
-    /// within the reuse grace period (two tabs racing) yields another fresh
-    /// pair for the same session; after it, the replay is treated as theft
-    /// and the whole session is revoked.
+    /// A session has one live refresh token. Presenting it rotates it: it
+    /// stops being live and the response carries its replacement.
+    /// Presenting a token that was rotated less than the reuse grace period
+    /// ago (two tabs racing, a response lost on the network) yields a fresh
+    /// pair whose token supersedes whatever token was live, so once the
+    /// grace period has passed exactly one chain continues. Any other
+    /// presentation of a rotated token, including the losers of a race when
+    /// the grace period is zero, is treated as theft: the whole session is
+    /// revoked.
     ///
     /// # Errors
     /// [`RefreshError::InvalidToken`] for a token that is unknown, expired,
@@ -20,11 +24,9 @@ impl AuthService {
     #[tracing::instrument(name = "refresh", skip_all, fields(user_id, session_id))]
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, RefreshError> {
         let now = self.ports.clock.now();
-        let Some((presented, session, user)) = self
-            .ports
-            .sessions
-            .find_refresh_token(&TokenHash::of(refresh_token))
-            .await?
+        let hash = TokenHash::of(refresh_token);
+        let Some((presented, session, user)) =
+            self.ports.sessions.find_refresh_token(&hash).await?
         else {
             return Err(RefreshError::InvalidToken);
         };
@@ -35,36 +37,47 @@ impl AuthService {
             return Err(RefreshError::InvalidToken);
         }
         let (plaintext, replacement) = self.new_refresh_token(session.id, now);
-        let issued = match presented.rotated_at {
-            None => {
-                if self
-                    .ports
-                    .sessions
-                    .rotate(presented.id, &replacement, now)
-                    .await?
-                {
-                    true
-                } else {
-                    // Another request rotated it an instant ago (or the session
-                    // was revoked): the grace period covers the race.
-                    self.ports.sessions.add_token(&replacement, now).await?
-                }
+        let mut rotated_at = presented.rotated_at;
+        if rotated_at.is_none() {
+            if self
+                .ports
+                .sessions
+                .rotate(presented.id, &replacement, now)
+                .await?
+            {
+                return Ok(self.token_pair(&user, session.id, plaintext)?);
             }
-            Some(rotated_at) if now - rotated_at <= self.settings.refresh_reuse_grace => {
-                self.ports.sessions.add_token(&replacement, now).await?
-            }
-            Some(_) => {
-                self.ports.sessions.revoke(user.id, session.id, now).await?;
-                tracing::warn!(
-                    "rotated refresh token reused after the grace period; session revoked"
-                );
+            // Another request rotated it an instant ago, or the session was
+            // revoked: read again and judge the token as it is now.
+            rotated_at = match self.ports.sessions.find_refresh_token(&hash).await? {
+                Some((token, session, _)) if session.is_live(now) => token.rotated_at,
+                _ => return Err(RefreshError::InvalidToken),
+            };
+        }
+        let Some(rotated_at) = rotated_at else {
+            return Err(RefreshError::InvalidToken);
+        };
+        if self.within_reuse_grace(rotated_at, now) {
+            if !self.ports.sessions.supersede(&replacement, now).await? {
                 return Err(RefreshError::InvalidToken);
             }
-        };
-        if !issued {
-            return Err(RefreshError::InvalidToken);
+            return Ok(self.token_pair(&user, session.id, plaintext)?);
         }
-        Ok(self.token_pair(&user, session.id, plaintext)?)
+        self.ports.sessions.revoke(user.id, session.id, now).await?;
+        tracing::warn!("rotated refresh token reused after the grace period; session revoked");
+        Err(RefreshError::InvalidToken)
+    }
+
+    /// Whether a token rotated at `rotated_at` may still be replayed at
+    /// `now`. A grace period of zero allows no replay at all, not even one
+    /// within the same instant.
+    fn within_reuse_grace(
+        &self,
+        rotated_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let grace = self.settings.refresh_reuse_grace;
+        grace > chrono::TimeDelta::zero() && now - rotated_at <= grace
     }
 
     /// Ends the caller's session: its refresh tokens and every access token

@@ -153,6 +153,8 @@ pub(super) struct Mocks {
     pub(super) secrets: MockSecretGenerator,
     /// What the clock says, for every read.
     pub(super) now: DateTime<Utc>,
+    /// The refresh reuse grace period the service is built with.
+    pub(super) grace: TimeDelta,
 }
 
 impl Mocks {
@@ -166,6 +168,7 @@ impl Mocks {
             ids: MockIdGenerator::new(),
             secrets: MockSecretGenerator::new(),
             now: now(),
+            grace: settings().refresh_reuse_grace,
         }
     }
 
@@ -182,7 +185,11 @@ impl Mocks {
             ids: Arc::new(self.ids),
             secrets: Arc::new(self.secrets),
         };
-        AuthService::new(ports, settings(), PasswordHash::new(DUMMY_HASH.into()))
+        let settings = AuthSettings {
+            refresh_reuse_grace: self.grace,
+            ..settings()
+        };
+        AuthService::new(ports, settings, PasswordHash::new(DUMMY_HASH.into()))
     }
 
     /// The id generator hands out exactly these ids, in this order.
@@ -373,7 +380,7 @@ async fn signup_creates_a_user_and_opens_a_session() {
             token_id: TOKEN_ID,
         }
     );
-    assert_eq!(tokens.access_token, ACCESS_TOKEN);
+    assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
     assert_eq!(tokens.refresh_token.expose_secret(), REFRESH_TOKEN);
     assert_eq!(tokens.expires_in, 600);
     assert_eq!(tokens.session_id, SESSION_ID);
@@ -577,7 +584,7 @@ async fn login_with_the_right_password_opens_a_session() {
     assert_eq!(claims.role, Role::User);
     assert_eq!(claims.issued_at, now());
     assert_eq!(claims.expires_at, now() + settings().access_ttl);
-    assert_eq!(tokens.access_token, ACCESS_TOKEN);
+    assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
     assert_eq!(tokens.expires_in, 600);
     assert_eq!(tokens.session_id, SESSION_ID);
 }
@@ -772,7 +779,7 @@ async fn login_succeeds_when_the_hash_upgrade_cannot_hash() {
         .await
         .expect("a failed upgrade does not fail the login");
 
-    assert_eq!(tokens.access_token, ACCESS_TOKEN);
+    assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
 }
 
 #[tokio::test]

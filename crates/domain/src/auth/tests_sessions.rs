@@ -105,14 +105,33 @@ impl Mocks {
         captured
     }
 
-    /// `add_token` is called once at the mocked time and answers `outcome`;
+    /// The session store is asked for the hash of `PRESENTED` twice, as
+    /// by a refresh that lost the rotation race: first it answers `first`,
+    /// then `again`.
+    fn expect_find_refresh_token_twice(
+        &mut self,
+        first: Option<(RefreshToken, Session, User)>,
+        again: Option<(RefreshToken, Session, User)>,
+    ) {
+        let mut sequence = mockall::Sequence::new();
+        for found in [first, again] {
+            self.sessions
+                .expect_find_refresh_token()
+                .with(eq(TokenHash::of(PRESENTED)))
+                .times(1)
+                .in_sequence(&mut sequence)
+                .return_once(move |_| Ok(found));
+        }
+    }
+
+    /// `supersede` is called once at the mocked time and answers `outcome`;
     /// returns the token it was given.
-    fn expect_add_token(&mut self, outcome: bool) -> Captured<RefreshToken> {
+    fn expect_supersede(&mut self, outcome: bool) -> Captured<RefreshToken> {
         let at = self.now;
         let captured = Captured::default();
         let sink = Arc::clone(&captured);
         self.sessions
-            .expect_add_token()
+            .expect_supersede()
             .withf(move |_, now| *now == at)
             .times(1)
             .returning(move |token, _| {
@@ -128,7 +147,7 @@ impl Mocks {
         self.secrets.expect_generate().never();
         self.sessions.expect_insert().never();
         self.sessions.expect_rotate().never();
-        self.sessions.expect_add_token().never();
+        self.sessions.expect_supersede().never();
         self.sessions.expect_revoke().never();
         self.sessions.expect_revoke_all().never();
         self.issuer.expect_issue().never();
@@ -148,7 +167,7 @@ fn assert_access_token(claims: &AccessClaims, tokens: &IssuedTokens, at: DateTim
             token_id: TOKEN_ID,
         }
     );
-    assert_eq!(tokens.access_token, ACCESS_TOKEN);
+    assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
     assert_eq!(tokens.expires_in, 600);
     assert_eq!(tokens.session_id, SESSION_ID);
     assert_eq!(tokens.refresh_token.expose_secret(), NEW_REFRESH_TOKEN);
@@ -163,7 +182,7 @@ async fn replay_within_grace(since_rotation: TimeDelta) {
     mocks.expect_find_refresh_token(found(presented(Some(rotated_at))));
     mocks.sessions.expect_rotate().never();
     mocks.sessions.expect_revoke().never();
-    let sibling = mocks.expect_add_token(true);
+    let sibling = mocks.expect_supersede(true);
     let issued = mocks.expect_pair_issued();
     let service = mocks.service();
 
@@ -185,7 +204,7 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
     let at = mocks.now;
     mocks.expect_find_refresh_token(found(presented(None)));
     let replacement = mocks.expect_rotate(true);
-    mocks.sessions.expect_add_token().never();
+    mocks.sessions.expect_supersede().never();
     mocks.sessions.expect_revoke().never();
     let issued = mocks.expect_pair_issued();
     let service = mocks.service();
@@ -208,12 +227,12 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
 }
 
 #[tokio::test]
-async fn refresh_that_loses_the_rotation_race_adds_a_sibling() {
+async fn refresh_that_loses_the_rotation_race_within_the_grace_period_supersedes_the_winner() {
     let mut mocks = Mocks::new();
     let at = mocks.now;
-    mocks.expect_find_refresh_token(found(presented(None)));
+    mocks.expect_find_refresh_token_twice(found(presented(None)), found(presented(Some(at))));
     let rotated = mocks.expect_rotate(false);
-    let added = mocks.expect_add_token(true);
+    let superseding = mocks.expect_supersede(true);
     mocks.sessions.expect_revoke().never();
     let issued = mocks.expect_pair_issued();
     let service = mocks.service();
@@ -223,18 +242,85 @@ async fn refresh_that_loses_the_rotation_race_adds_a_sibling() {
         .await
         .expect("the racing request also gets a pair");
 
-    let added = take(&added);
-    assert_eq!(added, replacement_at(at, &tokens));
+    let superseding = take(&superseding);
+    assert_eq!(superseding, replacement_at(at, &tokens));
     assert_eq!(
         take(&rotated),
-        added,
+        superseding,
         "the same replacement is offered twice"
     );
     assert_access_token(&take(&issued), &tokens, at);
 }
 
 #[tokio::test]
-async fn refresh_replaying_a_token_rotated_within_the_grace_period_adds_a_sibling() {
+async fn refresh_that_loses_the_rotation_race_without_a_grace_period_revokes_the_session() {
+    let mut mocks = Mocks::new();
+    mocks.grace = TimeDelta::zero();
+    let at = mocks.now;
+    mocks.expect_find_refresh_token_twice(found(presented(None)), found(presented(Some(at))));
+    mocks
+        .secrets
+        .expect_generate()
+        .times(1)
+        .return_once(|| NEW_REFRESH_TOKEN.to_owned());
+    mocks.expect_ids(&[REPLACEMENT_ID.0]);
+    mocks.expect_rotate(false);
+    mocks.sessions.expect_supersede().never();
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(USER_ID), eq(SESSION_ID), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    mocks.issuer.expect_issue().never();
+    let service = mocks.service();
+
+    let error = service
+        .refresh(PRESENTED)
+        .await
+        .expect_err("a token is redeemed at most once");
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_replaying_a_token_rotated_this_instant_without_a_grace_period_revokes_the_session()
+{
+    let mut mocks = Mocks::new();
+    mocks.grace = TimeDelta::zero();
+    let at = mocks.now;
+    mocks.expect_find_refresh_token(found(presented(Some(at))));
+    mocks
+        .secrets
+        .expect_generate()
+        .times(..=1)
+        .returning(|| NEW_REFRESH_TOKEN.to_owned());
+    mocks
+        .ids
+        .expect_new_id()
+        .times(..=1)
+        .return_const(REPLACEMENT_ID.0);
+    mocks.sessions.expect_rotate().never();
+    mocks.sessions.expect_supersede().never();
+    mocks
+        .sessions
+        .expect_revoke()
+        .with(eq(USER_ID), eq(SESSION_ID), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    mocks.issuer.expect_issue().never();
+    let service = mocks.service();
+
+    let error = service
+        .refresh(PRESENTED)
+        .await
+        .expect_err("grace zero allows no replay");
+
+    assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
+}
+
+#[tokio::test]
+async fn refresh_replaying_a_token_rotated_within_the_grace_period_supersedes_the_live_one() {
     replay_within_grace(TimeDelta::seconds(5)).await;
 }
 
@@ -269,7 +355,7 @@ async fn refresh_replaying_a_token_after_the_grace_period_revokes_the_session() 
         .times(..=1)
         .return_const(REPLACEMENT_ID.0);
     mocks.sessions.expect_rotate().never();
-    mocks.sessions.expect_add_token().never();
+    mocks.sessions.expect_supersede().never();
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
 
@@ -388,7 +474,14 @@ async fn refresh_of_a_disabled_user_is_refused() {
 #[tokio::test]
 async fn refresh_when_the_session_is_revoked_meanwhile_is_refused() {
     let mut mocks = Mocks::new();
-    mocks.expect_find_refresh_token(found(presented(None)));
+    let revoked = Session {
+        revoked_at: Some(mocks.now),
+        ..session(SESSION_ID, USER_ID)
+    };
+    mocks.expect_find_refresh_token_twice(
+        found(presented(None)),
+        Some((presented(None), revoked, user(USER_ID, true))),
+    );
     mocks
         .secrets
         .expect_generate()
@@ -396,7 +489,7 @@ async fn refresh_when_the_session_is_revoked_meanwhile_is_refused() {
         .return_once(|| NEW_REFRESH_TOKEN.to_owned());
     mocks.expect_ids(&[REPLACEMENT_ID.0]);
     mocks.expect_rotate(false);
-    mocks.expect_add_token(false);
+    mocks.sessions.expect_supersede().never();
     mocks.sessions.expect_revoke().never();
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
@@ -420,7 +513,7 @@ async fn refresh_replaying_within_grace_after_the_session_was_revoked_is_refused
         .return_once(|| NEW_REFRESH_TOKEN.to_owned());
     mocks.expect_ids(&[REPLACEMENT_ID.0]);
     mocks.sessions.expect_rotate().never();
-    mocks.expect_add_token(false);
+    mocks.expect_supersede(false);
     mocks.sessions.expect_revoke().never();
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
@@ -467,7 +560,7 @@ async fn refresh_when_rotation_cannot_be_stored_issues_no_token() {
         .expect_rotate()
         .times(1)
         .return_once(|_, _, _| Err(unavailable()));
-    mocks.sessions.expect_add_token().never();
+    mocks.sessions.expect_supersede().never();
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
 

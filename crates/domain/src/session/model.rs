@@ -72,6 +72,8 @@ pub struct RefreshToken {
     pub created_at: DateTime<Utc>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
-    /// When it was exchanged for a new token; `None` while it is the live one.
+    /// When it was exchanged for a new token, or superseded by a token issued
+    /// to a replay within the grace period; `None` while it is the session's
+    /// one live token.
     pub rotated_at: Option<DateTime<Utc>>,
 }

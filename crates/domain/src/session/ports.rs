@@ -28,10 +28,14 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<Option<(RefreshToken, Session, User)>, StorageError>;
 
     /// Atomically marks `used` as rotated at `now` (only if it is not rotated
-    /// yet), stores `replacement` and extends the session to
-    /// `replacement.expires_at`, unless the session was revoked meanwhile.
-    /// Returns `false`, changing nothing, when another request rotated `used`
-    /// first or the session is revoked.
+    /// yet), stores `replacement` as the session's one live token and extends
+    /// the session to `replacement.expires_at`, unless the session was
+    /// revoked meanwhile. Returns `false`, changing nothing, when another
+    /// request rotated `used` first or the session is revoked.
+    ///
+    /// Concurrent calls for one session must be serialised (lock the session
+    /// row before the compare-and-set), so that of any number of racing
+    /// rotations of one token exactly one returns `true`.
     async fn rotate(
         &self,
         used: RefreshTokenId,
@@ -39,11 +43,17 @@ pub trait SessionRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
 
-    /// Adds `token` to its (unrevoked) session's family and extends the
-    /// session, atomically; `false` when the session is revoked or gone.
-    async fn add_token(
+    /// Makes `replacement` the one live token of its (unrevoked) session:
+    /// every other unrotated token of the session is marked rotated at
+    /// `now` (superseded), `replacement` is stored and the session extended,
+    /// atomically. `false`, changing nothing, when the session is revoked or
+    /// gone.
+    ///
+    /// As with [`SessionRepository::rotate`], concurrent calls for one session
+    /// are serialised, so a session never has two live tokens.
+    async fn supersede(
         &self,
-        token: &RefreshToken,
+        replacement: &RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
 

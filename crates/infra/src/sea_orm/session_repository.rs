@@ -7,8 +7,9 @@ use auth_domain::user::{User, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, TransactionTrait as _, sea_query::ExprTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait as _, QueryFilter as _, QueryOrder as _, TransactionTrait as _,
+    sea_query::ExprTrait as _,
 };
 
 use super::entities::{refresh_token, session, user};
@@ -66,9 +67,13 @@ fn token_row(token: &RefreshToken) -> refresh_token::ActiveModel {
     }
 }
 
-/// Extends an unrevoked session to `expires_at` and stores `token` in its
-/// family; `false` (nothing written) when the session is revoked or gone.
-async fn extend_and_add(
+/// Extends an unrevoked session to `expires_at`; `false` (nothing written)
+/// when the session is revoked or gone. Run first in every transaction that
+/// changes a session's tokens: on PostgreSQL the update locks the session
+/// row, so such transactions on one session run one after the other and
+/// each statement after it sees what the previous one committed; SQLite
+/// serialises writers anyway.
+async fn lock_and_extend(
     db: &impl ConnectionTrait,
     token: &RefreshToken,
     now: DateTime<Utc>,
@@ -80,11 +85,64 @@ async fn extend_and_add(
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
-    if extended.rows_affected != 1 {
+    Ok(extended.rows_affected == 1)
+}
+
+/// Commits `txn` when `done`, rolls it back otherwise; returns `done`.
+async fn finish(txn: DatabaseTransaction, done: bool) -> Result<bool, StorageError> {
+    if done {
+        txn.commit().await.map_err(storage_error)?;
+    } else {
+        txn.rollback().await.map_err(storage_error)?;
+    }
+    Ok(done)
+}
+
+/// Marks `used` rotated at `now` if nobody did yet, and stores `replacement`.
+async fn compare_and_rotate(
+    txn: &DatabaseTransaction,
+    used: RefreshTokenId,
+    replacement: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    if !lock_and_extend(txn, replacement, now).await? {
         return Ok(false);
     }
-    refresh_token::Entity::insert(token_row(token))
-        .exec_without_returning(db)
+    // The compare-and-set, after the session lock: of concurrent rotations
+    // of one token exactly one sees `rotated_at IS NULL`.
+    let rotated = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(used.0))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .exec(txn)
+        .await?;
+    if rotated.rows_affected != 1 {
+        return Ok(false);
+    }
+    refresh_token::Entity::insert(token_row(replacement))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(true)
+}
+
+/// Marks every live token of the session rotated at `now` and stores
+/// `replacement` as its one live token.
+async fn supersede_all(
+    txn: &DatabaseTransaction,
+    replacement: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    if !lock_and_extend(txn, replacement, now).await? {
+        return Ok(false);
+    }
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_token::Column::SessionId.eq(replacement.session_id.0))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .exec(txn)
+        .await?;
+    refresh_token::Entity::insert(token_row(replacement))
+        .exec_without_returning(txn)
         .await?;
     Ok(true)
 }
@@ -163,46 +221,22 @@ impl SessionRepository for SeaOrmSessionRepository {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
-        // The compare-and-set: of concurrent rotations of one token, exactly
-        // one sees `rotated_at IS NULL` (PostgreSQL re-checks the condition
-        // after the row lock; SQLite serialises writers).
-        let rotated = refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-            .filter(refresh_token::Column::Id.eq(used.0))
-            .filter(refresh_token::Column::RotatedAt.is_null())
-            .exec(&txn)
+        let done = compare_and_rotate(&txn, used, replacement, now)
             .await
             .map_err(storage_error)?;
-        if rotated.rows_affected != 1 {
-            txn.rollback().await.map_err(storage_error)?;
-            return Ok(false);
-        }
-        if !extend_and_add(&txn, replacement, now)
-            .await
-            .map_err(storage_error)?
-        {
-            txn.rollback().await.map_err(storage_error)?;
-            return Ok(false);
-        }
-        txn.commit().await.map_err(storage_error)?;
-        Ok(true)
+        finish(txn, done).await
     }
 
-    async fn add_token(
+    async fn supersede(
         &self,
-        token: &RefreshToken,
+        replacement: &RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
-        if !extend_and_add(&txn, token, now)
+        let done = supersede_all(&txn, replacement, now)
             .await
-            .map_err(storage_error)?
-        {
-            txn.rollback().await.map_err(storage_error)?;
-            return Ok(false);
-        }
-        txn.commit().await.map_err(storage_error)?;
-        Ok(true)
+            .map_err(storage_error)?;
+        finish(txn, done).await
     }
 
     async fn revoke(

@@ -25,7 +25,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    assert_eq!(Migrator::migrations().len(), 6);
+    assert_eq!(Migrator::migrations().len(), 7);
     let tables = [
         "users",
         "projects",
@@ -68,8 +68,8 @@ db_test!(migrations_are_reversible, |db| {
     Migrator::up(&db.db, None).await.expect("idempotent up");
 });
 
-db_test!(one_step_down_reverts_only_the_latest, |db| {
-    Migrator::down(&db.db, Some(1)).await.expect("revert one");
+db_test!(two_steps_down_revert_only_the_latest_two, |db| {
+    Migrator::down(&db.db, Some(2)).await.expect("revert two");
     assert!(!table_exists(&db.db, "action_tokens").await);
     for table in [
         "users",
@@ -85,6 +85,61 @@ db_test!(one_step_down_reverts_only_the_latest, |db| {
             .await
             .expect("pending")
             .len(),
-        1
+        2
     );
 });
+
+db_test!(
+    the_one_live_token_migration_keeps_only_the_newest_live_token,
+    |db| {
+        use auth_domain::session::SessionRepository as _;
+        use auth_domain::user::UserRepository as _;
+        use auth_infra::sea_orm::entities::refresh_token;
+        use auth_infra::sea_orm::{SeaOrmSessionRepository, SeaOrmUserRepository};
+        use sea_orm::{ActiveValue::Set, EntityTrait as _};
+
+        Migrator::down(&db.db, Some(1))
+            .await
+            .expect("revert the index");
+        let ada = crate::fixtures::user("ada@example.com");
+        SeaOrmUserRepository::new(db.db.clone())
+            .insert(&ada)
+            .await
+            .expect("insert ada");
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let session = crate::fixtures::session(ada.id);
+        let oldest = crate::fixtures::refresh_token(&session);
+        sessions.insert(&session, &oldest).await.expect("insert");
+        // Two more live tokens, as the old grace-period replays left them.
+        let now = crate::fixtures::now();
+        let siblings = [
+            crate::fixtures::replacement(&session, now),
+            crate::fixtures::replacement(&session, now + chrono::Duration::seconds(1)),
+        ];
+        for token in &siblings {
+            refresh_token::Entity::insert(refresh_token::ActiveModel {
+                id: Set(token.id.0),
+                session_id: Set(token.session_id.0),
+                token_hash: Set(token.hash.as_str().to_owned()),
+                created_at: Set(token.created_at),
+                expires_at: Set(token.expires_at),
+                rotated_at: Set(None),
+            })
+            .exec_without_returning(&db.db)
+            .await
+            .expect("insert a sibling");
+        }
+
+        Migrator::up(&db.db, None).await.expect("apply the index");
+
+        let live: Vec<_> = refresh_token::Entity::find()
+            .all(&db.db)
+            .await
+            .expect("tokens")
+            .into_iter()
+            .filter(|row| row.rotated_at.is_none())
+            .map(|row| row.id)
+            .collect();
+        assert_eq!(live, vec![siblings[1].id.0], "only the newest stays live");
+    }
+);

@@ -261,7 +261,17 @@ db_test!(rotating_a_rotated_token_changes_nothing, |db| {
     assert_eq!(token_rows(&db.db, session.id).await, 2);
 });
 
-db_test!(add_token_extends_the_session, |db| {
+/// How many unrotated (live) refresh tokens `session` has.
+async fn live_token_rows(db: &DatabaseConnection, session: SessionId) -> u64 {
+    refresh_token::Entity::find()
+        .filter(refresh_token::Column::SessionId.eq(session.0))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .count(db)
+        .await
+        .expect("count live refresh tokens")
+}
+
+db_test!(supersede_makes_the_replacement_the_one_live_token, |db| {
     let (ada, _) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
     let session = fixtures::session(ada.id);
@@ -269,7 +279,7 @@ db_test!(add_token_extends_the_session, |db| {
 
     let now = fixtures::now();
     let added = fixtures::replacement(&session, now);
-    assert!(sessions.add_token(&added, now).await.expect("add a token"));
+    assert!(sessions.supersede(&added, now).await.expect("supersede"));
 
     let extended = Session {
         last_used_at: now,
@@ -277,16 +287,45 @@ db_test!(add_token_extends_the_session, |db| {
         ..session.clone()
     };
     assert_eq!(stored(&sessions, session.id).await, extended);
-    // The earlier token stays live.
-    assert_eq!(stored_token(&sessions, &first).await, Some(first));
+    // The earlier token is superseded, as if rotated now.
+    assert_eq!(
+        stored_token(&sessions, &first).await,
+        Some(RefreshToken {
+            rotated_at: Some(now),
+            ..first
+        })
+    );
     assert_eq!(stored_token(&sessions, &added).await, Some(added));
     assert_eq!(token_rows(&db.db, session.id).await, 2);
+    assert_eq!(live_token_rows(&db.db, session.id).await, 1);
 
     // A session that does not exist takes no token.
     let ghost = fixtures::session(ada.id);
     let orphan = fixtures::replacement(&ghost, now);
-    assert!(!sessions.add_token(&orphan, now).await.expect("add a token"));
+    assert!(!sessions.supersede(&orphan, now).await.expect("supersede"));
     assert_eq!(all_rows(&db.db).await, (1, 2));
+});
+
+db_test!(the_database_refuses_a_second_live_token, |db| {
+    let (ada, _) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(ada.id);
+    insert(&sessions, &session).await;
+
+    let second = fixtures::replacement(&session, fixtures::now());
+    let row = refresh_token::ActiveModel {
+        id: sea_orm::ActiveValue::Set(second.id.0),
+        session_id: sea_orm::ActiveValue::Set(second.session_id.0),
+        token_hash: sea_orm::ActiveValue::Set(second.hash.as_str().to_owned()),
+        created_at: sea_orm::ActiveValue::Set(second.created_at),
+        expires_at: sea_orm::ActiveValue::Set(second.expires_at),
+        rotated_at: sea_orm::ActiveValue::Set(None),
+    };
+    let refused = refresh_token::Entity::insert(row)
+        .exec_without_returning(&db.db)
+        .await;
+    assert!(refused.is_err(), "two live tokens in one session");
+    assert_eq!(live_token_rows(&db.db, session.id).await, 1);
 });
 
 db_test!(a_revoked_session_takes_no_new_tokens, |db| {
@@ -313,7 +352,7 @@ db_test!(a_revoked_session_takes_no_new_tokens, |db| {
             .expect("rotate")
     );
     let added = fixtures::replacement(&session, now);
-    assert!(!sessions.add_token(&added, now).await.expect("add a token"));
+    assert!(!sessions.supersede(&added, now).await.expect("supersede"));
 
     // Neither wrote anything: the used token is not marked rotated (the
     // rotation was rolled back) and the session was not extended.
@@ -372,46 +411,58 @@ db_test!(
     }
 );
 
-db_test!(concurrent_add_tokens_all_land, |db| {
-    const RACERS: usize = 20;
-    let (ada, _) = two_users(&db.db).await;
-    let sessions = SeaOrmSessionRepository::new(db.db.clone());
-    let session = fixtures::session(ada.id);
-    insert(&sessions, &session).await;
+db_test!(
+    concurrent_rotations_and_supersessions_leave_one_live_token,
+    |db| {
+        const RACERS: usize = 24;
+        let (ada, _) = two_users(&db.db).await;
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let session = fixtures::session(ada.id);
+        let used = insert(&sessions, &session).await;
 
-    let now = fixtures::now();
-    let start = Arc::new(Barrier::new(RACERS));
-    let racers: Vec<_> = (0..RACERS)
-        .map(|_| {
-            let (sessions, start) = (sessions.clone(), Arc::clone(&start));
-            let token = fixtures::replacement(&session, now);
-            tokio::spawn(async move {
-                start.wait().await;
-                let added = sessions.add_token(&token, now).await;
-                (token, added)
+        let now = fixtures::now();
+        let start = Arc::new(Barrier::new(RACERS));
+        let racers: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+                let token = fixtures::replacement(&session, now);
+                let used = used.id;
+                tokio::spawn(async move {
+                    start.wait().await;
+                    // Half rotate the presented token, half replay it within
+                    // the grace period.
+                    let result = if i % 2 == 0 {
+                        sessions.rotate(used, &token, now).await
+                    } else {
+                        sessions.supersede(&token, now).await
+                    };
+                    (i, result)
+                })
             })
-        })
-        .collect();
+            .collect();
 
-    let mut added = Vec::new();
-    for racer in racers {
-        let (token, result) = racer.await.expect("the racer did not panic");
-        match result {
-            Ok(true) => added.push(token),
-            Ok(false) => panic!("add_token refused a live session"),
-            Err(error) => panic!("unexpected error: {error:?}"),
+        let (mut rotated, mut superseded) = (0, 0);
+        for racer in racers {
+            match racer.await.expect("the racer did not panic") {
+                (i, Ok(true)) if i % 2 == 0 => rotated += 1,
+                (_, Ok(true)) => superseded += 1,
+                (_, Ok(false)) => {}
+                (_, Err(error)) => panic!("unexpected error: {error:?}"),
+            }
         }
+        assert!(rotated <= 1, "{rotated} rotations of one token won");
+        assert_eq!(superseded, RACERS / 2, "every supersession lands");
+        assert_eq!(
+            token_rows(&db.db, session.id).await,
+            u64::try_from(1 + rotated + superseded).expect("small")
+        );
+        assert_eq!(
+            live_token_rows(&db.db, session.id).await,
+            1,
+            "exactly one chain survives"
+        );
     }
-    assert_eq!(added.len(), RACERS);
-    let expected_rows = u64::try_from(RACERS).expect("small") + 1;
-    assert_eq!(token_rows(&db.db, session.id).await, expected_rows);
-    for token in added {
-        assert_eq!(stored_token(&sessions, &token).await, Some(token));
-    }
-    let extended = stored(&sessions, session.id).await;
-    assert_eq!(extended.last_used_at, now);
-    assert_eq!(extended.expires_at, now + Duration::days(31));
-});
+);
 
 db_test!(only_the_owner_revokes_a_session_and_only_once, |db| {
     let (ada, grace) = two_users(&db.db).await;
@@ -555,7 +606,7 @@ db_test!(purge_deletes_dead_sessions_and_expired_tokens, |db| {
     for token in [&ends_now, &current] {
         assert!(
             sessions
-                .add_token(token, live.last_used_at)
+                .supersede(token, live.last_used_at)
                 .await
                 .expect("add")
         );
@@ -613,9 +664,9 @@ db_test!(deleting_the_user_deletes_its_sessions_and_tokens, |db| {
     let now = fixtures::now();
     assert!(
         sessions
-            .add_token(&fixtures::replacement(&first, now), now)
+            .supersede(&fixtures::replacement(&first, now), now)
             .await
-            .expect("add a token")
+            .expect("supersede")
     );
     let graces = fixtures::session(grace.id);
     let graces_token = insert(&sessions, &graces).await;
