@@ -443,6 +443,7 @@ impl From<AccountError> for ApiError {
                 "last_admin",
                 "The last active administrator cannot delete their account; promote another user first.",
             ),
+            AccountError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             AccountError::NotFound => Self::unauthorized(true),
             AccountError::Unavailable(e) => Self::unavailable(e),
             AccountError::Unexpected(e) => Self::internal(e),
@@ -461,6 +462,12 @@ impl From<MailFlowError> for ApiError {
             MailFlowError::InvalidPassword(e) => {
                 Self::validation(vec![FieldError::new("new_password", e)])
             }
+            MailFlowError::AccountDisabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account has been disabled.",
+            ),
+            MailFlowError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             MailFlowError::Unavailable(e) => Self::unavailable(e),
             MailFlowError::Unexpected(e) => Self::internal(e),
         }

@@ -150,6 +150,8 @@ pub struct RateLimitSettings {
     pub account_max_failures: u32,
     /// Requests per client IP and minute on `/auth/*`; 0 disables.
     pub ip_per_minute: u32,
+    /// Verification and reset mails per address and hour.
+    pub mail_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -159,6 +161,7 @@ impl Default for RateLimitSettings {
             login_window_secs: 900,
             account_max_failures: 100,
             ip_per_minute: 120,
+            mail_per_hour: 5,
         }
     }
 }
@@ -383,6 +386,7 @@ mod tests {
         assert_eq!(settings.rate_limit.login_window_secs, 900);
         assert_eq!(settings.rate_limit.account_max_failures, 100);
         assert_eq!(settings.rate_limit.ip_per_minute, 120);
+        assert_eq!(settings.rate_limit.mail_per_hour, 5);
         assert_eq!(settings.mail.from, "no-reply@localhost");
         assert_eq!(settings.password.min_length, 8);
         assert_eq!(settings.hashing.max_queue, 1024);

@@ -228,6 +228,10 @@ impl Services {
                     max_account_failures: settings.rate_limit.account_max_failures.into(),
                     window: TimeDelta::seconds(settings.rate_limit.login_window_secs.into()),
                 },
+            )
+            .with_mail_limit(
+                rate_limiter.clone(),
+                settings.rate_limit.mail_per_hour.into(),
             ),
         );
         let projects = Arc::new(ProjectService::new(

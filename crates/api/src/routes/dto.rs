@@ -88,7 +88,7 @@ impl TokenResponse {
     #[must_use]
     pub fn new(tokens: &IssuedTokens, user: Option<&User>) -> Self {
         Self {
-            access_token: tokens.access_token.clone(),
+            access_token: tokens.access_token.expose_secret().to_owned(),
             token_type: "Bearer",
             expires_in: tokens.expires_in,
             refresh_token: tokens.refresh_token.expose_secret().to_owned(),

@@ -2,7 +2,9 @@
 
 use secrecy::SecretString;
 
+use super::limits::AttemptKeys;
 use super::{AccountError, AuthService};
+use crate::mail::TokenPurpose;
 use crate::session::SessionId;
 use crate::user::{
     AccessChanges, AccessUpdate, DisplayName, Password, PasswordVerification, Role, User,
@@ -33,20 +35,24 @@ impl AuthService {
         Ok(user)
     }
 
-    /// Changes the caller's password after checking the current one, and
-    /// revokes every other session of the user (the caller's stays).
+    /// Changes the caller's password after checking the current one,
+    /// revokes every other session of the user (the caller's stays) and
+    /// every outstanding password-reset link.
     ///
     /// # Errors
-    /// [`AccountError::WrongPassword`] when `current` does not match.
+    /// [`AccountError::WrongPassword`] when `current` does not match;
+    /// [`AccountError::RateLimited`] past the per-account limits on failed
+    /// password checks (the same as log-in's), with nothing checked.
     #[tracing::instrument(name = "change_password", skip_all, fields(user_id = %user.id))]
     pub async fn change_password(
         &self,
         user: &User,
         keep: SessionId,
+        client_ip: Option<&str>,
         current: &SecretString,
         new: &Password,
     ) -> Result<(), AccountError> {
-        self.check_password(user, current).await?;
+        self.check_password(user, client_ip, current).await?;
         let hash = self.ports.hasher.hash(new).await?;
         let now = self.ports.clock.now();
         if !self
@@ -62,6 +68,11 @@ impl AuthService {
             .sessions
             .revoke_all_except(user.id, keep, now)
             .await?;
+        if let Some((_, tokens)) = &self.mail {
+            tokens
+                .invalidate(user.id, TokenPurpose::ResetPassword, now)
+                .await?;
+        }
         tracing::info!(revoked, "password changed; other sessions revoked");
         Ok(())
     }
@@ -71,15 +82,17 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`] when `password` does not match;
-    /// [`AccountError::LastAdmin`] when the user is the last active
+    /// [`AccountError::RateLimited`] past the limits on failed password
+    /// checks; [`AccountError::LastAdmin`] when the user is the last active
     /// administrator.
     #[tracing::instrument(name = "delete_account", skip_all, fields(user_id = %user.id))]
     pub async fn delete_account(
         &self,
         user: &User,
+        client_ip: Option<&str>,
         password: &SecretString,
     ) -> Result<(), AccountError> {
-        self.check_password(user, password).await?;
+        self.check_password(user, client_ip, password).await?;
         if user.is_active && user.role == Role::Admin {
             // Disabling first applies the last-admin rule atomically; the
             // deletion follows.
@@ -108,19 +121,32 @@ impl AuthService {
         Ok(())
     }
 
+    /// Checks a confirming password, counted against the same per-account
+    /// limits as log-in: a stolen access token gives no more guesses than
+    /// the log-in form.
     async fn check_password(
         &self,
         user: &User,
+        client_ip: Option<&str>,
         candidate: &SecretString,
     ) -> Result<(), AccountError> {
+        let keys = AttemptKeys::new(user.email.as_str(), client_ip);
+        self.reserve_password_check(&keys).await?;
         match self
             .ports
             .hasher
             .verify(candidate, &user.password_hash)
-            .await?
+            .await
         {
-            PasswordVerification::Mismatch => Err(AccountError::WrongPassword),
-            PasswordVerification::Match { .. } => Ok(()),
+            Ok(PasswordVerification::Match { .. }) => {
+                self.password_check_passed(&keys).await;
+                Ok(())
+            }
+            Ok(PasswordVerification::Mismatch) => Err(AccountError::WrongPassword),
+            Err(error) => {
+                self.password_check_not_made(&keys).await;
+                Err(error.into())
+            }
         }
     }
 }

@@ -2,6 +2,7 @@ use crate::common::StorageError;
 use crate::user::{CreateUserError, HashError};
 
 use super::IssueTokenError;
+use super::limits::CheckRefused;
 
 /// Why a sign-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +125,13 @@ pub enum AccountError {
     /// The confirming password is wrong.
     #[error("wrong password")]
     WrongPassword,
+    /// Too many failed password checks for this account; no password was
+    /// checked.
+    #[error("too many failed password checks")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
     /// The last active administrator cannot delete their account.
     #[error("the last active administrator cannot be deleted")]
     LastAdmin,
@@ -147,6 +155,16 @@ pub enum MailFlowError {
     /// The new password breaks the policy.
     #[error("invalid new password: {0}")]
     InvalidPassword(crate::user::PasswordError),
+    /// The token's account was disabled by an administrator; nothing changed.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The hourly allowance of mails to this address is used up; nothing
+    /// was sent.
+    #[error("too many mails to this address")]
+    RateLimited {
+        /// Seconds until the allowance is renewed.
+        retry_after_secs: u64,
+    },
     /// Storage, hashing capacity or the mailer is unavailable.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -208,3 +226,20 @@ impl From<CreateUserError> for SignupError {
         }
     }
 }
+
+macro_rules! absorb_check_refusals {
+    ($($error:ident),*) => {$(
+        impl From<CheckRefused> for $error {
+            fn from(refusal: CheckRefused) -> Self {
+                match refusal {
+                    CheckRefused::RateLimited(retry_after_secs) => {
+                        Self::RateLimited { retry_after_secs }
+                    }
+                    CheckRefused::Storage(e) => e.into(),
+                }
+            }
+        }
+    )*};
+}
+
+absorb_check_refusals!(LoginError, AccountError);

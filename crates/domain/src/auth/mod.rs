@@ -2,6 +2,7 @@
 
 mod account;
 mod error;
+mod limits;
 mod model;
 mod ports;
 mod recovery;
@@ -12,10 +13,11 @@ pub use error::{
     AccountError, AuthenticateError, LoginError, MailFlowError, RefreshError, SessionError,
     SignupError, TokenRejection,
 };
+pub use limits::{LoginLimits, MAIL_WINDOW};
 pub use model::{AccessClaims, Authenticated, IssuedTokens, LoginCommand, SignupCommand};
 pub use ports::{IssueTokenError, TokenIssuer, TokenVerifier};
 pub use recovery::{MailLinks, RESET_PASSWORD_TTL, VERIFY_EMAIL_TTL};
-pub use service::{AuthPorts, AuthService, AuthSettings, LoginLimits};
+pub use service::{AuthPorts, AuthService, AuthSettings};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockTokenIssuer, MockTokenVerifier};

@@ -23,11 +23,12 @@ pub struct AccessClaims {
     pub token_id: Uuid,
 }
 
-/// A fresh access token and refresh token for one session.
+/// A fresh access token and refresh token for one session. Both are
+/// secrets: `Debug` shows neither.
 #[derive(Debug, Clone)]
 pub struct IssuedTokens {
     /// The signed access token.
-    pub access_token: String,
+    pub access_token: SecretString,
     /// Seconds until the access token expires.
     pub expires_in: i64,
     /// The opaque refresh token; only its hash is stored.

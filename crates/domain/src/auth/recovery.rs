@@ -32,14 +32,20 @@ impl Default for MailLinks {
 }
 
 impl AuthService {
-    /// Mails the caller a single-use link proving they own their address.
-    /// Nothing is sent when the address is verified already.
+    /// Mails the caller a single-use link proving they own their address;
+    /// the link replaces any earlier one. Nothing is sent when the address
+    /// is verified already.
     ///
     /// # Errors
-    /// `Unavailable` / `Unexpected` when storage or the mailer fails.
+    /// [`MailFlowError::RateLimited`] when the address had its hourly
+    /// allowance of mails; `Unavailable` / `Unexpected` when storage or the
+    /// mailer fails.
     pub async fn request_email_verification(&self, user: &User) -> Result<(), MailFlowError> {
         if user.email_verified {
             return Ok(());
+        }
+        if let Some(retry_after_secs) = self.mail_allowance_exceeded(user.email.as_str()).await? {
+            return Err(MailFlowError::RateLimited { retry_after_secs });
         }
         let token = self
             .issue_action_token(user, TokenPurpose::VerifyEmail)
@@ -64,7 +70,8 @@ impl AuthService {
     ///
     /// # Errors
     /// [`MailFlowError::InvalidToken`] for a token that is unknown, used or
-    /// expired.
+    /// expired; [`MailFlowError::AccountDisabled`], with the token left
+    /// unused, when the account is disabled.
     pub async fn verify_email(&self, token: &str) -> Result<(), MailFlowError> {
         let now = self.ports.clock.now();
         let stored = self
@@ -72,6 +79,7 @@ impl AuthService {
             .find_valid(&TokenHash::of(token), TokenPurpose::VerifyEmail, now)
             .await?
             .ok_or(MailFlowError::InvalidToken)?;
+        self.active_owner(&stored).await?;
         if !self.action_tokens()?.consume(stored.id, now).await? {
             return Err(MailFlowError::InvalidToken);
         }
@@ -102,6 +110,14 @@ impl AuthService {
         if !user.is_active {
             return Ok(());
         }
+        if self
+            .mail_allowance_exceeded(user.email.as_str())
+            .await?
+            .is_some()
+        {
+            tracing::info!(user_id = %user.id, "reset mail not sent: hourly allowance used up");
+            return Ok(());
+        }
         let token = self
             .issue_action_token(&user, TokenPurpose::ResetPassword)
             .await?;
@@ -122,13 +138,15 @@ impl AuthService {
         .await
     }
 
-    /// Sets a new password with a reset token and revokes every session of
-    /// the user. The token is used up only when the new password is valid.
+    /// Sets a new password with a reset token, and revokes every session of
+    /// the user and every other reset link. The token is used up only when
+    /// the new password is valid.
     ///
     /// # Errors
     /// [`MailFlowError::InvalidToken`] for a token that is unknown, used or
-    /// expired; [`MailFlowError::InvalidPassword`] when the new password
-    /// breaks the policy.
+    /// expired; [`MailFlowError::AccountDisabled`], changing nothing, when
+    /// the account is disabled; [`MailFlowError::InvalidPassword`] when the
+    /// new password breaks the policy.
     #[tracing::instrument(name = "reset_password", skip_all, fields(user_id))]
     pub async fn reset_password(
         &self,
@@ -143,12 +161,7 @@ impl AuthService {
             .await?
             .ok_or(MailFlowError::InvalidToken)?;
         tracing::Span::current().record("user_id", tracing::field::display(stored.user_id));
-        let user = self
-            .ports
-            .users
-            .find_by_id(stored.user_id)
-            .await?
-            .ok_or(MailFlowError::InvalidToken)?;
+        let user = self.active_owner(&stored).await?;
         let password = Password::parse(new_password, policy, Some(&user.email))
             .map_err(MailFlowError::InvalidPassword)?;
         let hash = self.ports.hasher.hash(&password).await?;
@@ -159,9 +172,26 @@ impl AuthService {
             .users
             .update_password_hash(user.id, &hash, now)
             .await?;
+        self.action_tokens()?
+            .invalidate(user.id, TokenPurpose::ResetPassword, now)
+            .await?;
         let revoked = self.ports.sessions.revoke_all(user.id, now).await?;
         tracing::info!(revoked, "password reset; every session revoked");
         Ok(())
+    }
+
+    /// The user `token` was issued to, if the account is still usable.
+    async fn active_owner(&self, token: &ActionToken) -> Result<User, MailFlowError> {
+        let user = self
+            .ports
+            .users
+            .find_by_id(token.user_id)
+            .await?
+            .ok_or(MailFlowError::InvalidToken)?;
+        if !user.is_active {
+            return Err(MailFlowError::AccountDisabled);
+        }
+        Ok(user)
     }
 
     async fn issue_action_token(

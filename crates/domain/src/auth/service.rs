@@ -4,6 +4,7 @@ use chrono::TimeDelta;
 use secrecy::SecretString;
 
 use super::MailLinks;
+use super::limits::{AttemptKeys, LoginLimits};
 use super::{
     AccessClaims, AuthenticateError, Authenticated, IssueTokenError, IssuedTokens, LoginCommand,
     LoginError, SignupCommand, SignupError, TokenIssuer, TokenVerifier,
@@ -62,34 +63,13 @@ pub struct AuthPorts {
     pub secrets: Arc<dyn SecretGenerator>,
 }
 
-/// Limits on failed log-ins (NIST SP 800-63B §5.2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimits {
-    /// Failed log-ins per account and client address in the window; a
-    /// success resets the pair.
-    pub max_pair_failures: u64,
-    /// Failed log-ins per account from all addresses in the window.
-    pub max_account_failures: u64,
-    /// The window.
-    pub window: TimeDelta,
-}
-
-impl Default for LoginLimits {
-    fn default() -> Self {
-        Self {
-            max_pair_failures: 10,
-            max_account_failures: 100,
-            window: TimeDelta::seconds(900),
-        }
-    }
-}
-
 /// Signing up, logging in and authenticating requests.
 #[allow(missing_debug_implementations)]
 pub struct AuthService {
     pub(super) ports: AuthPorts,
     pub(super) settings: AuthSettings,
-    limiter: Option<(Arc<dyn RateLimiter>, LoginLimits)>,
+    pub(super) limiter: Option<(Arc<dyn RateLimiter>, LoginLimits)>,
+    pub(super) mail_limit: Option<(Arc<dyn RateLimiter>, u64)>,
     pub(super) mail: Option<(Arc<dyn Mailer>, Arc<dyn ActionTokenRepository>)>,
     pub(super) mail_links: MailLinks,
     /// A hash of a random password, verified when the e-mail address is
@@ -106,6 +86,7 @@ impl AuthService {
             ports,
             settings,
             limiter: None,
+            mail_limit: None,
             mail: None,
             mail_links: MailLinks::default(),
             dummy_hash,
@@ -126,10 +107,19 @@ impl AuthService {
         self
     }
 
-    /// Limits failed log-ins per account and address, counted by `limiter`.
+    /// Limits failed password checks (log-in, password change, account
+    /// deletion) per account and address, counted by `limiter`.
     #[must_use]
     pub fn with_login_limits(mut self, limiter: Arc<dyn RateLimiter>, limits: LoginLimits) -> Self {
         self.limiter = Some((limiter, limits));
+        self
+    }
+
+    /// Sends at most `per_hour` verification and reset mails to one address
+    /// per hour, counted by `limiter`.
+    #[must_use]
+    pub fn with_mail_limit(mut self, limiter: Arc<dyn RateLimiter>, per_hour: u64) -> Self {
+        self.mail_limit = Some((limiter, per_hour));
         self
     }
 
@@ -195,10 +185,13 @@ impl AuthService {
 
     /// Checks an e-mail address and password and opens a session.
     ///
+    /// The attempt is counted against the limits before any hashing.
+    ///
     /// # Errors
     /// [`LoginError::InvalidCredentials`] for an unknown address or a wrong
     /// password (after the same amount of hashing work);
-    /// [`LoginError::AccountDisabled`] only once the password was right.
+    /// [`LoginError::AccountDisabled`] only once the password was right;
+    /// [`LoginError::RateLimited`] past a limit, with no password checked.
     #[tracing::instrument(name = "login", skip_all, fields(user_id))]
     pub async fn login(&self, command: LoginCommand) -> Result<(User, IssuedTokens), LoginError> {
         let email = Email::parse(&command.email).ok();
@@ -206,13 +199,13 @@ impl AuthService {
             || command.email.trim().to_lowercase(),
             |e| e.as_str().to_owned(),
         );
-        let keys = LoginKeys::new(&account_key, command.client.ip.as_deref());
-        self.check_login_limits(&keys).await?;
+        let keys = AttemptKeys::new(&account_key, command.client.ip.as_deref());
+        self.reserve_password_check(&keys).await?;
         let result = self.check_credentials(email.as_ref(), &command).await;
         match &result {
-            Err(LoginError::InvalidCredentials) => self.record_login_failure(&keys).await,
-            Ok(_) | Err(LoginError::AccountDisabled) => self.reset_login_failures(&keys).await,
-            Err(_) => {}
+            Err(LoginError::InvalidCredentials) => {}
+            Ok(_) | Err(LoginError::AccountDisabled) => self.password_check_passed(&keys).await,
+            Err(_) => self.password_check_not_made(&keys).await,
         }
         let user = result?;
         let tokens = self
@@ -256,64 +249,6 @@ impl AuthService {
             self.upgrade_hash(&user, command.password.clone()).await;
         }
         Ok(user)
-    }
-
-    async fn check_login_limits(&self, keys: &LoginKeys) -> Result<(), LoginError> {
-        let Some((limiter, limits)) = &self.limiter else {
-            return Ok(());
-        };
-        let now = self.ports.clock.now();
-        let account = limiter.peek(&keys.account, limits.window, now).await?;
-        let mut blocked = (account.count >= limits.max_account_failures).then_some(account);
-        if let Some(pair) = &keys.pair {
-            let pair = limiter.peek(pair, limits.window, now).await?;
-            if pair.count >= limits.max_pair_failures {
-                blocked = Some(blocked.map_or(pair, |a| {
-                    if a.resets_at > pair.resets_at {
-                        a
-                    } else {
-                        pair
-                    }
-                }));
-            }
-        }
-        match blocked {
-            Some(window) => {
-                // Rounded up: a client retrying after a truncated count of
-                // seconds would still land inside the window.
-                let remaining = window.resets_at - now;
-                let secs = remaining.num_seconds() + i64::from(remaining.subsec_nanos() > 0);
-                Err(LoginError::RateLimited {
-                    retry_after_secs: u64::try_from(secs).unwrap_or(0).max(1),
-                })
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Counting is best-effort: a store failure here must not turn a wrong
-    /// password into a 503.
-    async fn record_login_failure(&self, keys: &LoginKeys) {
-        let Some((limiter, limits)) = &self.limiter else {
-            return;
-        };
-        let now = self.ports.clock.now();
-        for key in std::iter::once(&keys.account).chain(keys.pair.as_ref()) {
-            if let Err(error) = limiter.hit(key, limits.window, now).await {
-                tracing::warn!(error = %error, "could not count a failed log-in");
-            }
-        }
-    }
-
-    async fn reset_login_failures(&self, keys: &LoginKeys) {
-        let Some((limiter, _)) = &self.limiter else {
-            return;
-        };
-        if let Some(pair) = &keys.pair
-            && let Err(error) = limiter.reset(pair).await
-        {
-            tracing::warn!(error = %error, "could not reset failed log-ins");
-        }
     }
 
     /// Resolves an access token to its user and session, as they are now.
@@ -414,7 +349,7 @@ impl AuthService {
         refresh_token: SecretString,
     ) -> Result<IssuedTokens, IssueTokenError> {
         Ok(IssuedTokens {
-            access_token: self.issue_access_token(user, session)?,
+            access_token: SecretString::from(self.issue_access_token(user, session)?),
             expires_in: self.settings.access_ttl.num_seconds(),
             refresh_token,
             session_id: session,
@@ -435,27 +370,5 @@ impl AuthService {
             expires_at: now + self.settings.access_ttl,
             token_id: self.ports.ids.new_id(),
         })
-    }
-}
-
-/// The rate-limit keys of one log-in attempt.
-struct LoginKeys {
-    account: String,
-    pair: Option<String>,
-}
-
-impl LoginKeys {
-    /// Keys are hashed: fixed length whatever the input, and no addresses
-    /// in the counter table.
-    fn new(account: &str, ip: Option<&str>) -> Self {
-        Self {
-            account: format!("login:a:{}", TokenHash::of(account).as_str()),
-            pair: ip.map(|ip| {
-                format!(
-                    "login:p:{}",
-                    TokenHash::of(&format!("{ip}\n{account}")).as_str()
-                )
-            }),
-        }
     }
 }

@@ -143,6 +143,7 @@ async fn change_password_with_a_wrong_current_password_changes_nothing() {
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
+            None,
             &SecretString::from(WRONG_PASSWORD),
             &new_password(),
         )
@@ -197,6 +198,7 @@ async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
+            None,
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -225,6 +227,7 @@ async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
         .change_password(
             &user(USER_ID, true),
             SessionId(Uuid::from_u128(0x0199)),
+            None,
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -251,6 +254,7 @@ async fn change_password_when_hashing_is_busy_is_unavailable_and_stores_nothing(
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
+            None,
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -270,7 +274,11 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
     let service = mocks.service();
 
     let error = service
-        .delete_account(&user(USER_ID, true), &SecretString::from(WRONG_PASSWORD))
+        .delete_account(
+            &user(USER_ID, true),
+            None,
+            &SecretString::from(WRONG_PASSWORD),
+        )
         .await
         .expect_err("wrong password");
 
@@ -303,7 +311,7 @@ async fn delete_account_with_the_right_password_deletes_the_user() {
     let service = mocks.service();
 
     service
-        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
         .await
         .expect("account deleted");
 }
@@ -321,7 +329,7 @@ async fn delete_account_of_a_vanished_user_is_not_found() {
     let service = mocks.service();
 
     let error = service
-        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
         .await
         .expect_err("user gone");
 
@@ -340,7 +348,7 @@ async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
     let service = mocks.service();
 
     let error = service
-        .delete_account(&user(USER_ID, true), &SecretString::from(PASSWORD))
+        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
         .await
         .expect_err("hashing failed");
 
@@ -375,7 +383,7 @@ async fn the_last_active_admin_cannot_delete_their_account() {
     let service = mocks.service();
 
     let error = service
-        .delete_account(&admin(), &SecretString::from(PASSWORD))
+        .delete_account(&admin(), None, &SecretString::from(PASSWORD))
         .await
         .expect_err("last admin");
 
@@ -408,7 +416,7 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
     let service = mocks.service();
 
     service
-        .delete_account(&admin(), &SecretString::from(PASSWORD))
+        .delete_account(&admin(), None, &SecretString::from(PASSWORD))
         .await
         .expect("deleted");
 }

@@ -1,21 +1,25 @@
-//! Unit tests of the failed-log-in limits (`with_login_limits`), every port
-//! mocked and time set through the mocked clock.
+//! Unit tests of the limits on password checks (`with_login_limits`) and on
+//! mail (`with_mail_limit`), every port mocked and time set through the
+//! mocked clock.
 //!
-//! As in `tests.rs`, a mock method without an expectation panics when called,
-//! and `times(..)` are checked when the service is dropped.
+//! The limiter is a mock whose `hit`, `release` and `reset` keep counts in a
+//! shared map, so each test can seed counts and read them afterwards, and
+//! `peek` must never be called: the limits are reserved, not looked at.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mockall::predicate::{always, eq};
+use mockall::predicate::eq;
+use secrecy::SecretString;
 
 use super::tests::{
-    Mocks, PASSWORD, REFRESH_TOKEN_ID, SESSION_ID, STORED_HASH, TOKEN_ID, USER_ID, WRONG_PASSWORD,
-    email, login_command, now, unavailable, user,
+    Mocks, PASSWORD, SESSION_ID, STORED_HASH, USER_ID, WRONG_PASSWORD, email, login_command, now,
+    unavailable, user,
 };
-use super::{AuthService, LoginError, LoginLimits};
+use super::{AccountError, AuthService, LoginError, LoginLimits};
 use crate::common::{MockRateLimiter, WindowCount};
-use crate::user::PasswordVerification;
+use crate::user::{HashError, Password, PasswordPolicy, PasswordVerification};
 
 /// Not the defaults, so that a test notices when the service ignores them.
 fn limits() -> LoginLimits {
@@ -29,70 +33,116 @@ fn limits() -> LoginLimits {
 /// The address `login_command` sends from (see `tests::client`).
 const CLIENT_IP: &str = "192.0.2.7";
 
-/// Whether `key` is a hashed per-account key: the prefix, then nothing that
-/// gives the address or IP away.
-fn is_account_key(key: &str) -> bool {
-    key.starts_with("login:a:") && is_opaque(key)
+/// Counts per key, as the mock limiter keeps them.
+type Counts = Arc<Mutex<HashMap<String, u64>>>;
+
+fn count_of(counts: &Counts, prefix: &str) -> u64 {
+    counts
+        .lock()
+        .expect("lock not poisoned")
+        .iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .map(|(_, count)| *count)
+        .sum()
 }
 
-/// Whether `key` is a hashed per-account-and-address key.
-fn is_pair_key(key: &str) -> bool {
-    key.starts_with("login:p:") && is_opaque(key)
+fn account_count(counts: &Counts) -> u64 {
+    count_of(counts, "login:a:")
+}
+
+fn pair_count(counts: &Counts) -> u64 {
+    count_of(counts, "login:p:")
+}
+
+/// A limiter whose windows all end `resets_in` after the mocked time `at`,
+/// counting in `counts`. Every key it sees must be opaque.
+fn counting_limiter(at: DateTime<Utc>, resets_in: TimeDelta, counts: &Counts) -> MockRateLimiter {
+    let mut limiter = MockRateLimiter::new();
+    let sink = Arc::clone(counts);
+    limiter.expect_hit().returning(move |key, _, now| {
+        assert!(is_opaque(key), "{key}");
+        assert_eq!(now, at, "counted at the clock's time");
+        let mut counts = sink.lock().expect("lock not poisoned");
+        let count = counts.entry(key.to_owned()).or_default();
+        *count += 1;
+        Ok(WindowCount {
+            count: *count,
+            resets_at: at + resets_in,
+        })
+    });
+    let sink = Arc::clone(counts);
+    limiter.expect_release().returning(move |key| {
+        if let Some(count) = sink.lock().expect("lock not poisoned").get_mut(key) {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
+    });
+    let sink = Arc::clone(counts);
+    limiter.expect_reset().returning(move |key| {
+        sink.lock().expect("lock not poisoned").remove(key);
+        Ok(())
+    });
+    limiter.expect_peek().never();
+    limiter.expect_purge().never();
+    limiter
+}
+
+/// Seeds the counts as if `pair` failures came from `CLIENT_IP` and
+/// `account` (at least `pair`) in all, the rest from other addresses, by
+/// running the real key derivation through a
+/// throw-away service.
+async fn seed(counts: &Counts, account: u64, pair: u64) {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_email().returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_verify()
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    let big = LoginLimits {
+        max_pair_failures: u64::MAX,
+        max_account_failures: u64::MAX,
+        window: limits().window,
+    };
+    let service = mocks.service().with_login_limits(
+        Arc::new(counting_limiter(now(), limits().window, counts)),
+        big,
+    );
+    for i in 0..account.max(pair) {
+        let mut command = login_command("ada@example.com", WRONG_PASSWORD);
+        if i >= pair {
+            command.client.ip = Some(format!("198.51.100.{i}"));
+        }
+        let _ = service.login(command).await;
+    }
+    assert_eq!(pair_count_for(counts, CLIENT_IP), pair);
+    assert_eq!(account_count(counts), account);
+}
+
+/// The pair count of `ip` alone.
+fn pair_count_for(counts: &Counts, ip: &str) -> u64 {
+    let keys = super::limits::AttemptKeys::new("ada@example.com", Some(ip));
+    let pair = keys.pair.expect("an address gives a pair key");
+    counts
+        .lock()
+        .expect("lock not poisoned")
+        .get(&pair)
+        .copied()
+        .unwrap_or(0)
 }
 
 fn is_opaque(key: &str) -> bool {
     !key.contains("ada") && !key.contains("example.com") && !key.contains(CLIENT_IP)
 }
 
-/// A window holding `count` failures that ends in `resets_in`, seen at `at`.
-fn window(count: u64, at: DateTime<Utc>, resets_in: TimeDelta) -> WindowCount {
-    WindowCount {
-        count,
-        resets_at: at + resets_in,
-    }
+fn limited(mocks: Mocks, counts: &Counts) -> AuthService {
+    limited_at(mocks, counts, TimeDelta::seconds(242))
 }
 
-/// The limiter answers `peek` with `account` for the account key and `pair`
-/// for the pair key (each once, with the configured window and the clock's
-/// time), and records nothing unless told.
-fn limiter_peeking(
-    at: DateTime<Utc>,
-    account: WindowCount,
-    pair: Option<WindowCount>,
-) -> MockRateLimiter {
-    let mut limiter = MockRateLimiter::new();
-    limiter
-        .expect_peek()
-        .withf(move |key, window, now| {
-            is_account_key(key) && *window == limits().window && *now == at
-        })
-        .times(1)
-        .return_once(move |_, _, _| Ok(account));
-    match pair {
-        Some(pair) => {
-            limiter
-                .expect_peek()
-                .withf(move |key, window, now| {
-                    is_pair_key(key) && *window == limits().window && *now == at
-                })
-                .times(1)
-                .return_once(move |_, _, _| Ok(pair));
-        }
-        None => {
-            limiter
-                .expect_peek()
-                .withf(|key, _, _| is_pair_key(key))
-                .never();
-        }
-    }
-    limiter.expect_purge().never();
-    limiter
-}
-
-/// Nothing is counted or reset.
-fn expect_nothing_recorded(limiter: &mut MockRateLimiter) {
-    limiter.expect_hit().never();
-    limiter.expect_reset().never();
+fn limited_at(mocks: Mocks, counts: &Counts, resets_in: TimeDelta) -> AuthService {
+    let at = mocks.now;
+    mocks
+        .service()
+        .with_login_limits(Arc::new(counting_limiter(at, resets_in, counts)), limits())
 }
 
 /// No password is checked, no user looked up, no session opened.
@@ -103,439 +153,136 @@ fn expect_untouched(mocks: &mut Mocks) {
     mocks.expect_no_session();
 }
 
-fn limited(mocks: Mocks, limiter: MockRateLimiter) -> AuthService {
-    mocks
-        .service()
-        .with_login_limits(Arc::new(limiter), limits())
-}
-
-/// The keys `hit` (or `reset`) was called with, in order.
-type Keys = Arc<Mutex<Vec<String>>>;
-
-fn keys(recorded: &Keys) -> Vec<String> {
-    recorded.lock().expect("lock not poisoned").clone()
+fn assert_limited(error: &LoginError, retry_after: u64) {
+    assert!(
+        matches!(error, LoginError::RateLimited { retry_after_secs } if *retry_after_secs == retry_after),
+        "{error:?}"
+    );
 }
 
 // -------------------------------------------------------------- refusing
 
 #[tokio::test]
-async fn login_with_the_pair_at_its_max_is_rate_limited_before_any_check() {
-    let at = now() + TimeDelta::minutes(42);
+async fn login_over_the_pair_limit_is_refused_before_any_check_and_spares_the_account() {
+    let counts = Counts::default();
+    seed(&counts, 3, 3).await;
     let mut mocks = Mocks::new();
-    mocks.now = at;
     expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        at,
-        window(3, at, TimeDelta::seconds(500)),
-        Some(window(
-            limits().max_pair_failures,
-            at,
-            TimeDelta::seconds(242),
-        )),
+    let service = limited(mocks, &counts);
+
+    let error = service
+        .login(login_command("ada@example.com", PASSWORD))
+        .await
+        .expect_err("rate limited, even with the right password");
+
+    assert_limited(&error, 242);
+    assert_eq!(
+        account_count(&counts),
+        3,
+        "one address over its own limit does not use up the account's allowance"
     );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
+}
+
+#[tokio::test]
+async fn login_over_the_account_limit_is_refused_from_a_fresh_address_and_releases_the_pair() {
+    let counts = Counts::default();
+    seed(&counts, 5, 0).await;
+    let mut mocks = Mocks::new();
+    expect_untouched(&mut mocks);
+    let service = limited_at(mocks, &counts, TimeDelta::seconds(90));
 
     let error = service
         .login(login_command("ada@example.com", PASSWORD))
         .await
         .expect_err("rate limited");
 
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 242
-            }
-        ),
-        "{error:?}"
+    assert_limited(&error, 90);
+    assert_eq!(
+        pair_count_for(&counts, CLIENT_IP),
+        0,
+        "the unchecked attempt is taken back"
     );
 }
 
 #[tokio::test]
-async fn login_with_the_pair_over_its_max_is_rate_limited() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(
-            limits().max_pair_failures + 7,
-            now(),
-            TimeDelta::seconds(60),
-        )),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", WRONG_PASSWORD))
-        .await
-        .expect_err("rate limited");
-
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 60
-            }
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn login_with_the_account_at_its_max_is_rate_limited_from_a_fresh_address() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(limits().max_account_failures, now(), TimeDelta::seconds(90)),
-        Some(window(0, now(), TimeDelta::zero())),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect_err("rate limited");
-
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 90
-            }
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn login_blocked_by_both_limits_waits_for_the_later_window() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(limits().max_account_failures, now(), TimeDelta::seconds(90)),
-        Some(window(
-            limits().max_pair_failures,
-            now(),
-            TimeDelta::seconds(400),
-        )),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect_err("rate limited");
-
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 400
-            }
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn login_rate_limited_rounds_a_partial_second_up() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(
-            limits().max_pair_failures,
-            now(),
-            TimeDelta::milliseconds(59_250),
-        )),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect_err("rate limited");
-
-    // Retrying after 59 s would still be refused.
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 60
-            }
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn login_rate_limited_never_says_retry_after_zero() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(limits().max_account_failures, now(), TimeDelta::zero()),
-        Some(window(0, now(), TimeDelta::zero())),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect_err("rate limited");
-
-    assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 1
-            }
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn login_when_the_limiter_cannot_be_read_is_unavailable() {
-    let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = MockRateLimiter::new();
-    limiter
-        .expect_peek()
-        .times(1)
-        .return_once(|_, _, _| Err(unavailable()));
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect_err("limiter unavailable");
-
-    assert!(matches!(error, LoginError::Unavailable(_)), "{error:?}");
-}
-
-// ------------------------------------------------------------- counting
-
-#[tokio::test]
-async fn login_below_both_limits_logs_in_and_resets_only_the_pair() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
-    mocks.expect_verify(
-        PASSWORD,
-        STORED_HASH,
-        PasswordVerification::Match {
-            needs_rehash: false,
-        },
-    );
-    mocks.expect_no_rehash();
-    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
-    let _ = mocks.expect_session_opened(USER_ID);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(
-            limits().max_account_failures - 1,
-            now(),
-            TimeDelta::seconds(30),
-        ),
-        Some(window(
-            limits().max_pair_failures - 1,
-            now(),
-            TimeDelta::seconds(30),
-        )),
-    );
-    limiter.expect_hit().never();
-    let reset = Keys::default();
-    let sink = Arc::clone(&reset);
-    limiter.expect_reset().times(1).returning(move |key| {
-        sink.lock().expect("lock not poisoned").push(key.to_owned());
-        Ok(())
-    });
-    let service = limited(mocks, limiter);
-
-    let (logged_in, tokens) = service
-        .login(login_command("ada@example.com", PASSWORD))
-        .await
-        .expect("login succeeds");
-
-    assert_eq!(logged_in.id, USER_ID);
-    assert_eq!(tokens.session_id, SESSION_ID);
-    let reset = keys(&reset);
-    assert_eq!(reset.len(), 1);
-    assert!(is_pair_key(&reset[0]), "{reset:?}");
-}
-
-#[tokio::test]
-async fn login_with_a_wrong_password_counts_the_account_and_the_pair() {
-    let at = now() + TimeDelta::seconds(17);
-    let mut mocks = Mocks::new();
-    mocks.now = at;
-    mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
-    mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
-    mocks.expect_no_rehash();
-    mocks.expect_no_session();
-    let mut limiter = MockRateLimiter::new();
-    let peeked = Keys::default();
-    let sink = Arc::clone(&peeked);
-    limiter
-        .expect_peek()
-        .with(always(), eq(limits().window), eq(at))
-        .times(2)
-        .returning(move |key, _, now| {
-            sink.lock().expect("lock not poisoned").push(key.to_owned());
-            Ok(window(0, now, TimeDelta::zero()))
-        });
-    let hit = Keys::default();
-    let sink = Arc::clone(&hit);
-    limiter
-        .expect_hit()
-        .with(always(), eq(limits().window), eq(at))
-        .times(2)
-        .returning(move |key, _, now| {
-            sink.lock().expect("lock not poisoned").push(key.to_owned());
-            Ok(window(1, now, limits().window))
-        });
-    limiter.expect_reset().never();
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", WRONG_PASSWORD))
-        .await
-        .expect_err("wrong password");
-
-    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
-    let hit = keys(&hit);
-    assert_eq!(hit.len(), 2, "{hit:?}");
-    assert!(hit.iter().any(|key| is_account_key(key)), "{hit:?}");
-    assert!(hit.iter().any(|key| is_pair_key(key)), "{hit:?}");
-    // The same keys that were checked are counted.
-    let mut peeked = keys(&peeked);
-    let mut counted = hit.clone();
-    peeked.sort();
-    counted.sort();
-    assert_eq!(peeked, counted);
-}
-
-#[tokio::test]
-async fn login_keys_do_not_depend_on_the_case_of_the_address() {
-    let mut limiter = MockRateLimiter::new();
-    let peeked = Keys::default();
-    let sink = Arc::clone(&peeked);
-    limiter
-        .expect_peek()
-        .times(4)
-        .returning(move |key, _, now| {
-            sink.lock().expect("lock not poisoned").push(key.to_owned());
-            Ok(window(0, now, TimeDelta::zero()))
-        });
-    limiter.expect_hit().times(4).returning(|_, window, now| {
-        Ok(WindowCount {
-            count: 1,
-            resets_at: now + window,
-        })
-    });
+async fn concurrent_wrong_passwords_are_checked_at_most_the_limit_times() {
+    const ATTEMPTS: usize = 24;
+    let counts = Counts::default();
     let mut mocks = Mocks::new();
     mocks
         .users
         .expect_find_by_email()
-        .with(eq(email()))
-        .times(2)
         .returning(|_| Ok(Some(user(USER_ID, true))));
-    mocks
-        .hasher
-        .expect_verify()
-        .times(2)
-        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    let checked = Arc::new(Mutex::new(0_u64));
+    let sink = Arc::clone(&checked);
+    mocks.hasher.expect_verify().returning(move |_, _| {
+        *sink.lock().expect("lock not poisoned") += 1;
+        Ok(PasswordVerification::Mismatch)
+    });
     mocks.expect_no_session();
-    let service = limited(mocks, limiter);
+    let service = Arc::new(limited(mocks, &counts));
 
-    for typed in ["ada@example.com", "  ADA@Example.COM "] {
-        let error = service
-            .login(login_command(typed, WRONG_PASSWORD))
-            .await
-            .expect_err("wrong password");
-        assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+    let attempts: Vec<_> = (0..ATTEMPTS)
+        .map(|_| {
+            let service = Arc::clone(&service);
+            tokio::spawn(async move {
+                service
+                    .login(login_command("ada@example.com", WRONG_PASSWORD))
+                    .await
+            })
+        })
+        .collect();
+    let (mut wrong, mut refused) = (0, 0);
+    for attempt in attempts {
+        match attempt.await.expect("no panic") {
+            Err(LoginError::InvalidCredentials) => wrong += 1,
+            Err(LoginError::RateLimited { .. }) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
-    let peeked = keys(&peeked);
-    assert_eq!(peeked[0..2], peeked[2..4], "{peeked:?}");
-}
-
-#[tokio::test]
-async fn login_with_an_unknown_address_is_counted_too() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_by_email(email(), None);
-    mocks
-        .hasher
-        .expect_verify()
-        .times(1)
-        .return_once(|_, _| Ok(PasswordVerification::Mismatch));
-    mocks.expect_no_session();
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(0, now(), TimeDelta::zero())),
+    assert_eq!(wrong, limits().max_pair_failures);
+    assert_eq!(refused, ATTEMPTS as u64 - limits().max_pair_failures);
+    assert_eq!(
+        *checked.lock().expect("lock not poisoned"),
+        limits().max_pair_failures,
+        "no password beyond the limit is hashed"
     );
-    limiter
-        .expect_hit()
-        .withf(|key, _, _| is_account_key(key))
-        .times(1)
-        .returning(|_, window, now| {
-            Ok(WindowCount {
-                count: 1,
-                resets_at: now + window,
-            })
-        });
-    limiter
-        .expect_hit()
-        .withf(|key, _, _| is_pair_key(key))
-        .times(1)
-        .returning(|_, window, now| {
-            Ok(WindowCount {
-                count: 1,
-                resets_at: now + window,
-            })
-        });
-    limiter.expect_reset().never();
-    let service = limited(mocks, limiter);
-
-    let error = service
-        .login(login_command("ada@example.com", WRONG_PASSWORD))
-        .await
-        .expect_err("unknown address");
-
-    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
 }
 
 #[tokio::test]
-async fn login_failure_stays_invalid_credentials_when_counting_fails() {
+async fn login_rate_limited_rounds_a_partial_second_up_and_never_says_zero() {
+    for (resets_in, expected) in [
+        (TimeDelta::milliseconds(1_500), 2),
+        (TimeDelta::zero(), 1),
+        (TimeDelta::milliseconds(-20), 1),
+    ] {
+        let counts = Counts::default();
+        seed(&counts, 3, 3).await;
+        let mut mocks = Mocks::new();
+        expect_untouched(&mut mocks);
+        let service = limited_at(mocks, &counts, resets_in);
+
+        let error = service
+            .login(login_command("ada@example.com", PASSWORD))
+            .await
+            .expect_err("rate limited");
+
+        assert_limited(&error, expected);
+    }
+}
+
+// -------------------------------------------------------------- counting
+
+#[tokio::test]
+async fn login_with_a_wrong_password_counts_the_account_and_the_pair() {
+    let counts = Counts::default();
     let mut mocks = Mocks::new();
     mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
     mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
     mocks.expect_no_rehash();
     mocks.expect_no_session();
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(0, now(), TimeDelta::zero())),
-    );
-    // Both keys are still tried when the first fails.
-    limiter
-        .expect_hit()
-        .times(2)
-        .returning(|_, _, _| Err(unavailable()));
-    limiter.expect_reset().never();
-    let service = limited(mocks, limiter);
+    let service = limited(mocks, &counts);
 
     let error = service
         .login(login_command("ada@example.com", WRONG_PASSWORD))
@@ -543,10 +290,83 @@ async fn login_failure_stays_invalid_credentials_when_counting_fails() {
         .expect_err("wrong password");
 
     assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+    assert_eq!((account_count(&counts), pair_count(&counts)), (1, 1));
 }
 
 #[tokio::test]
-async fn login_succeeds_when_the_reset_fails() {
+async fn login_with_an_unknown_address_is_counted_too() {
+    let counts = Counts::default();
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_email().returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    mocks.expect_no_session();
+    let service = limited(mocks, &counts);
+
+    service
+        .login(login_command("nobody@example.com", WRONG_PASSWORD))
+        .await
+        .expect_err("unknown address");
+
+    assert_eq!((account_count(&counts), pair_count(&counts)), (1, 1));
+}
+
+#[tokio::test]
+async fn login_keys_do_not_depend_on_the_case_of_the_address() {
+    let counts = Counts::default();
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_email().returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_verify()
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    mocks.expect_no_session();
+    let service = limited(mocks, &counts);
+
+    for spelling in ["ada@example.com", "  ADA@Example.COM "] {
+        let _ = service.login(login_command(spelling, WRONG_PASSWORD)).await;
+    }
+
+    let keys = counts.lock().expect("lock not poisoned").clone();
+    assert_eq!(keys.len(), 2, "one account key and one pair key: {keys:?}");
+    assert!(keys.values().all(|count| *count == 2), "{keys:?}");
+}
+
+#[tokio::test]
+async fn addresses_in_one_ipv6_network_share_a_pair() {
+    let counts = Counts::default();
+    let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_email().returning(|_| Ok(None));
+    mocks
+        .hasher
+        .expect_verify()
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    mocks.expect_no_session();
+    let service = limited(mocks, &counts);
+
+    for ip in ["2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"] {
+        let mut command = login_command("ada@example.com", WRONG_PASSWORD);
+        command.client.ip = Some(ip.into());
+        let _ = service.login(command).await;
+    }
+
+    let counts = counts.lock().expect("lock not poisoned").clone();
+    let mut pairs: Vec<u64> = counts
+        .iter()
+        .filter(|(key, _)| key.starts_with("login:p:"))
+        .map(|(_, count)| *count)
+        .collect();
+    pairs.sort_unstable();
+    assert_eq!(pairs, vec![1, 2], "one /64 counts as one address");
+}
+
+#[tokio::test]
+async fn login_success_resets_the_pair_and_takes_back_the_account_reservation() {
+    let counts = Counts::default();
+    seed(&counts, 2, 2).await;
     let mut mocks = Mocks::new();
     mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
     mocks.expect_verify(
@@ -556,28 +376,27 @@ async fn login_succeeds_when_the_reset_fails() {
             needs_rehash: false,
         },
     );
-    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
-    let _ = mocks.expect_session_opened(USER_ID);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(0, now(), TimeDelta::zero())),
-    );
-    limiter.expect_hit().never();
-    limiter
-        .expect_reset()
-        .times(1)
-        .return_once(|_| Err(unavailable()));
-    let service = limited(mocks, limiter);
+    mocks.expect_ids(&[
+        SESSION_ID.0,
+        uuid::Uuid::from_u128(0x0301),
+        uuid::Uuid::from_u128(0x0201),
+    ]);
+    mocks.expect_session_opened(USER_ID);
+    let service = limited(mocks, &counts);
 
     service
         .login(login_command("ada@example.com", PASSWORD))
         .await
-        .expect("login succeeds");
+        .expect("logged in");
+
+    assert_eq!(pair_count(&counts), 0, "a success resets the pair");
+    assert_eq!(account_count(&counts), 2, "a success is not a failure");
 }
 
 #[tokio::test]
 async fn login_of_a_disabled_user_with_the_right_password_resets_the_pair() {
+    let counts = Counts::default();
+    seed(&counts, 1, 1).await;
     let mut mocks = Mocks::new();
     mocks.expect_find_by_email(email(), Some(user(USER_ID, false)));
     mocks.expect_verify(
@@ -587,20 +406,8 @@ async fn login_of_a_disabled_user_with_the_right_password_resets_the_pair() {
             needs_rehash: false,
         },
     );
-    mocks.expect_no_rehash();
     mocks.expect_no_session();
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(1, now(), TimeDelta::seconds(10))),
-    );
-    limiter.expect_hit().never();
-    limiter
-        .expect_reset()
-        .withf(is_pair_key)
-        .times(1)
-        .return_once(|_| Ok(()));
-    let service = limited(mocks, limiter);
+    let service = limited(mocks, &counts);
 
     let error = service
         .login(login_command("ada@example.com", PASSWORD))
@@ -608,89 +415,80 @@ async fn login_of_a_disabled_user_with_the_right_password_resets_the_pair() {
         .expect_err("disabled");
 
     assert!(matches!(error, LoginError::AccountDisabled), "{error:?}");
+    assert_eq!((account_count(&counts), pair_count(&counts)), (1, 0));
 }
 
 #[tokio::test]
-async fn login_when_storage_fails_counts_nothing() {
+async fn login_without_a_client_ip_uses_only_the_account_key() {
+    let counts = Counts::default();
     let mut mocks = Mocks::new();
+    mocks.users.expect_find_by_email().returning(|_| Ok(None));
     mocks
-        .users
-        .expect_find_by_email()
-        .times(1)
-        .return_once(|_| Err(unavailable()));
-    mocks.hasher.expect_verify().never();
+        .hasher
+        .expect_verify()
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
     mocks.expect_no_session();
-    let mut limiter = limiter_peeking(
-        now(),
-        window(0, now(), TimeDelta::zero()),
-        Some(window(0, now(), TimeDelta::zero())),
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
+    let service = limited(mocks, &counts);
+
+    for _ in 0..limits().max_account_failures {
+        let mut command = login_command("ada@example.com", WRONG_PASSWORD);
+        command.client.ip = None;
+        let error = service.login(command).await.expect_err("wrong");
+        assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
+    }
+    let mut command = login_command("ada@example.com", WRONG_PASSWORD);
+    command.client.ip = None;
+    let error = service.login(command).await.expect_err("limited");
+
+    assert!(matches!(error, LoginError::RateLimited { .. }), "{error:?}");
+    assert_eq!(pair_count(&counts), 0);
+}
+
+#[tokio::test]
+async fn login_when_hashing_is_saturated_counts_nothing() {
+    let counts = Counts::default();
+    let mut mocks = Mocks::new();
+    mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
+    mocks
+        .hasher
+        .expect_verify()
+        .times(1)
+        .returning(|_, _| Err(HashError::Busy));
+    mocks.expect_no_session();
+    let service = limited(mocks, &counts);
 
     let error = service
         .login(login_command("ada@example.com", PASSWORD))
         .await
-        .expect_err("storage unavailable");
+        .expect_err("busy");
+
+    assert!(matches!(error, LoginError::Unavailable(_)), "{error:?}");
+    assert_eq!((account_count(&counts), pair_count(&counts)), (0, 0));
+}
+
+#[tokio::test]
+async fn login_when_the_limiter_is_unreachable_is_unavailable_and_checks_nothing() {
+    let mut mocks = Mocks::new();
+    expect_untouched(&mut mocks);
+    let mut limiter = MockRateLimiter::new();
+    limiter
+        .expect_hit()
+        .times(1)
+        .returning(|_, _, _| Err(unavailable()));
+    let service = mocks
+        .service()
+        .with_login_limits(Arc::new(limiter), limits());
+
+    let error = service
+        .login(login_command("ada@example.com", PASSWORD))
+        .await
+        .expect_err("limiter down");
 
     assert!(matches!(error, LoginError::Unavailable(_)), "{error:?}");
 }
 
-// ------------------------------------------------- no limiter, no address
-
 #[tokio::test]
-async fn login_without_limits_never_touches_a_limiter() {
-    // No limiter configured: nothing is checked or counted, and a wrong
-    // password is refused as without limits.
-    let mut mocks = Mocks::new();
-    mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
-    mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
-    mocks.expect_no_rehash();
-    mocks.expect_no_session();
-    let service = mocks.service();
-
-    let error = service
-        .login(login_command("ada@example.com", WRONG_PASSWORD))
-        .await
-        .expect_err("wrong password");
-
-    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
-}
-
-#[tokio::test]
-async fn login_limits_without_a_client_ip_use_only_the_account_key() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
-    mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
-    mocks.expect_no_rehash();
-    mocks.expect_no_session();
-    let mut limiter = limiter_peeking(now(), window(0, now(), TimeDelta::zero()), None);
-    limiter
-        .expect_hit()
-        .withf(|key, window, at| is_account_key(key) && *window == limits().window && *at == now())
-        .times(1)
-        .returning(|_, window, now| {
-            Ok(WindowCount {
-                count: 1,
-                resets_at: now + window,
-            })
-        });
-    limiter
-        .expect_hit()
-        .withf(|key, _, _| !is_account_key(key))
-        .never();
-    limiter.expect_reset().never();
-    let service = limited(mocks, limiter);
-    let mut command = login_command("ada@example.com", WRONG_PASSWORD);
-    command.client.ip = None;
-
-    let error = service.login(command).await.expect_err("wrong password");
-
-    assert!(matches!(error, LoginError::InvalidCredentials), "{error:?}");
-}
-
-#[tokio::test]
-async fn login_without_a_client_ip_success_resets_nothing() {
+async fn login_succeeds_when_taking_back_the_reservation_fails() {
     let mut mocks = Mocks::new();
     mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
     mocks.expect_verify(
@@ -700,52 +498,144 @@ async fn login_without_a_client_ip_success_resets_nothing() {
             needs_rehash: false,
         },
     );
-    mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
-    let _ = mocks.expect_session_opened(USER_ID);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(
-            limits().max_account_failures - 1,
-            now(),
-            TimeDelta::seconds(5),
-        ),
-        None,
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-    let mut command = login_command("ada@example.com", PASSWORD);
-    command.client.ip = None;
+    mocks.expect_ids(&[
+        SESSION_ID.0,
+        uuid::Uuid::from_u128(0x0301),
+        uuid::Uuid::from_u128(0x0201),
+    ]);
+    mocks.expect_session_opened(USER_ID);
+    let mut limiter = MockRateLimiter::new();
+    limiter.expect_hit().returning(|_, _, now| {
+        Ok(WindowCount {
+            count: 1,
+            resets_at: now + limits().window,
+        })
+    });
+    limiter.expect_reset().returning(|_| Err(unavailable()));
+    limiter.expect_release().returning(|_| Err(unavailable()));
+    let service = mocks
+        .service()
+        .with_login_limits(Arc::new(limiter), limits());
 
-    service.login(command).await.expect("login succeeds");
+    service
+        .login(login_command("ada@example.com", PASSWORD))
+        .await
+        .expect("the counters are best-effort after the check");
+}
+
+// ------------------------------------------- other password checks
+
+fn new_password() -> Password {
+    Password::parse(
+        SecretString::from("a brand new passphrase"),
+        &PasswordPolicy::default(),
+        Some(&email()),
+    )
+    .expect("valid")
 }
 
 #[tokio::test]
-async fn login_limits_without_a_client_ip_still_refuse_at_the_account_max() {
+async fn wrong_current_passwords_count_toward_the_login_limits() {
+    let counts = Counts::default();
     let mut mocks = Mocks::new();
-    expect_untouched(&mut mocks);
-    let mut limiter = limiter_peeking(
-        now(),
-        window(
-            limits().max_account_failures,
-            now(),
-            TimeDelta::seconds(120),
-        ),
-        None,
-    );
-    expect_nothing_recorded(&mut limiter);
-    let service = limited(mocks, limiter);
-    let mut command = login_command("ada@example.com", PASSWORD);
-    command.client.ip = None;
+    let checked = Arc::new(Mutex::new(0_u64));
+    let sink = Arc::clone(&checked);
+    mocks.hasher.expect_verify().returning(move |_, _| {
+        *sink.lock().expect("lock not poisoned") += 1;
+        Ok(PasswordVerification::Mismatch)
+    });
+    mocks.hasher.expect_hash().never();
+    mocks.users.expect_update_password_hash().never();
+    let service = limited(mocks, &counts);
+    let ada = user(USER_ID, true);
 
-    let error = service.login(command).await.expect_err("rate limited");
-
+    for _ in 0..limits().max_pair_failures {
+        let error = service
+            .change_password(
+                &ada,
+                SESSION_ID,
+                Some(CLIENT_IP),
+                &SecretString::from(WRONG_PASSWORD),
+                &new_password(),
+            )
+            .await
+            .expect_err("wrong password");
+        assert!(matches!(error, AccountError::WrongPassword), "{error:?}");
+    }
+    let error = service
+        .change_password(
+            &ada,
+            SESSION_ID,
+            Some(CLIENT_IP),
+            &SecretString::from(PASSWORD),
+            &new_password(),
+        )
+        .await
+        .expect_err("limited");
     assert!(
-        matches!(
-            error,
-            LoginError::RateLimited {
-                retry_after_secs: 120
-            }
-        ),
+        matches!(error, AccountError::RateLimited { .. }),
         "{error:?}"
     );
+    let error = service
+        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(PASSWORD))
+        .await
+        .expect_err("limited");
+    assert!(
+        matches!(error, AccountError::RateLimited { .. }),
+        "{error:?}"
+    );
+
+    assert_eq!(
+        *checked.lock().expect("lock not poisoned"),
+        limits().max_pair_failures
+    );
+    // The same counters as the log-in form: it is limited too now.
+    let mut mocks = Mocks::new();
+    expect_untouched(&mut mocks);
+    let error = limited(mocks, &counts)
+        .login(login_command("ada@example.com", PASSWORD))
+        .await
+        .expect_err("limited");
+    assert!(matches!(error, LoginError::RateLimited { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_deletion_password_is_counted_and_a_right_one_releases() {
+    let counts = Counts::default();
+    let mut mocks = Mocks::new();
+    mocks
+        .hasher
+        .expect_verify()
+        .withf(|candidate, _| {
+            use secrecy::ExposeSecret as _;
+            candidate.expose_secret() == WRONG_PASSWORD
+        })
+        .times(1)
+        .returning(|_, _| Ok(PasswordVerification::Mismatch));
+    mocks.hasher.expect_verify().times(1).returning(|_, _| {
+        Ok(PasswordVerification::Match {
+            needs_rehash: false,
+        })
+    });
+    mocks
+        .users
+        .expect_delete()
+        .with(eq(USER_ID))
+        .times(1)
+        .returning(|_| Ok(true));
+    let service = limited(mocks, &counts);
+    let ada = user(USER_ID, true);
+
+    let error = service
+        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(WRONG_PASSWORD))
+        .await
+        .expect_err("wrong");
+    assert!(matches!(error, AccountError::WrongPassword), "{error:?}");
+    assert_eq!((account_count(&counts), pair_count(&counts)), (1, 1));
+
+    service
+        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(PASSWORD))
+        .await
+        .expect("deleted");
+    assert_eq!((account_count(&counts), pair_count(&counts)), (1, 0));
 }

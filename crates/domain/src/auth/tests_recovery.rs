@@ -143,6 +143,16 @@ impl MailMocks {
             .return_once(move |_, _, _| Ok(found));
     }
 
+    /// The token's owner is looked up once, and is active or not.
+    fn expect_owner(&mut self, is_active: bool) {
+        self.mocks
+            .users
+            .expect_find_by_id()
+            .with(eq(USER_ID))
+            .times(1)
+            .return_once(move |_| Ok(Some(user(USER_ID, is_active))));
+    }
+
     /// No password is hashed or stored and no session revoked.
     fn expect_no_password_change(&mut self) {
         self.mocks.hasher.expect_hash().never();
@@ -291,6 +301,13 @@ async fn verify_email_consumes_the_token_then_marks_the_address_verified() {
         .times(1)
         .in_sequence(&mut sequence)
         .return_once(move |_, _, _| Ok(Some(stored(TokenPurpose::VerifyEmail, at))));
+    m.mocks
+        .users
+        .expect_find_by_id()
+        .with(eq(USER_ID))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_| Ok(Some(unverified())));
     m.tokens
         .expect_consume()
         .with(eq(ACTION_TOKEN_ID), eq(at))
@@ -333,6 +350,7 @@ async fn verify_email_with_a_token_consumed_meanwhile_is_invalid() {
         later(),
         Some(stored(TokenPurpose::VerifyEmail, later())),
     );
+    m.expect_owner(true);
     m.tokens
         .expect_consume()
         .times(1)
@@ -353,6 +371,7 @@ async fn verify_email_of_a_vanished_user_is_invalid() {
         later(),
         Some(stored(TokenPurpose::VerifyEmail, later())),
     );
+    m.expect_owner(true);
     m.tokens
         .expect_consume()
         .times(1)
@@ -620,6 +639,12 @@ async fn reset_password_sets_the_new_hash_and_revokes_every_session() {
         .times(1)
         .in_sequence(&mut sequence)
         .return_once(|_, _, _| Ok(true));
+    m.tokens
+        .expect_invalidate()
+        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _, _| Ok(1));
     m.mocks
         .sessions
         .expect_revoke_all()
@@ -740,4 +765,191 @@ async fn reset_password_when_hashing_is_busy_keeps_the_token() {
         .expect_err("hashing busy");
 
     assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+}
+
+// ------------------------------------------------------ disabled accounts
+
+#[tokio::test]
+async fn verify_email_of_a_disabled_account_is_refused_and_keeps_the_token() {
+    let mut m = MailMocks::at(later());
+    m.expect_find_valid(
+        TokenPurpose::VerifyEmail,
+        later(),
+        Some(stored(TokenPurpose::VerifyEmail, later())),
+    );
+    m.expect_owner(false);
+    m.tokens.expect_consume().never();
+    m.mocks.users.expect_set_email_verified().never();
+    let service = m.service();
+
+    let error = service.verify_email(PRESENTED).await.expect_err("disabled");
+
+    assert!(matches!(error, MailFlowError::AccountDisabled), "{error:?}");
+}
+
+#[tokio::test]
+async fn reset_password_of_a_disabled_account_changes_nothing() {
+    let mut m = MailMocks::at(later());
+    m.expect_find_valid(
+        TokenPurpose::ResetPassword,
+        later(),
+        Some(stored(TokenPurpose::ResetPassword, later())),
+    );
+    m.expect_owner(false);
+    m.tokens.expect_consume().never();
+    m.tokens.expect_invalidate().never();
+    m.expect_no_password_change();
+    let service = m.service();
+
+    let error = service
+        .reset_password(
+            PRESENTED,
+            SecretString::from(NEW_PASSWORD),
+            &PasswordPolicy::default(),
+        )
+        .await
+        .expect_err("disabled");
+
+    assert!(matches!(error, MailFlowError::AccountDisabled), "{error:?}");
+}
+
+// ------------------------------------------------------------ mail throttle
+
+/// A limiter that counts `hit`s per key at the mocked time and answers with
+/// windows that end `resets_in` later.
+fn mail_limiter(
+    at: DateTime<Utc>,
+    resets_in: TimeDelta,
+    start_at: u64,
+) -> crate::common::MockRateLimiter {
+    let mut limiter = crate::common::MockRateLimiter::new();
+    let count = std::sync::Mutex::new(start_at);
+    limiter
+        .expect_hit()
+        .withf(move |key, window, now| {
+            key.starts_with("mail:")
+                && !key.contains("example.com")
+                && *window == crate::auth::MAIL_WINDOW
+                && *now == at
+        })
+        .returning(move |_, _, now| {
+            let mut count = count.lock().expect("lock not poisoned");
+            *count += 1;
+            Ok(crate::common::WindowCount {
+                count: *count,
+                resets_at: now + resets_in,
+            })
+        });
+    limiter
+}
+
+#[tokio::test]
+async fn forgot_password_past_the_hourly_allowance_sends_nothing_and_still_succeeds() {
+    let mut m = MailMocks::at(later());
+    m.mocks
+        .expect_find_by_email(email(), Some(user(USER_ID, true)));
+    m.expect_nothing_sent();
+    let service = m.service().with_mail_limit(
+        Arc::new(mail_limiter(later(), TimeDelta::minutes(20), 3)),
+        3,
+    );
+
+    service
+        .forgot_password("ada@example.com")
+        .await
+        .expect("the answer never says whether mail went out");
+}
+
+#[tokio::test]
+async fn forgot_password_within_the_allowance_mails_a_link() {
+    let mut m = MailMocks::at(later());
+    m.mocks
+        .expect_find_by_email(email(), Some(user(USER_ID, true)));
+    m.expect_token_issued();
+    m.expect_mail_sent();
+    let service = m.service().with_mail_limit(
+        Arc::new(mail_limiter(later(), TimeDelta::minutes(20), 2)),
+        3,
+    );
+
+    service
+        .forgot_password("ada@example.com")
+        .await
+        .expect("sent");
+}
+
+#[tokio::test]
+async fn request_email_verification_past_the_allowance_is_rate_limited() {
+    let mut m = MailMocks::at(later());
+    m.expect_nothing_sent();
+    let service = m.service().with_mail_limit(
+        Arc::new(mail_limiter(later(), TimeDelta::seconds(1_199), 5)),
+        5,
+    );
+
+    let error = service
+        .request_email_verification(&unverified())
+        .await
+        .expect_err("limited");
+
+    assert!(
+        matches!(
+            error,
+            MailFlowError::RateLimited {
+                retry_after_secs: 1_199
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+// ------------------------------------------- reset links and password change
+
+#[tokio::test]
+async fn change_password_invalidates_every_outstanding_reset_link() {
+    let at = later();
+    let mut m = MailMocks::at(at);
+    m.mocks.hasher.expect_verify().times(1).returning(|_, _| {
+        Ok(crate::user::PasswordVerification::Match {
+            needs_rehash: false,
+        })
+    });
+    m.mocks
+        .hasher
+        .expect_hash()
+        .times(1)
+        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
+    m.mocks
+        .users
+        .expect_update_password_hash()
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    m.mocks
+        .sessions
+        .expect_revoke_all_except()
+        .times(1)
+        .return_once(|_, _, _| Ok(0));
+    m.tokens
+        .expect_invalidate()
+        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(2));
+    let service = m.service();
+    let new = crate::user::Password::parse(
+        SecretString::from(NEW_PASSWORD),
+        &PasswordPolicy::default(),
+        Some(&email()),
+    )
+    .expect("valid");
+
+    service
+        .change_password(
+            &user(USER_ID, true),
+            super::tests::SESSION_ID,
+            None,
+            &SecretString::from(super::tests::PASSWORD),
+            &new,
+        )
+        .await
+        .expect("changed");
 }

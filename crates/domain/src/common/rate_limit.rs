@@ -38,6 +38,10 @@ pub trait RateLimiter: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<WindowCount, StorageError>;
 
+    /// Takes back one event recorded for `key` (an attempt reserved with
+    /// [`RateLimiter::hit`] that turned out not to count); never below zero.
+    async fn release(&self, key: &str) -> Result<(), StorageError>;
+
     /// Forgets `key`.
     async fn reset(&self, key: &str) -> Result<(), StorageError>;
 

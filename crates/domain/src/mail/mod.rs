@@ -80,8 +80,20 @@ pub struct ActionToken {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ActionTokenRepository: Send + Sync {
-    /// Stores a new token.
+    /// Stores a new token and, in the same transaction, marks the user's
+    /// earlier unused tokens of the same purpose used: only the newest link
+    /// works.
     async fn insert(&self, token: &ActionToken) -> Result<(), StorageError>;
+
+    /// Marks every unused token of `user` for `purpose` used at `now` (after
+    /// a password change or reset, every outstanding reset link dies);
+    /// returns how many.
+    async fn invalidate(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError>;
 
     /// The unused, unexpired token with this hash and purpose.
     async fn find_valid(

@@ -5,7 +5,8 @@ use auth_domain::user::UserId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DatabaseConnection, EntityTrait as _, QueryFilter as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, EntityTrait as _,
+    QueryFilter as _, TransactionTrait as _,
 };
 use uuid::Uuid;
 
@@ -26,6 +27,23 @@ impl SeaOrmActionTokenRepository {
     }
 }
 
+/// Marks the user's unused tokens for `purpose` used at `now`.
+async fn invalidate(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    purpose: TokenPurpose,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let result = action_token::Entity::update_many()
+        .col_expr(action_token::Column::UsedAt, Expr::value(now))
+        .filter(action_token::Column::UserId.eq(user.0))
+        .filter(action_token::Column::Purpose.eq(purpose.as_str()))
+        .filter(action_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 #[async_trait]
 impl ActionTokenRepository for SeaOrmActionTokenRepository {
     async fn insert(&self, token: &ActionToken) -> Result<(), StorageError> {
@@ -38,11 +56,26 @@ impl ActionTokenRepository for SeaOrmActionTokenRepository {
             expires_at: Set(token.expires_at),
             used_at: Set(None),
         };
-        action_token::Entity::insert(row)
-            .exec_without_returning(&self.db)
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        invalidate(&txn, token.user_id, token.purpose, token.created_at)
             .await
             .map_err(storage_error)?;
-        Ok(())
+        action_token::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(storage_error)?;
+        txn.commit().await.map_err(storage_error)
+    }
+
+    async fn invalidate(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        invalidate(&self.db, user, purpose, now)
+            .await
+            .map_err(storage_error)
     }
 
     async fn find_valid(

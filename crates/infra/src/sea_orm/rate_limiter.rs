@@ -101,6 +101,18 @@ impl RateLimiter for SeaOrmRateLimiter {
         window_count(row, window, now)
     }
 
+    async fn release(&self, key: &str) -> Result<(), StorageError> {
+        let statement = self.statement(
+            "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0",
+            vec![key.into()],
+        );
+        self.db
+            .execute_raw(statement)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn reset(&self, key: &str) -> Result<(), StorageError> {
         let statement = self.statement("DELETE FROM rate_limits WHERE key = $1", vec![key.into()]);
         self.db

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use auth_domain::common::TokenHash;
-use auth_domain::mail::{ActionTokenRepository as _, TokenPurpose};
+use auth_domain::mail::{ActionToken, ActionTokenRepository as _, TokenPurpose};
 use auth_domain::user::{User, UserRepository as _};
 use auth_infra::db_test;
 use auth_infra::sea_orm::{SeaOrmActionTokenRepository, SeaOrmUserRepository};
@@ -91,7 +91,7 @@ db_test!(a_token_is_consumed_once, |db| {
     let ada = owner(&db.db).await;
     let tokens = SeaOrmActionTokenRepository::new(db.db.clone());
     let token = fixtures::action_token(ada.id, TokenPurpose::VerifyEmail);
-    let other = fixtures::action_token(ada.id, TokenPurpose::VerifyEmail);
+    let other = fixtures::action_token(ada.id, TokenPurpose::ResetPassword);
     tokens.insert(&token).await.expect("insert");
     tokens.insert(&other).await.expect("insert the other");
 
@@ -175,3 +175,51 @@ db_test!(purge_deletes_only_expired_tokens, |db| {
     );
     assert_eq!(repo.purge(now).await.expect("purge again"), 0);
 });
+
+db_test!(
+    a_new_token_invalidates_the_earlier_ones_of_its_purpose,
+    |db| {
+        let ada = owner(&db.db).await;
+        let tokens = SeaOrmActionTokenRepository::new(db.db.clone());
+        let first = fixtures::action_token(ada.id, TokenPurpose::ResetPassword);
+        let verify = fixtures::action_token(ada.id, TokenPurpose::VerifyEmail);
+        let second = fixtures::action_token(ada.id, TokenPurpose::ResetPassword);
+        for token in [&first, &verify, &second] {
+            tokens.insert(token).await.expect("insert");
+        }
+
+        let now = fixtures::now();
+        let valid = |token: &ActionToken| {
+            let (tokens, token) = (tokens.clone(), token.clone());
+            async move {
+                tokens
+                    .find_valid(&token.hash, token.purpose, now)
+                    .await
+                    .expect("find")
+                    .is_some()
+            }
+        };
+        assert!(!valid(&first).await, "the older reset link died");
+        assert!(valid(&second).await, "the newest reset link works");
+        assert!(valid(&verify).await, "another purpose is untouched");
+        assert!(!tokens.consume(first.id, now).await.expect("consume"));
+
+        // A password change kills every outstanding reset link, and only those.
+        assert_eq!(
+            tokens
+                .invalidate(ada.id, TokenPurpose::ResetPassword, now)
+                .await
+                .expect("invalidate"),
+            1
+        );
+        assert!(!valid(&second).await);
+        assert!(valid(&verify).await);
+        assert_eq!(
+            tokens
+                .invalidate(ada.id, TokenPurpose::ResetPassword, now)
+                .await
+                .expect("invalidate again"),
+            0
+        );
+    }
+);

@@ -60,6 +60,7 @@ impl std::fmt::Debug for ResetPassword {
     responses(
         (status = 204, description = "Password changed; every session revoked"),
         (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled (`account_disabled`); nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password or missing field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),

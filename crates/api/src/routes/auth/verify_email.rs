@@ -14,7 +14,7 @@ use crate::state::AppState;
     responses(
         (status = 202, description = "A link was mailed (nothing is sent when the address is verified already)"),
         (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+        (status = 429, description = "Too many requests from this address, or this e-mail address already had its hourly allowance of mails (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or mailer unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -45,6 +45,7 @@ impl std::fmt::Debug for VerifyEmail {
     responses(
         (status = 204, description = "Verified"),
         (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The account is disabled (`account_disabled`); nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::extractors::{CurrentUser, ValidJson};
+use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::routes::{Name, UserResponse};
 use crate::state::AppState;
 
@@ -105,16 +105,23 @@ impl std::fmt::Debug for DeleteMe {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this account (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<DeleteMe>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .auth
-        .delete_account(&caller.user, &SecretString::from(body.password))
+        .delete_account(
+            &caller.user,
+            client.ip.as_deref(),
+            &SecretString::from(body.password),
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

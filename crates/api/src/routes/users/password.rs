@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::extractors::{CurrentUser, ValidJson};
+use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::state::AppState;
 
 /// A password change.
@@ -39,11 +39,14 @@ impl std::fmt::Debug for ChangePassword {
         (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords for this account (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
         (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let new_password = Password::parse(
@@ -57,6 +60,7 @@ pub async fn change(
         .change_password(
             &caller.user,
             caller.session_id,
+            client.ip.as_deref(),
             &SecretString::from(body.current_password),
             &new_password,
         )
