@@ -12,6 +12,7 @@ mod availability;
 mod capacity;
 mod cli;
 mod errors;
+mod hardening;
 mod health;
 mod jwks;
 mod login;
