@@ -5,13 +5,12 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_domain::auth::{
-    AccountError, AuthenticateError, LoginError, MailFlowError, RefreshError, SessionError,
-    SignupError,
-};
+use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
 use auth_domain::common::FieldError;
 use auth_domain::project::ProjectError;
-use auth_domain::user::AdminError;
+use auth_domain::recovery::RecoveryError;
+use auth_domain::session::{RefreshError, SessionError};
+use auth_domain::user::{AccountError, AdminError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -451,25 +450,25 @@ impl From<AccountError> for ApiError {
     }
 }
 
-impl From<MailFlowError> for ApiError {
-    fn from(error: MailFlowError) -> Self {
+impl From<RecoveryError> for ApiError {
+    fn from(error: RecoveryError) -> Self {
         match error {
-            MailFlowError::InvalidToken => Self::new(
+            RecoveryError::InvalidToken => Self::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_token",
                 "The token is unknown, already used or expired.",
             ),
-            MailFlowError::InvalidPassword(e) => {
+            RecoveryError::InvalidPassword(e) => {
                 Self::validation(vec![FieldError::new("new_password", e)])
             }
-            MailFlowError::AccountDisabled => Self::new(
+            RecoveryError::AccountDisabled => Self::new(
                 StatusCode::FORBIDDEN,
                 "account_disabled",
                 "This account has been disabled.",
             ),
-            MailFlowError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
-            MailFlowError::Unavailable(e) => Self::unavailable(e),
-            MailFlowError::Unexpected(e) => Self::internal(e),
+            RecoveryError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
+            RecoveryError::Unavailable(e) => Self::unavailable(e),
+            RecoveryError::Unexpected(e) => Self::internal(e),
         }
     }
 }

@@ -7,11 +7,18 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use auth_domain::auth::{AuthPorts, AuthService, AuthSettings, LoginLimits, MailLinks};
-use auth_domain::common::{Clock, RateLimiter, SecretGenerator as _};
+use auth_domain::auth::{
+    AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer,
+};
+use auth_domain::common::{Clock, IdGenerator, RateLimiter, SecretGenerator as _};
 use auth_domain::mail::Mailer;
 use auth_domain::project::ProjectService;
-use auth_domain::user::{AdminService, Password, PasswordHasher as _, PasswordPolicy};
+use auth_domain::recovery::{MailLinks, MailSettings, RecoveryPorts, RecoveryService};
+use auth_domain::session::{SessionRepository, SessionService};
+use auth_domain::user::{
+    AccountPorts, AccountService, AdminService, Password, PasswordHasher, PasswordPolicy,
+    UserRepository,
+};
 use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtKeys, JwtSettings, JwtTokenIssuer, JwtTokenVerifier};
@@ -58,15 +65,22 @@ const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600)
 /// several instances do it. A plain Tokio task (not `actix_web::rt::spawn`,
 /// which needs a `LocalSet`), so the application can also be built inside
 /// any Tokio runtime, as the black-box tests do.
-fn spawn_purge(auth: Arc<AuthService>, rate_limiter: Arc<dyn RateLimiter>) {
+fn spawn_purge(
+    sessions: Arc<SessionService>,
+    recovery: Arc<RecoveryService>,
+    rate_limiter: Arc<dyn RateLimiter>,
+) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
         loop {
             interval.tick().await;
-            match auth.purge_sessions().await {
+            match sessions.purge().await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "expired and revoked sessions purged"),
                 Err(error) => tracing::warn!(error = %error, "session purge failed"),
+            }
+            if let Err(error) = recovery.purge().await {
+                tracing::warn!(error = %error, "mailed-token purge failed");
             }
             // No window is longer than a day.
             let before = chrono::Utc::now() - TimeDelta::days(1);
@@ -140,8 +154,14 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
 /// The use-cases, wired to their adapters.
 #[allow(missing_debug_implementations)]
 pub struct Services {
-    /// Sign-up, log-in, sessions.
+    /// Sign-up, log-in, authentication.
     pub auth: Arc<AuthService>,
+    /// Refresh, log-out, revocation.
+    pub sessions: Arc<SessionService>,
+    /// The caller's own account.
+    pub account: Arc<AccountService>,
+    /// E-mail verification and password reset.
+    pub recovery: Arc<RecoveryService>,
     /// Projects.
     pub projects: Arc<ProjectService>,
     /// User management.
@@ -191,61 +211,90 @@ impl Services {
 
         let jwks = serde_json::to_value(keys.jwks()).context("could not encode the JWKS")?;
         let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(db.clone()));
-        let ports = AuthPorts {
-            users: Arc::new(SeaOrmUserRepository::new(db.clone())),
-            sessions: Arc::new(SeaOrmSessionRepository::new(db.clone())),
-            hasher,
-            issuer: Arc::new(JwtTokenIssuer::new(keys.clone(), jwt.clone())),
-            verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
+        let users: Arc<dyn UserRepository> = Arc::new(SeaOrmUserRepository::new(db.clone()));
+        let sessions: Arc<dyn SessionRepository> =
+            Arc::new(SeaOrmSessionRepository::new(db.clone()));
+        let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
+        let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
+        let hasher: Arc<dyn PasswordHasher> = hasher;
+        let issuer = SessionIssuer::new(
+            sessions.clone(),
+            Arc::new(JwtTokenIssuer::new(keys.clone(), jwt.clone())),
+            clock.clone(),
+            ids.clone(),
+            Arc::new(RandomSecretGenerator),
+            AuthSettings {
+                access_ttl: TimeDelta::seconds(settings.jwt.access_ttl_secs.into()),
+                refresh_ttl: TimeDelta::seconds(settings.jwt.refresh_ttl_secs.into()),
+                refresh_reuse_grace: TimeDelta::seconds(
+                    settings.jwt.refresh_reuse_grace_secs.into(),
+                ),
+            },
+        );
+        let guard = PasswordGuard::new(
+            hasher.clone(),
+            rate_limiter.clone(),
+            LoginLimits {
+                max_pair_failures: settings.rate_limit.login_max_failures.into(),
+                max_account_failures: settings.rate_limit.account_max_failures.into(),
+                window: TimeDelta::seconds(settings.rate_limit.login_window_secs.into()),
+            },
+            clock.clone(),
+        );
+        let auth = Arc::new(AuthService::new(
+            AuthPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                hasher: hasher.clone(),
+                verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
+                clock: clock.clone(),
+                ids: ids.clone(),
+            },
+            issuer.clone(),
+            guard.clone(),
+            dummy_hash,
+        ));
+        let session_service =
+            Arc::new(SessionService::new(sessions.clone(), issuer, clock.clone()));
+        let account = Arc::new(AccountService::new(AccountPorts {
+            users: users.clone(),
+            sessions: sessions.clone(),
+            hasher: hasher.clone(),
+            guard,
+            action_tokens: action_tokens.clone(),
             clock: clock.clone(),
-            ids: Arc::new(UuidV7Generator),
-            secrets: Arc::new(RandomSecretGenerator),
-        };
-        let auth = Arc::new(
-            AuthService::new(
-                ports,
-                AuthSettings {
-                    access_ttl: TimeDelta::seconds(settings.jwt.access_ttl_secs.into()),
-                    refresh_ttl: TimeDelta::seconds(settings.jwt.refresh_ttl_secs.into()),
-                    refresh_reuse_grace: TimeDelta::seconds(
-                        settings.jwt.refresh_reuse_grace_secs.into(),
-                    ),
-                },
-                dummy_hash,
-            )
-            .with_mail(
-                mailer(settings)?,
-                Arc::new(SeaOrmActionTokenRepository::new(db.clone())),
-                MailLinks {
+        }));
+        let recovery = Arc::new(RecoveryService::new(
+            RecoveryPorts {
+                users: users.clone(),
+                sessions: sessions.clone(),
+                hasher,
+                tokens: action_tokens,
+                mailer: mailer(settings)?,
+                limiter: rate_limiter.clone(),
+                clock: clock.clone(),
+                ids,
+                secrets: Arc::new(RandomSecretGenerator),
+            },
+            MailSettings {
+                links: MailLinks {
                     verify_url: settings.mail.verify_url.clone(),
                     reset_url: settings.mail.reset_url.clone(),
                 },
-            )
-            .with_login_limits(
-                rate_limiter.clone(),
-                LoginLimits {
-                    max_pair_failures: settings.rate_limit.login_max_failures.into(),
-                    max_account_failures: settings.rate_limit.account_max_failures.into(),
-                    window: TimeDelta::seconds(settings.rate_limit.login_window_secs.into()),
-                },
-            )
-            .with_mail_limit(
-                rate_limiter.clone(),
-                settings.rate_limit.mail_per_hour.into(),
-            ),
-        );
+                per_address_per_hour: settings.rate_limit.mail_per_hour.into(),
+            },
+        ));
         let projects = Arc::new(ProjectService::new(
             Arc::new(SeaOrmProjectRepository::new(db.clone())),
             clock.clone(),
             Arc::new(UuidV7Generator),
         ));
-        let admin = Arc::new(AdminService::new(
-            Arc::new(SeaOrmUserRepository::new(db.clone())),
-            Arc::new(SeaOrmSessionRepository::new(db.clone())),
-            clock.clone(),
-        ));
+        let admin = Arc::new(AdminService::new(users, sessions, clock.clone()));
         Ok(Self {
             auth,
+            sessions: session_service,
+            account,
+            recovery,
             projects,
             admin,
             jwks,
@@ -271,9 +320,16 @@ impl Application {
             .context("could not apply database migrations")?;
 
         let services = Services::wire(&settings, db.clone(), keys).await?;
-        spawn_purge(services.auth.clone(), services.rate_limiter.clone());
+        spawn_purge(
+            services.sessions.clone(),
+            services.recovery.clone(),
+            services.rate_limiter.clone(),
+        );
         let Services {
             auth,
+            sessions,
+            account,
+            recovery,
             projects,
             admin,
             jwks,
@@ -283,6 +339,9 @@ impl Application {
         let state = web::Data::new(AppState {
             jwks,
             auth,
+            sessions,
+            account,
+            recovery,
             projects,
             admin,
             rate_limiter,

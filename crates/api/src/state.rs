@@ -5,8 +5,9 @@ use std::sync::Arc;
 use auth_domain::auth::AuthService;
 use auth_domain::common::RateLimiter;
 use auth_domain::project::ProjectService;
-use auth_domain::user::AdminService;
-use auth_domain::user::PasswordPolicy;
+use auth_domain::recovery::RecoveryService;
+use auth_domain::session::SessionService;
+use auth_domain::user::{AccountService, AdminService, PasswordPolicy};
 use sea_orm::DatabaseConnection;
 
 use crate::extractors::TrustedProxies;
@@ -16,6 +17,12 @@ use crate::extractors::TrustedProxies;
 pub struct AppState {
     /// Sign-up, log-in and authentication.
     pub auth: Arc<AuthService>,
+    /// Refresh, log-out and session revocation.
+    pub sessions: Arc<SessionService>,
+    /// The caller's own account.
+    pub account: Arc<AccountService>,
+    /// E-mail verification and password reset.
+    pub recovery: Arc<RecoveryService>,
     /// Projects of the caller.
     pub projects: Arc<ProjectService>,
     /// User management.

@@ -4,8 +4,13 @@
 //! value objects that validate themselves ([`user::Email`],
 //! [`user::Password`], [`user::DisplayName`], [`project::ProjectName`]), the
 //! ports the outside world plugs into (repositories, password hasher, token
-//! issuer and verifier, clock, id and secret generators), and the use-cases
-//! built on them ([`auth::AuthService`]).
+//! issuer and verifier, mailer, rate limiter, clock, id and secret
+//! generators), and the use-cases built on them, one service per aggregate:
+//! [`auth::AuthService`] (sign-up, log-in, authentication),
+//! [`session::SessionService`] (refresh, log-out, revocation),
+//! [`user::AccountService`] and [`user::AdminService`],
+//! [`recovery::RecoveryService`] (mailed links) and
+//! [`project::ProjectService`].
 //!
 //! Nothing here does I/O or knows about HTTP, SQL, JWT or Argon2: adapters live
 //! in other crates. With the `mocks` feature every port has a `mockall` mock
@@ -15,5 +20,9 @@ pub mod auth;
 pub mod common;
 pub mod mail;
 pub mod project;
+pub mod recovery;
 pub mod session;
 pub mod user;
+
+#[cfg(test)]
+mod testing;

@@ -1,8 +1,6 @@
-use crate::common::StorageError;
-use crate::user::{CreateUserError, HashError};
+use crate::user::CreateUserError;
 
 use super::IssueTokenError;
-use super::limits::CheckRefused;
 
 /// Why a sign-up failed.
 #[derive(Debug, thiserror::Error)]
@@ -91,132 +89,20 @@ pub enum AuthenticateError {
     Unexpected(#[source] anyhow::Error),
 }
 
-/// Why a refresh failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// Unknown, expired, revoked or reused refresh token, or a disabled user.
-    #[error("invalid refresh token")]
-    InvalidToken,
-    /// Storage is unavailable; try again later.
-    #[error("service unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// A bug or broken dependency.
-    #[error("unexpected error")]
-    Unexpected(#[source] anyhow::Error),
+crate::common::absorb_failures!(SignupError, LoginError, AuthenticateError);
+crate::common::absorb_hash_failures!(SignupError, LoginError);
+
+impl From<IssueTokenError> for SignupError {
+    fn from(error: IssueTokenError) -> Self {
+        Self::Unexpected(error.into())
+    }
 }
 
-/// Why listing or revoking sessions failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    /// No such live session of this user.
-    #[error("session not found")]
-    NotFound,
-    /// Storage is unavailable; try again later.
-    #[error("service unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// A bug or broken dependency.
-    #[error("unexpected error")]
-    Unexpected(#[source] anyhow::Error),
+impl From<IssueTokenError> for LoginError {
+    fn from(error: IssueTokenError) -> Self {
+        Self::Unexpected(error.into())
+    }
 }
-
-/// Why a change to the caller's own account failed.
-#[derive(Debug, thiserror::Error)]
-pub enum AccountError {
-    /// The confirming password is wrong.
-    #[error("wrong password")]
-    WrongPassword,
-    /// Too many failed password checks for this account; no password was
-    /// checked.
-    #[error("too many failed password checks")]
-    RateLimited {
-        /// Seconds until the window ends.
-        retry_after_secs: u64,
-    },
-    /// The last active administrator cannot delete their account.
-    #[error("the last active administrator cannot be deleted")]
-    LastAdmin,
-    /// The user vanished meanwhile.
-    #[error("user not found")]
-    NotFound,
-    /// Storage or hashing capacity is unavailable; try again later.
-    #[error("service unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// A bug or broken dependency.
-    #[error("unexpected error")]
-    Unexpected(#[source] anyhow::Error),
-}
-
-/// Why an e-mail verification or password reset step failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MailFlowError {
-    /// The token is unknown, used or expired.
-    #[error("invalid or expired token")]
-    InvalidToken,
-    /// The new password breaks the policy.
-    #[error("invalid new password: {0}")]
-    InvalidPassword(crate::user::PasswordError),
-    /// The token's account was disabled by an administrator; nothing changed.
-    #[error("account disabled")]
-    AccountDisabled,
-    /// The hourly allowance of mails to this address is used up; nothing
-    /// was sent.
-    #[error("too many mails to this address")]
-    RateLimited {
-        /// Seconds until the allowance is renewed.
-        retry_after_secs: u64,
-    },
-    /// Storage, hashing capacity or the mailer is unavailable.
-    #[error("service unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// A bug or broken dependency.
-    #[error("unexpected error")]
-    Unexpected(#[source] anyhow::Error),
-}
-
-/// Lets each use-case error absorb the shared failure kinds with `?`.
-macro_rules! absorb_failures {
-    ($($error:ident),*) => {$(
-        impl From<StorageError> for $error {
-            fn from(error: StorageError) -> Self {
-                match error {
-                    StorageError::Unavailable(e) => Self::Unavailable(e),
-                    StorageError::Unexpected(e) => Self::Unexpected(e),
-                }
-            }
-        }
-
-        impl From<IssueTokenError> for $error {
-            fn from(error: IssueTokenError) -> Self {
-                Self::Unexpected(error.into())
-            }
-        }
-    )*};
-}
-
-absorb_failures!(
-    SignupError,
-    LoginError,
-    AuthenticateError,
-    RefreshError,
-    SessionError,
-    AccountError,
-    MailFlowError
-);
-
-macro_rules! absorb_hash_failures {
-    ($($error:ident),*) => {$(
-        impl From<HashError> for $error {
-            fn from(error: HashError) -> Self {
-                match error {
-                    HashError::Busy => Self::Unavailable(HashError::Busy.into()),
-                    HashError::Unexpected(e) => Self::Unexpected(e),
-                }
-            }
-        }
-    )*};
-}
-
-absorb_hash_failures!(SignupError, LoginError, AccountError, MailFlowError);
 
 impl From<CreateUserError> for SignupError {
     fn from(error: CreateUserError) -> Self {
@@ -226,20 +112,3 @@ impl From<CreateUserError> for SignupError {
         }
     }
 }
-
-macro_rules! absorb_check_refusals {
-    ($($error:ident),*) => {$(
-        impl From<CheckRefused> for $error {
-            fn from(refusal: CheckRefused) -> Self {
-                match refusal {
-                    CheckRefused::RateLimited(retry_after_secs) => {
-                        Self::RateLimited { retry_after_secs }
-                    }
-                    CheckRefused::Storage(e) => e.into(),
-                }
-            }
-        }
-    )*};
-}
-
-absorb_check_refusals!(LoginError, AccountError);

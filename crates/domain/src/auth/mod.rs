@@ -1,23 +1,20 @@
-//! Authentication: signing up, logging in and authenticating requests.
+//! Authentication: signing up, logging in and authenticating requests, the
+//! session issuer those share with refresh, and the guard every password
+//! check goes through.
 
-mod account;
 mod error;
-mod limits;
+mod guard;
+mod issuer;
 mod model;
 mod ports;
-mod recovery;
 mod service;
-mod sessions;
 
-pub use error::{
-    AccountError, AuthenticateError, LoginError, MailFlowError, RefreshError, SessionError,
-    SignupError, TokenRejection,
-};
-pub use limits::{LoginLimits, MAIL_WINDOW};
+pub use error::{AuthenticateError, LoginError, SignupError, TokenRejection};
+pub use guard::{CheckRefused, LoginLimits, PasswordGuard, retry_after};
+pub use issuer::{AuthSettings, SessionIssuer};
 pub use model::{AccessClaims, Authenticated, IssuedTokens, LoginCommand, SignupCommand};
 pub use ports::{IssueTokenError, TokenIssuer, TokenVerifier};
-pub use recovery::{MailLinks, RESET_PASSWORD_TTL, VERIFY_EMAIL_TTL};
-pub use service::{AuthPorts, AuthService, AuthSettings};
+pub use service::{AuthPorts, AuthService};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockTokenIssuer, MockTokenVerifier};
@@ -25,10 +22,4 @@ pub use ports::{MockTokenIssuer, MockTokenVerifier};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_account;
-#[cfg(test)]
 mod tests_limits;
-#[cfg(test)]
-mod tests_recovery;
-#[cfg(test)]
-mod tests_sessions;

@@ -1,45 +1,19 @@
 use std::sync::Arc;
 
-use chrono::TimeDelta;
 use secrecy::SecretString;
 
-use super::MailLinks;
-use super::limits::{AttemptKeys, LoginLimits};
+use super::guard::{CheckRefused, PasswordGuard};
+use super::issuer::SessionIssuer;
 use super::{
-    AccessClaims, AuthenticateError, Authenticated, IssueTokenError, IssuedTokens, LoginCommand,
-    LoginError, SignupCommand, SignupError, TokenIssuer, TokenVerifier,
+    AuthenticateError, Authenticated, IssuedTokens, LoginCommand, LoginError, SignupCommand,
+    SignupError, TokenVerifier,
 };
-use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
-use crate::mail::{ActionTokenRepository, Mailer};
-use crate::session::{
-    ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
-};
+use crate::common::{Clock, IdGenerator};
+use crate::session::SessionRepository;
 use crate::user::{
-    Email, Password, PasswordHash, PasswordHasher, PasswordVerification, User, UserId,
+    Email, Password, PasswordHash, PasswordHasher, PasswordVerification, Role, User, UserId,
     UserRepository,
 };
-
-/// Lifetimes of the tokens the service hands out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuthSettings {
-    /// How long an access token is valid.
-    pub access_ttl: TimeDelta,
-    /// How long a refresh token (and so an idle session) is valid.
-    pub refresh_ttl: TimeDelta,
-    /// How long an already-rotated refresh token may be replayed for a fresh
-    /// pair (racing clients) before a replay counts as theft.
-    pub refresh_reuse_grace: TimeDelta,
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            access_ttl: TimeDelta::seconds(900),
-            refresh_ttl: TimeDelta::days(30),
-            refresh_reuse_grace: TimeDelta::seconds(10),
-        }
-    }
-}
 
 /// The ports [`AuthService`] works through.
 #[derive(Clone)]
@@ -47,31 +21,24 @@ impl Default for AuthSettings {
 pub struct AuthPorts {
     /// User storage.
     pub users: Arc<dyn UserRepository>,
-    /// Session storage.
+    /// Session storage, read to authenticate requests.
     pub sessions: Arc<dyn SessionRepository>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
-    /// Access-token signing.
-    pub issuer: Arc<dyn TokenIssuer>,
     /// Access-token checking.
     pub verifier: Arc<dyn TokenVerifier>,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// New entity ids.
     pub ids: Arc<dyn IdGenerator>,
-    /// New refresh tokens.
-    pub secrets: Arc<dyn SecretGenerator>,
 }
 
 /// Signing up, logging in and authenticating requests.
 #[allow(missing_debug_implementations)]
 pub struct AuthService {
-    pub(super) ports: AuthPorts,
-    pub(super) settings: AuthSettings,
-    pub(super) limiter: Option<(Arc<dyn RateLimiter>, LoginLimits)>,
-    pub(super) mail_limit: Option<(Arc<dyn RateLimiter>, u64)>,
-    pub(super) mail: Option<(Arc<dyn Mailer>, Arc<dyn ActionTokenRepository>)>,
-    pub(super) mail_links: MailLinks,
+    ports: AuthPorts,
+    issuer: SessionIssuer,
+    guard: PasswordGuard,
     /// A hash of a random password, verified when the e-mail address is
     /// unknown so that both log-in failures cost the same time.
     dummy_hash: PasswordHash,
@@ -81,46 +48,18 @@ impl AuthService {
     /// Builds the service. `dummy_hash` must come from the same hasher with the
     /// same parameters as real hashes, so verifying it takes as long.
     #[must_use]
-    pub fn new(ports: AuthPorts, settings: AuthSettings, dummy_hash: PasswordHash) -> Self {
+    pub fn new(
+        ports: AuthPorts,
+        issuer: SessionIssuer,
+        guard: PasswordGuard,
+        dummy_hash: PasswordHash,
+    ) -> Self {
         Self {
             ports,
-            settings,
-            limiter: None,
-            mail_limit: None,
-            mail: None,
-            mail_links: MailLinks::default(),
+            issuer,
+            guard,
             dummy_hash,
         }
-    }
-
-    /// Enables e-mail verification and password reset, mailing links built
-    /// from `links`.
-    #[must_use]
-    pub fn with_mail(
-        mut self,
-        mailer: Arc<dyn Mailer>,
-        tokens: Arc<dyn ActionTokenRepository>,
-        links: MailLinks,
-    ) -> Self {
-        self.mail = Some((mailer, tokens));
-        self.mail_links = links;
-        self
-    }
-
-    /// Limits failed password checks (log-in, password change, account
-    /// deletion) per account and address, counted by `limiter`.
-    #[must_use]
-    pub fn with_login_limits(mut self, limiter: Arc<dyn RateLimiter>, limits: LoginLimits) -> Self {
-        self.limiter = Some((limiter, limits));
-        self
-    }
-
-    /// Sends at most `per_hour` verification and reset mails to one address
-    /// per hour, counted by `limiter`.
-    #[must_use]
-    pub fn with_mail_limit(mut self, limiter: Arc<dyn RateLimiter>, per_hour: u64) -> Self {
-        self.mail_limit = Some((limiter, per_hour));
-        self
     }
 
     /// Creates an account and signs it in.
@@ -134,23 +73,15 @@ impl AuthService {
         &self,
         command: SignupCommand,
     ) -> Result<(User, IssuedTokens), SignupError> {
-        let password_hash = self.ports.hasher.hash(&command.password).await?;
-        let now = self.ports.clock.now();
-        let user = User {
-            id: UserId(self.ports.ids.new_id()),
-            email: command.email,
-            password_hash,
-            display_name: command.display_name,
-            email_verified: false,
-            role: crate::user::Role::User,
-            is_active: true,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut user = self
+            .new_user(command.email, &command.password, Role::User)
+            .await?;
+        user.display_name = command.display_name;
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
         self.ports.users.insert(&user).await?;
         let tokens = self
-            .open_session::<SignupError>(&user, command.client)
+            .issuer
+            .open::<SignupError>(&user, command.client)
             .await?;
         Ok((user, tokens))
     }
@@ -164,11 +95,22 @@ impl AuthService {
         &self,
         email: Email,
         password: Password,
-        role: crate::user::Role,
+        role: Role,
     ) -> Result<User, SignupError> {
-        let password_hash = self.ports.hasher.hash(&password).await?;
+        let user = self.new_user(email, &password, role).await?;
+        self.ports.users.insert(&user).await?;
+        Ok(user)
+    }
+
+    async fn new_user(
+        &self,
+        email: Email,
+        password: &Password,
+        role: Role,
+    ) -> Result<User, SignupError> {
+        let password_hash = self.ports.hasher.hash(password).await?;
         let now = self.ports.clock.now();
-        let user = User {
+        Ok(User {
             id: UserId(self.ports.ids.new_id()),
             email,
             password_hash,
@@ -178,9 +120,7 @@ impl AuthService {
             is_active: true,
             created_at: now,
             updated_at: now,
-        };
-        self.ports.users.insert(&user).await?;
-        Ok(user)
+        })
     }
 
     /// Checks an e-mail address and password and opens a session.
@@ -195,52 +135,31 @@ impl AuthService {
     #[tracing::instrument(name = "login", skip_all, fields(user_id))]
     pub async fn login(&self, command: LoginCommand) -> Result<(User, IssuedTokens), LoginError> {
         let email = Email::parse(&command.email).ok();
-        let account_key = email.as_ref().map_or_else(
+        let account = email.as_ref().map_or_else(
             || command.email.trim().to_lowercase(),
             |e| e.as_str().to_owned(),
         );
-        let keys = AttemptKeys::new(&account_key, command.client.ip.as_deref());
-        self.reserve_password_check(&keys).await?;
-        let result = self.check_credentials(email.as_ref(), &command).await;
-        match &result {
-            Err(LoginError::InvalidCredentials) => {}
-            Ok(_) | Err(LoginError::AccountDisabled) => self.password_check_passed(&keys).await,
-            Err(_) => self.password_check_not_made(&keys).await,
-        }
-        let user = result?;
-        let tokens = self
-            .open_session::<LoginError>(&user, command.client)
-            .await?;
-        Ok((user, tokens))
-    }
-
-    /// The user whose password this is, or why not.
-    async fn check_credentials(
-        &self,
-        email: Option<&Email>,
-        command: &LoginCommand,
-    ) -> Result<User, LoginError> {
-        let user = match email {
+        let user = match &email {
             Some(email) => self.ports.users.find_by_email(email).await?,
             None => None,
         };
+        // An unknown address costs the same work, then gets the same answer.
+        let hash = user.as_ref().map_or(&self.dummy_hash, |u| &u.password_hash);
+        let verification = self
+            .guard
+            .check(
+                &account,
+                command.client.ip.as_deref(),
+                &command.password,
+                hash,
+            )
+            .await?;
         let Some(user) = user else {
-            // Same work as for a real account, then the same answer.
-            self.ports
-                .hasher
-                .verify(&command.password, &self.dummy_hash)
-                .await?;
             return Err(LoginError::InvalidCredentials);
         };
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
-        let needs_rehash = match self
-            .ports
-            .hasher
-            .verify(&command.password, &user.password_hash)
-            .await?
-        {
-            PasswordVerification::Mismatch => return Err(LoginError::InvalidCredentials),
-            PasswordVerification::Match { needs_rehash } => needs_rehash,
+        let PasswordVerification::Match { needs_rehash } = verification else {
+            return Err(LoginError::InvalidCredentials);
         };
         if !user.is_active {
             return Err(LoginError::AccountDisabled);
@@ -248,7 +167,11 @@ impl AuthService {
         if needs_rehash {
             self.upgrade_hash(&user, command.password.clone()).await;
         }
-        Ok(user)
+        let tokens = self
+            .issuer
+            .open::<LoginError>(&user, command.client)
+            .await?;
+        Ok((user, tokens))
     }
 
     /// Resolves an access token to its user and session, as they are now.
@@ -301,74 +224,14 @@ impl AuthService {
             Err(error) => tracing::warn!(error = %error, "password hash upgrade failed"),
         }
     }
+}
 
-    /// Starts a session for `user` and issues its first token pair.
-    async fn open_session<E>(&self, user: &User, client: ClientInfo) -> Result<IssuedTokens, E>
-    where
-        E: From<StorageError> + From<IssueTokenError>,
-    {
-        let now = self.ports.clock.now();
-        let session = Session {
-            id: SessionId(self.ports.ids.new_id()),
-            user_id: user.id,
-            client,
-            created_at: now,
-            last_used_at: now,
-            expires_at: now + self.settings.refresh_ttl,
-            revoked_at: None,
-        };
-        let (refresh_token, stored) = self.new_refresh_token(session.id, now);
-        self.ports.sessions.insert(&session, &stored).await?;
-        Ok(self.token_pair(user, session.id, refresh_token)?)
-    }
-
-    /// A fresh refresh token for `session`: the plaintext for the client and
-    /// the record to store.
-    pub(super) fn new_refresh_token(
-        &self,
-        session: SessionId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> (SecretString, RefreshToken) {
-        let plaintext = self.ports.secrets.generate();
-        let record = RefreshToken {
-            id: RefreshTokenId(self.ports.ids.new_id()),
-            session_id: session,
-            hash: TokenHash::of(&plaintext),
-            created_at: now,
-            expires_at: now + self.settings.refresh_ttl,
-            rotated_at: None,
-        };
-        (SecretString::from(plaintext), record)
-    }
-
-    /// An access token for `user` in `session`, paired with `refresh_token`.
-    pub(super) fn token_pair(
-        &self,
-        user: &User,
-        session: SessionId,
-        refresh_token: SecretString,
-    ) -> Result<IssuedTokens, IssueTokenError> {
-        Ok(IssuedTokens {
-            access_token: SecretString::from(self.issue_access_token(user, session)?),
-            expires_in: self.settings.access_ttl.num_seconds(),
-            refresh_token,
-            session_id: session,
-        })
-    }
-
-    fn issue_access_token(
-        &self,
-        user: &User,
-        session_id: SessionId,
-    ) -> Result<String, IssueTokenError> {
-        let now = self.ports.clock.now();
-        self.ports.issuer.issue(&AccessClaims {
-            user_id: user.id,
-            session_id,
-            role: user.role,
-            issued_at: now,
-            expires_at: now + self.settings.access_ttl,
-            token_id: self.ports.ids.new_id(),
-        })
+impl From<CheckRefused> for LoginError {
+    fn from(refusal: CheckRefused) -> Self {
+        match refusal {
+            CheckRefused::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
+            CheckRefused::Storage(e) => e.into(),
+            CheckRefused::Hash(e) => e.into(),
+        }
     }
 }

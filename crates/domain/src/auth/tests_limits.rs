@@ -1,6 +1,6 @@
-//! Unit tests of the limits on password checks (`with_login_limits`) and on
-//! mail (`with_mail_limit`), every port mocked and time set through the
-//! mocked clock.
+//! Unit tests of the limits on password checks (`PasswordGuard`), through
+//! log-in, password change and account deletion, every port mocked and time
+//! set through the mocked clock.
 //!
 //! The limiter is a mock whose `hit`, `release` and `reset` keep counts in a
 //! shared map, so each test can seed counts and read them afterwards, and
@@ -13,13 +13,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use mockall::predicate::eq;
 use secrecy::SecretString;
 
-use super::tests::{
-    Mocks, PASSWORD, SESSION_ID, STORED_HASH, USER_ID, WRONG_PASSWORD, email, login_command, now,
-    unavailable, user,
-};
-use super::{AccountError, AuthService, LoginError, LoginLimits};
-use crate::common::{MockRateLimiter, WindowCount};
-use crate::user::{HashError, Password, PasswordPolicy, PasswordVerification};
+use super::LoginError;
+use crate::testing::*;
+use crate::user::{AccountError, HashError, Password, PasswordPolicy, PasswordVerification};
 
 /// Not the defaults, so that a test notices when the service ignores them.
 fn limits() -> LoginLimits {
@@ -103,10 +99,7 @@ async fn seed(counts: &Counts, account: u64, pair: u64) {
         max_account_failures: u64::MAX,
         window: limits().window,
     };
-    let service = mocks.service().with_login_limits(
-        Arc::new(counting_limiter(now(), limits().window, counts)),
-        big,
-    );
+    let service = mocks.service_limited(counting_limiter(now(), limits().window, counts), big);
     for i in 0..account.max(pair) {
         let mut command = login_command("ada@example.com", WRONG_PASSWORD);
         if i >= pair {
@@ -120,7 +113,7 @@ async fn seed(counts: &Counts, account: u64, pair: u64) {
 
 /// The pair count of `ip` alone.
 fn pair_count_for(counts: &Counts, ip: &str) -> u64 {
-    let keys = super::limits::AttemptKeys::new("ada@example.com", Some(ip));
+    let keys = super::guard::AttemptKeys::new("ada@example.com", Some(ip));
     let pair = keys.pair.expect("an address gives a pair key");
     counts
         .lock()
@@ -134,20 +127,36 @@ fn is_opaque(key: &str) -> bool {
     !key.contains("ada") && !key.contains("example.com") && !key.contains(CLIENT_IP)
 }
 
+/// The account service, counting with the same counters.
+fn account_limited(mocks: Mocks, counts: &Counts) -> AccountService {
+    let mut tokens = MockActionTokenRepository::new();
+    tokens.expect_invalidate().returning(|_, _, _| Ok(0));
+    let at = mocks.now;
+    mocks.account_service(
+        tokens,
+        Some((
+            counting_limiter(at, TimeDelta::seconds(242), counts),
+            limits(),
+        )),
+    )
+}
+
 fn limited(mocks: Mocks, counts: &Counts) -> AuthService {
     limited_at(mocks, counts, TimeDelta::seconds(242))
 }
 
 fn limited_at(mocks: Mocks, counts: &Counts, resets_in: TimeDelta) -> AuthService {
     let at = mocks.now;
-    mocks
-        .service()
-        .with_login_limits(Arc::new(counting_limiter(at, resets_in, counts)), limits())
+    mocks.service_limited(counting_limiter(at, resets_in, counts), limits())
 }
 
-/// No password is checked, no user looked up, no session opened.
+/// No password is checked and no session opened (the account may be
+/// looked up).
 fn expect_untouched(mocks: &mut Mocks) {
-    mocks.users.expect_find_by_email().never();
+    mocks
+        .users
+        .expect_find_by_email()
+        .returning(|_| Ok(Some(user(USER_ID, true))));
     mocks.hasher.expect_verify().never();
     mocks.hasher.expect_hash().never();
     mocks.expect_no_session();
@@ -475,9 +484,7 @@ async fn login_when_the_limiter_is_unreachable_is_unavailable_and_checks_nothing
         .expect_hit()
         .times(1)
         .returning(|_, _, _| Err(unavailable()));
-    let service = mocks
-        .service()
-        .with_login_limits(Arc::new(limiter), limits());
+    let service = mocks.service_limited(limiter, limits());
 
     let error = service
         .login(login_command("ada@example.com", PASSWORD))
@@ -513,9 +520,7 @@ async fn login_succeeds_when_taking_back_the_reservation_fails() {
     });
     limiter.expect_reset().returning(|_| Err(unavailable()));
     limiter.expect_release().returning(|_| Err(unavailable()));
-    let service = mocks
-        .service()
-        .with_login_limits(Arc::new(limiter), limits());
+    let service = mocks.service_limited(limiter, limits());
 
     service
         .login(login_command("ada@example.com", PASSWORD))
@@ -546,7 +551,7 @@ async fn wrong_current_passwords_count_toward_the_login_limits() {
     });
     mocks.hasher.expect_hash().never();
     mocks.users.expect_update_password_hash().never();
-    let service = limited(mocks, &counts);
+    let service = account_limited(mocks, &counts);
     let ada = user(USER_ID, true);
 
     for _ in 0..limits().max_pair_failures {
@@ -623,7 +628,7 @@ async fn a_wrong_deletion_password_is_counted_and_a_right_one_releases() {
         .with(eq(USER_ID))
         .times(1)
         .returning(|_| Ok(true));
-    let service = limited(mocks, &counts);
+    let service = account_limited(mocks, &counts);
     let ada = user(USER_ID, true);
 
     let error = service

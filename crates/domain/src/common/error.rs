@@ -30,3 +30,37 @@ impl FieldError {
         }
     }
 }
+
+/// Lets each listed use-case error (with `Unavailable` and `Unexpected`
+/// variants) absorb a [`StorageError`] with `?`.
+macro_rules! absorb_failures {
+    ($($error:ident),*) => {$(
+        impl From<$crate::common::StorageError> for $error {
+            fn from(error: $crate::common::StorageError) -> Self {
+                match error {
+                    $crate::common::StorageError::Unavailable(e) => Self::Unavailable(e),
+                    $crate::common::StorageError::Unexpected(e) => Self::Unexpected(e),
+                }
+            }
+        }
+    )*};
+}
+
+/// Lets each listed use-case error absorb a hashing failure with `?`: a
+/// saturated hasher is `Unavailable` (503), anything else `Unexpected`.
+macro_rules! absorb_hash_failures {
+    ($($error:ident),*) => {$(
+        impl From<$crate::user::HashError> for $error {
+            fn from(error: $crate::user::HashError) -> Self {
+                match error {
+                    $crate::user::HashError::Busy => {
+                        Self::Unavailable($crate::user::HashError::Busy.into())
+                    }
+                    $crate::user::HashError::Unexpected(e) => Self::Unexpected(e),
+                }
+            }
+        }
+    )*};
+}
+
+pub(crate) use {absorb_failures, absorb_hash_failures};

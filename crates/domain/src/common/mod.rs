@@ -8,6 +8,7 @@ mod ports;
 mod rate_limit;
 
 pub use error::{FieldError, StorageError};
+pub(crate) use error::{absorb_failures, absorb_hash_failures};
 pub use network::rate_limit_subject;
 pub use page::{Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, Page, PageRequest};
 pub use ports::{Clock, IdGenerator, SecretGenerator, TokenHash};

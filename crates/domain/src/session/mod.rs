@@ -1,10 +1,17 @@
-//! Sessions: one per sign-in, each holding a family of refresh tokens.
+//! Sessions: one per sign-in, each holding a family of refresh tokens, and
+//! the use-cases that refresh, list and revoke them.
 
+mod error;
 mod model;
 mod ports;
+mod service;
+#[cfg(test)]
+mod tests;
 
+pub use error::{RefreshError, SessionError};
 pub use model::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
 pub use ports::SessionRepository;
+pub use service::SessionService;
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::MockSessionRepository;

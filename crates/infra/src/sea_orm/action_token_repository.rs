@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use auth_domain::common::{StorageError, TokenHash};
-use auth_domain::mail::{ActionToken, ActionTokenRepository, TokenPurpose};
+use auth_domain::recovery::{ActionToken, ActionTokenRepository, TokenPurpose};
 use auth_domain::user::UserId;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;

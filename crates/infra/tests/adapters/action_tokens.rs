@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use auth_domain::common::TokenHash;
-use auth_domain::mail::{ActionToken, ActionTokenRepository as _, TokenPurpose};
+use auth_domain::recovery::{ActionToken, ActionTokenRepository as _, TokenPurpose};
 use auth_domain::user::{User, UserRepository as _};
 use auth_infra::db_test;
 use auth_infra::sea_orm::{SeaOrmActionTokenRepository, SeaOrmUserRepository};

@@ -1,8 +1,8 @@
 //! Domain values to store, stamped with the [`SystemClock`] (microseconds).
 
 use auth_domain::common::{Clock as _, IdGenerator as _, SecretGenerator as _, TokenHash};
-use auth_domain::mail::{ActionToken, TokenPurpose};
 use auth_domain::project::{Project, ProjectDescription, ProjectId, ProjectName};
+use auth_domain::recovery::{ActionToken, TokenPurpose};
 use auth_domain::session::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
 use auth_domain::user::{DisplayName, Email, PasswordHash, Role, User, UserId};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use auth_domain::common::{Cursor, PageRequest};
-use auth_domain::mail::{ActionTokenRepository as _, TokenPurpose};
 use auth_domain::project::ProjectRepository as _;
+use auth_domain::recovery::{ActionTokenRepository as _, TokenPurpose};
 use auth_domain::session::SessionRepository as _;
 use auth_domain::user::{
     AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,

@@ -21,6 +21,9 @@ pub async fn handle(
     state: web::Data<AppState>,
     caller: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.logout(caller.user.id, caller.session_id).await?;
+    state
+        .sessions
+        .logout(caller.user.id, caller.session_id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

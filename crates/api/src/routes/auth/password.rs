@@ -34,7 +34,7 @@ pub async fn forgot(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<ForgotPassword>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.forgot_password(&body.email).await?;
+    state.recovery.forgot_password(&body.email).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -73,7 +73,7 @@ pub async fn reset(
     ValidJson(body): ValidJson<ResetPassword>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .auth
+        .recovery
         .reset_password(
             &body.token,
             SecretString::from(body.new_password),

@@ -41,7 +41,7 @@ pub async fn handle(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.auth.refresh(&body.refresh_token).await?;
+    let tokens = state.sessions.refresh(&body.refresh_token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse::new(&tokens, None)))

@@ -3,7 +3,8 @@
 use actix_web::dev::Payload;
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, mime, web};
-use auth_domain::auth::{LoginCommand, LoginError, RefreshError};
+use auth_domain::auth::{LoginCommand, LoginError};
+use auth_domain::session::RefreshError;
 use futures_util::future::LocalBoxFuture;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -190,7 +191,7 @@ pub async fn handle(
                     "The refresh_token grant needs `refresh_token`.",
                 ));
             };
-            match state.auth.refresh(&refresh_token).await {
+            match state.sessions.refresh(&refresh_token).await {
                 Ok(tokens) => tokens,
                 Err(RefreshError::InvalidToken) => {
                     return Ok(oauth_error(

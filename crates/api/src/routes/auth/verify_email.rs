@@ -22,7 +22,10 @@ pub async fn request(
     state: web::Data<AppState>,
     caller: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.request_email_verification(&caller.user).await?;
+    state
+        .recovery
+        .request_email_verification(&caller.user)
+        .await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -57,6 +60,6 @@ pub async fn confirm(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<VerifyEmail>,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.verify_email(&body.token).await?;
+    state.recovery.verify_email(&body.token).await?;
     Ok(HttpResponse::NoContent().finish())
 }

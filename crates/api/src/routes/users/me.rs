@@ -71,7 +71,7 @@ pub async fn update(
         }
     };
     let user = state
-        .auth
+        .account
         .update_profile(caller.0.user, display_name)
         .await?;
     Ok(HttpResponse::Ok()
@@ -116,7 +116,7 @@ pub async fn delete(
     ValidJson(body): ValidJson<DeleteMe>,
 ) -> Result<HttpResponse, ApiError> {
     state
-        .auth
+        .account
         .delete_account(
             &caller.user,
             client.ip.as_deref(),

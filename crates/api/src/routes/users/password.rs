@@ -56,7 +56,7 @@ pub async fn change(
     )
     .map_err(|e| ApiError::validation(vec![FieldError::new("new_password", e)]))?;
     state
-        .auth
+        .account
         .change_password(
             &caller.user,
             caller.session_id,

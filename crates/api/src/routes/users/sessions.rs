@@ -48,7 +48,7 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = state.auth.list_sessions(caller.user.id).await?;
+    let sessions = state.sessions.list_sessions(caller.user.id).await?;
     let items = sessions
         .into_iter()
         .map(|session| SessionResponse {
@@ -82,7 +82,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     state
-        .auth
+        .sessions
         .revoke_session(caller.user.id, SessionId(id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -100,6 +100,6 @@ pub async fn revoke_all(
     state: web::Data<AppState>,
     caller: CurrentUser,
 ) -> Result<HttpResponse, ApiError> {
-    state.auth.revoke_all_sessions(caller.user.id).await?;
+    state.sessions.revoke_all_sessions(caller.user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,37 @@
 //! Session use-cases: refreshing, listing and revoking.
 
-use super::{AuthService, IssuedTokens, RefreshError, SessionError};
-use crate::common::TokenHash;
-use crate::session::{Session, SessionId};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{RefreshError, Session, SessionError, SessionId, SessionRepository};
+use crate::auth::{IssuedTokens, SessionIssuer};
+use crate::common::{Clock, TokenHash};
 use crate::user::UserId;
 
-impl AuthService {
+/// Refreshing, listing and revoking sessions.
+#[allow(missing_debug_implementations)]
+pub struct SessionService {
+    sessions: Arc<dyn SessionRepository>,
+    issuer: SessionIssuer,
+    clock: Arc<dyn Clock>,
+}
+
+impl SessionService {
+    /// A service on `sessions`, issuing tokens with `issuer`.
+    #[must_use]
+    pub fn new(
+        sessions: Arc<dyn SessionRepository>,
+        issuer: SessionIssuer,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sessions,
+            issuer,
+            clock,
+        }
+    }
+
     /// Exchanges a refresh token for a new pair in the same session.
     ///
     /// A session has one live refresh token. Presenting it rotates it: it
@@ -23,10 +49,9 @@ impl AuthService {
     /// revoked, reused after the grace period, or whose user is disabled.
     #[tracing::instrument(name = "refresh", skip_all, fields(user_id, session_id))]
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, RefreshError> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let hash = TokenHash::of(refresh_token);
-        let Some((presented, session, user)) =
-            self.ports.sessions.find_refresh_token(&hash).await?
+        let Some((presented, session, user)) = self.sessions.find_refresh_token(&hash).await?
         else {
             return Err(RefreshError::InvalidToken);
         };
@@ -36,20 +61,19 @@ impl AuthService {
         if !session.is_live(now) || now >= presented.expires_at || !user.is_active {
             return Err(RefreshError::InvalidToken);
         }
-        let (plaintext, replacement) = self.new_refresh_token(session.id, now);
+        let (plaintext, replacement) = self.issuer.new_refresh_token(session.id, now);
         let mut rotated_at = presented.rotated_at;
         if rotated_at.is_none() {
             if self
-                .ports
                 .sessions
                 .rotate(presented.id, &replacement, now)
                 .await?
             {
-                return Ok(self.token_pair(&user, session.id, plaintext)?);
+                return Ok(self.issuer.token_pair(&user, session.id, plaintext)?);
             }
             // Another request rotated it an instant ago, or the session was
             // revoked: read again and judge the token as it is now.
-            rotated_at = match self.ports.sessions.find_refresh_token(&hash).await? {
+            rotated_at = match self.sessions.find_refresh_token(&hash).await? {
                 Some((token, session, _)) if session.is_live(now) => token.rotated_at,
                 _ => return Err(RefreshError::InvalidToken),
             };
@@ -58,12 +82,12 @@ impl AuthService {
             return Err(RefreshError::InvalidToken);
         };
         if self.within_reuse_grace(rotated_at, now) {
-            if !self.ports.sessions.supersede(&replacement, now).await? {
+            if !self.sessions.supersede(&replacement, now).await? {
                 return Err(RefreshError::InvalidToken);
             }
-            return Ok(self.token_pair(&user, session.id, plaintext)?);
+            return Ok(self.issuer.token_pair(&user, session.id, plaintext)?);
         }
-        self.ports.sessions.revoke(user.id, session.id, now).await?;
+        self.sessions.revoke(user.id, session.id, now).await?;
         tracing::warn!("rotated refresh token reused after the grace period; session revoked");
         Err(RefreshError::InvalidToken)
     }
@@ -71,12 +95,8 @@ impl AuthService {
     /// Whether a token rotated at `rotated_at` may still be replayed at
     /// `now`. A grace period of zero allows no replay at all, not even one
     /// within the same instant.
-    fn within_reuse_grace(
-        &self,
-        rotated_at: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> bool {
-        let grace = self.settings.refresh_reuse_grace;
+    fn within_reuse_grace(&self, rotated_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        let grace = self.issuer.settings().refresh_reuse_grace;
         grace > chrono::TimeDelta::zero() && now - rotated_at <= grace
     }
 
@@ -87,9 +107,8 @@ impl AuthService {
     /// `Unavailable` / `Unexpected` when storage fails. Revoking a session
     /// that is already revoked is not an error.
     pub async fn logout(&self, user: UserId, session: SessionId) -> Result<(), SessionError> {
-        self.ports
-            .sessions
-            .revoke(user, session, self.ports.clock.now())
+        self.sessions
+            .revoke(user, session, self.clock.now())
             .await?;
         Ok(())
     }
@@ -99,11 +118,7 @@ impl AuthService {
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails.
     pub async fn list_sessions(&self, user: UserId) -> Result<Vec<Session>, SessionError> {
-        Ok(self
-            .ports
-            .sessions
-            .list_live(user, self.ports.clock.now())
-            .await?)
+        Ok(self.sessions.list_live(user, self.clock.now()).await?)
     }
 
     /// Revokes one of the user's sessions.
@@ -116,14 +131,13 @@ impl AuthService {
         user: UserId,
         session: SessionId,
     ) -> Result<(), SessionError> {
-        let now = self.ports.clock.now();
+        let now = self.clock.now();
         let live = self
-            .ports
             .sessions
             .find_with_user(session)
             .await?
             .is_some_and(|(found, _)| found.user_id == user && found.is_live(now));
-        if !live || !self.ports.sessions.revoke(user, session, now).await? {
+        if !live || !self.sessions.revoke(user, session, now).await? {
             return Err(SessionError::NotFound);
         }
         Ok(())
@@ -134,23 +148,14 @@ impl AuthService {
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails.
     pub async fn revoke_all_sessions(&self, user: UserId) -> Result<u64, SessionError> {
-        Ok(self
-            .ports
-            .sessions
-            .revoke_all(user, self.ports.clock.now())
-            .await?)
+        Ok(self.sessions.revoke_all(user, self.clock.now()).await?)
     }
 
-    /// Deletes expired and revoked sessions, expired refresh tokens and
-    /// expired mail tokens.
+    /// Deletes expired and revoked sessions and expired refresh tokens.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails.
-    pub async fn purge_sessions(&self) -> Result<u64, SessionError> {
-        let now = self.ports.clock.now();
-        if let Some((_, tokens)) = &self.mail {
-            tokens.purge(now).await?;
-        }
-        Ok(self.ports.sessions.purge(now).await?)
+    pub async fn purge(&self) -> Result<u64, SessionError> {
+        Ok(self.sessions.purge(self.clock.now()).await?)
     }
 }

@@ -11,14 +11,8 @@ use mockall::predicate::eq;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::tests::{
-    ACCESS_TOKEN, Captured, Mocks, OTHER_USER_ID, SESSION_ID, TOKEN_ID, USER_ID, now, session,
-    settings, take, unavailable, user,
-};
-use super::{AccessClaims, IssuedTokens, RefreshError, SessionError};
-use crate::common::TokenHash;
-use crate::session::{RefreshToken, RefreshTokenId, Session, SessionId};
-use crate::user::{Role, User};
+use super::{RefreshError, SessionError};
+use crate::testing::*;
 
 /// The refresh token the client presents.
 const PRESENTED: &str = "pReSeNtEd_rEfReSh-0123456789abcdefghijklmnop";
@@ -184,7 +178,7 @@ async fn replay_within_grace(since_rotation: TimeDelta) {
     mocks.sessions.expect_revoke().never();
     let sibling = mocks.expect_supersede(true);
     let issued = mocks.expect_pair_issued();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let tokens = service
         .refresh(PRESENTED)
@@ -207,7 +201,7 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
     mocks.sessions.expect_supersede().never();
     mocks.sessions.expect_revoke().never();
     let issued = mocks.expect_pair_issued();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let tokens = service.refresh(PRESENTED).await.expect("refresh succeeds");
 
@@ -235,7 +229,7 @@ async fn refresh_that_loses_the_rotation_race_within_the_grace_period_supersedes
     let superseding = mocks.expect_supersede(true);
     mocks.sessions.expect_revoke().never();
     let issued = mocks.expect_pair_issued();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let tokens = service
         .refresh(PRESENTED)
@@ -273,7 +267,7 @@ async fn refresh_that_loses_the_rotation_race_without_a_grace_period_revokes_the
         .times(1)
         .return_once(|_, _, _| Ok(true));
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -309,7 +303,7 @@ async fn refresh_replaying_a_token_rotated_this_instant_without_a_grace_period_r
         .times(1)
         .return_once(|_, _, _| Ok(true));
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -357,7 +351,7 @@ async fn refresh_replaying_a_token_after_the_grace_period_revokes_the_session() 
     mocks.sessions.expect_rotate().never();
     mocks.sessions.expect_supersede().never();
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -372,7 +366,7 @@ async fn refresh_with_an_unknown_token_is_refused() {
     let mut mocks = Mocks::new();
     mocks.expect_find_refresh_token(None);
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service.refresh(PRESENTED).await.expect_err("unknown token");
 
@@ -391,7 +385,7 @@ async fn refresh_with_a_token_expiring_now_is_refused() {
     };
     mocks.expect_find_refresh_token(Some((token, live, user(USER_ID, true))));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service.refresh(PRESENTED).await.expect_err("token expired");
 
@@ -407,7 +401,7 @@ async fn refresh_with_an_expired_token_is_refused() {
     };
     mocks.expect_find_refresh_token(found(token));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service.refresh(PRESENTED).await.expect_err("token expired");
 
@@ -423,7 +417,7 @@ async fn refresh_in_a_revoked_session_is_refused_and_writes_nothing() {
     };
     mocks.expect_find_refresh_token(Some((presented(None), revoked, user(USER_ID, true))));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -445,7 +439,7 @@ async fn refresh_in_an_expired_session_is_refused() {
     };
     mocks.expect_find_refresh_token(Some((token, expiring, user(USER_ID, true))));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -464,7 +458,7 @@ async fn refresh_of_a_disabled_user_is_refused() {
         user(USER_ID, false),
     )));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service.refresh(PRESENTED).await.expect_err("user disabled");
 
@@ -492,7 +486,7 @@ async fn refresh_when_the_session_is_revoked_meanwhile_is_refused() {
     mocks.sessions.expect_supersede().never();
     mocks.sessions.expect_revoke().never();
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -516,7 +510,7 @@ async fn refresh_replaying_within_grace_after_the_session_was_revoked_is_refused
     mocks.expect_supersede(false);
     mocks.sessions.expect_revoke().never();
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -535,7 +529,7 @@ async fn refresh_when_storage_is_unavailable_is_unavailable() {
         .times(1)
         .return_once(|_| Err(unavailable()));
     mocks.expect_nothing_written();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -562,7 +556,7 @@ async fn refresh_when_rotation_cannot_be_stored_issues_no_token() {
         .return_once(|_, _, _| Err(unavailable()));
     mocks.sessions.expect_supersede().never();
     mocks.issuer.expect_issue().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .refresh(PRESENTED)
@@ -588,7 +582,7 @@ async fn logout_revokes_the_callers_session() {
         )
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     service
         .logout(USER_ID, SESSION_ID)
@@ -605,7 +599,7 @@ async fn logout_of_an_already_revoked_session_succeeds() {
         .with(eq(USER_ID), eq(SESSION_ID), eq(now()))
         .times(1)
         .return_once(|_, _, _| Ok(false));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     service
         .logout(USER_ID, SESSION_ID)
@@ -621,7 +615,7 @@ async fn logout_when_storage_is_unavailable_is_unavailable() {
         .expect_revoke()
         .times(1)
         .return_once(|_, _, _| Err(unavailable()));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .logout(USER_ID, SESSION_ID)
@@ -641,7 +635,7 @@ async fn revoke_session_revokes_a_live_session_of_the_user() {
         .with(eq(USER_ID), eq(SESSION_ID), eq(now()))
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     service
         .revoke_session(USER_ID, SESSION_ID)
@@ -657,7 +651,7 @@ async fn revoke_session_of_another_user_is_not_found() {
         user(OTHER_USER_ID, true),
     )));
     mocks.sessions.expect_revoke().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .revoke_session(USER_ID, SESSION_ID)
@@ -676,7 +670,7 @@ async fn revoke_session_already_revoked_is_not_found() {
     };
     mocks.expect_find_session(Some((revoked, user(USER_ID, true))));
     mocks.sessions.expect_revoke().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .revoke_session(USER_ID, SESSION_ID)
@@ -693,7 +687,7 @@ async fn revoke_session_expired_is_not_found() {
     mocks.now = expired.expires_at;
     mocks.expect_find_session(Some((expired, user(USER_ID, true))));
     mocks.sessions.expect_revoke().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .revoke_session(USER_ID, SESSION_ID)
@@ -708,7 +702,7 @@ async fn revoke_session_unknown_is_not_found() {
     let mut mocks = Mocks::new();
     mocks.expect_find_session(None);
     mocks.sessions.expect_revoke().never();
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .revoke_session(USER_ID, SESSION_ID)
@@ -727,7 +721,7 @@ async fn revoke_session_revoked_meanwhile_is_not_found() {
         .expect_revoke()
         .times(1)
         .return_once(|_, _, _| Ok(false));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .revoke_session(USER_ID, SESSION_ID)
@@ -750,7 +744,7 @@ async fn list_sessions_returns_the_live_sessions_of_the_user() {
         .with(eq(USER_ID), eq(now() + TimeDelta::hours(2)))
         .times(1)
         .return_once(move |_, _| Ok(answer));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let listed = service
         .list_sessions(USER_ID)
@@ -768,7 +762,7 @@ async fn list_sessions_when_storage_is_unavailable_is_unavailable() {
         .expect_list_live()
         .times(1)
         .return_once(|_, _| Err(unavailable()));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let error = service
         .list_sessions(USER_ID)
@@ -787,7 +781,7 @@ async fn revoke_all_sessions_returns_how_many_were_revoked() {
         .with(eq(USER_ID), eq(now()))
         .times(1)
         .return_once(|_, _| Ok(3));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
     let revoked = service
         .revoke_all_sessions(USER_ID)
@@ -807,9 +801,9 @@ async fn purge_sessions_purges_at_the_current_time() {
         .with(eq(now() + TimeDelta::days(40)))
         .times(1)
         .return_once(|_| Ok(12));
-    let service = mocks.service();
+    let service = mocks.sessions_service();
 
-    let purged = service.purge_sessions().await.expect("purging succeeds");
+    let purged = service.purge().await.expect("purging succeeds");
 
     assert_eq!(purged, 12);
 }

@@ -1,12 +1,16 @@
 //! E-mail verification and password reset: tokens sent by mail.
 
+use std::sync::Arc;
+
 use chrono::TimeDelta;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use super::{AuthService, MailFlowError};
-use crate::common::TokenHash;
-use crate::mail::{ActionToken, OutgoingMail, TokenPurpose};
-use crate::user::{Email, Password, PasswordPolicy, User};
+use super::{ActionToken, ActionTokenRepository, RecoveryError, TokenPurpose};
+use crate::auth::retry_after;
+use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
+use crate::mail::{Mailer, OutgoingMail};
+use crate::session::SessionRepository;
+use crate::user::{Email, Password, PasswordHasher, PasswordPolicy, User, UserRepository};
 
 /// How long an e-mail verification token is valid.
 pub const VERIFY_EMAIL_TTL: TimeDelta = TimeDelta::hours(24);
@@ -31,27 +35,86 @@ impl Default for MailLinks {
     }
 }
 
-impl AuthService {
+/// How long mail throttling counts.
+pub const MAIL_WINDOW: TimeDelta = TimeDelta::hours(1);
+
+/// What the mails say and how many one address may receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// The links put into mails.
+    pub links: MailLinks,
+    /// Verification and reset mails per address in [`MAIL_WINDOW`].
+    pub per_address_per_hour: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            links: MailLinks::default(),
+            per_address_per_hour: 5,
+        }
+    }
+}
+
+/// The ports [`RecoveryService`] works through.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct RecoveryPorts {
+    /// User storage.
+    pub users: Arc<dyn UserRepository>,
+    /// Session storage: a reset ends every session.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Hashes new passwords.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// The mailed tokens.
+    pub tokens: Arc<dyn ActionTokenRepository>,
+    /// Sends the mails (the log is an adapter too).
+    pub mailer: Arc<dyn Mailer>,
+    /// Counts mails per address.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// New token ids.
+    pub ids: Arc<dyn IdGenerator>,
+    /// New tokens.
+    pub secrets: Arc<dyn SecretGenerator>,
+}
+
+/// E-mail verification and password reset.
+#[allow(missing_debug_implementations)]
+pub struct RecoveryService {
+    ports: RecoveryPorts,
+    settings: MailSettings,
+}
+
+impl RecoveryService {
+    /// A service on `ports`.
+    #[must_use]
+    pub fn new(ports: RecoveryPorts, settings: MailSettings) -> Self {
+        Self { ports, settings }
+    }
+
     /// Mails the caller a single-use link proving they own their address;
     /// the link replaces any earlier one. Nothing is sent when the address
     /// is verified already.
     ///
     /// # Errors
-    /// [`MailFlowError::RateLimited`] when the address had its hourly
+    /// [`RecoveryError::RateLimited`] when the address had its hourly
     /// allowance of mails; `Unavailable` / `Unexpected` when storage or the
     /// mailer fails.
-    pub async fn request_email_verification(&self, user: &User) -> Result<(), MailFlowError> {
+    pub async fn request_email_verification(&self, user: &User) -> Result<(), RecoveryError> {
         if user.email_verified {
             return Ok(());
         }
         if let Some(retry_after_secs) = self.mail_allowance_exceeded(user.email.as_str()).await? {
-            return Err(MailFlowError::RateLimited { retry_after_secs });
+            return Err(RecoveryError::RateLimited { retry_after_secs });
         }
         let token = self
             .issue_action_token(user, TokenPurpose::VerifyEmail)
             .await?;
         let link = self
-            .mail_links
+            .settings
+            .links
             .verify_url
             .replace("{token}", token.expose_secret());
         self.send_mail(OutgoingMail {
@@ -69,19 +132,20 @@ impl AuthService {
     /// Marks the token's user as verified.
     ///
     /// # Errors
-    /// [`MailFlowError::InvalidToken`] for a token that is unknown, used or
-    /// expired; [`MailFlowError::AccountDisabled`], with the token left
+    /// [`RecoveryError::InvalidToken`] for a token that is unknown, used or
+    /// expired; [`RecoveryError::AccountDisabled`], with the token left
     /// unused, when the account is disabled.
-    pub async fn verify_email(&self, token: &str) -> Result<(), MailFlowError> {
+    pub async fn verify_email(&self, token: &str) -> Result<(), RecoveryError> {
         let now = self.ports.clock.now();
         let stored = self
-            .action_tokens()?
+            .ports
+            .tokens
             .find_valid(&TokenHash::of(token), TokenPurpose::VerifyEmail, now)
             .await?
-            .ok_or(MailFlowError::InvalidToken)?;
+            .ok_or(RecoveryError::InvalidToken)?;
         self.active_owner(&stored).await?;
-        if !self.action_tokens()?.consume(stored.id, now).await? {
-            return Err(MailFlowError::InvalidToken);
+        if !self.ports.tokens.consume(stored.id, now).await? {
+            return Err(RecoveryError::InvalidToken);
         }
         if !self
             .ports
@@ -89,7 +153,7 @@ impl AuthService {
             .set_email_verified(stored.user_id, now)
             .await?
         {
-            return Err(MailFlowError::InvalidToken);
+            return Err(RecoveryError::InvalidToken);
         }
         Ok(())
     }
@@ -100,7 +164,7 @@ impl AuthService {
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage or the mailer fails.
-    pub async fn forgot_password(&self, email: &str) -> Result<(), MailFlowError> {
+    pub async fn forgot_password(&self, email: &str) -> Result<(), RecoveryError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -122,7 +186,8 @@ impl AuthService {
             .issue_action_token(&user, TokenPurpose::ResetPassword)
             .await?;
         let link = self
-            .mail_links
+            .settings
+            .links
             .reset_url
             .replace("{token}", token.expose_secret());
         self.send_mail(OutgoingMail {
@@ -143,9 +208,9 @@ impl AuthService {
     /// the new password is valid.
     ///
     /// # Errors
-    /// [`MailFlowError::InvalidToken`] for a token that is unknown, used or
-    /// expired; [`MailFlowError::AccountDisabled`], changing nothing, when
-    /// the account is disabled; [`MailFlowError::InvalidPassword`] when the
+    /// [`RecoveryError::InvalidToken`] for a token that is unknown, used or
+    /// expired; [`RecoveryError::AccountDisabled`], changing nothing, when
+    /// the account is disabled; [`RecoveryError::InvalidPassword`] when the
     /// new password breaks the policy.
     #[tracing::instrument(name = "reset_password", skip_all, fields(user_id))]
     pub async fn reset_password(
@@ -153,26 +218,28 @@ impl AuthService {
         token: &str,
         new_password: SecretString,
         policy: &PasswordPolicy,
-    ) -> Result<(), MailFlowError> {
+    ) -> Result<(), RecoveryError> {
         let now = self.ports.clock.now();
         let stored = self
-            .action_tokens()?
+            .ports
+            .tokens
             .find_valid(&TokenHash::of(token), TokenPurpose::ResetPassword, now)
             .await?
-            .ok_or(MailFlowError::InvalidToken)?;
+            .ok_or(RecoveryError::InvalidToken)?;
         tracing::Span::current().record("user_id", tracing::field::display(stored.user_id));
         let user = self.active_owner(&stored).await?;
         let password = Password::parse(new_password, policy, Some(&user.email))
-            .map_err(MailFlowError::InvalidPassword)?;
+            .map_err(RecoveryError::InvalidPassword)?;
         let hash = self.ports.hasher.hash(&password).await?;
-        if !self.action_tokens()?.consume(stored.id, now).await? {
-            return Err(MailFlowError::InvalidToken);
+        if !self.ports.tokens.consume(stored.id, now).await? {
+            return Err(RecoveryError::InvalidToken);
         }
         self.ports
             .users
             .update_password_hash(user.id, &hash, now)
             .await?;
-        self.action_tokens()?
+        self.ports
+            .tokens
             .invalidate(user.id, TokenPurpose::ResetPassword, now)
             .await?;
         let revoked = self.ports.sessions.revoke_all(user.id, now).await?;
@@ -181,15 +248,15 @@ impl AuthService {
     }
 
     /// The user `token` was issued to, if the account is still usable.
-    async fn active_owner(&self, token: &ActionToken) -> Result<User, MailFlowError> {
+    async fn active_owner(&self, token: &ActionToken) -> Result<User, RecoveryError> {
         let user = self
             .ports
             .users
             .find_by_id(token.user_id)
             .await?
-            .ok_or(MailFlowError::InvalidToken)?;
+            .ok_or(RecoveryError::InvalidToken)?;
         if !user.is_active {
-            return Err(MailFlowError::AccountDisabled);
+            return Err(RecoveryError::AccountDisabled);
         }
         Ok(user)
     }
@@ -198,14 +265,15 @@ impl AuthService {
         &self,
         user: &User,
         purpose: TokenPurpose,
-    ) -> Result<SecretString, MailFlowError> {
+    ) -> Result<SecretString, RecoveryError> {
         let now = self.ports.clock.now();
         let plaintext = self.ports.secrets.generate();
         let ttl = match purpose {
             TokenPurpose::VerifyEmail => VERIFY_EMAIL_TTL,
             TokenPurpose::ResetPassword => RESET_PASSWORD_TTL,
         };
-        self.action_tokens()?
+        self.ports
+            .tokens
             .insert(&ActionToken {
                 id: self.ports.ids.new_id(),
                 user_id: user.id,
@@ -218,24 +286,28 @@ impl AuthService {
         Ok(SecretString::from(plaintext))
     }
 
-    async fn send_mail(&self, mail: OutgoingMail) -> Result<(), MailFlowError> {
-        let mailer = self
-            .mail
-            .as_ref()
-            .map(|(mailer, _)| mailer)
-            .ok_or_else(|| MailFlowError::Unexpected(anyhow::anyhow!("no mailer configured")))?;
-        mailer
+    async fn send_mail(&self, mail: OutgoingMail) -> Result<(), RecoveryError> {
+        self.ports
+            .mailer
             .send(mail)
             .await
-            .map_err(|e| MailFlowError::Unavailable(e.into()))
+            .map_err(|e| RecoveryError::Unavailable(e.into()))
     }
 
-    fn action_tokens(
-        &self,
-    ) -> Result<&std::sync::Arc<dyn crate::mail::ActionTokenRepository>, MailFlowError> {
-        self.mail
-            .as_ref()
-            .map(|(_, tokens)| tokens)
-            .ok_or_else(|| MailFlowError::Unexpected(anyhow::anyhow!("no mail flows configured")))
+    /// Counts one mail to `address`; `Some(retry_after)` when the hourly
+    /// allowance for that address is used up and nothing may be sent.
+    async fn mail_allowance_exceeded(&self, address: &str) -> Result<Option<u64>, StorageError> {
+        let now = self.ports.clock.now();
+        let key = format!("mail:{}", TokenHash::of(address).as_str());
+        let count = self.ports.limiter.hit(&key, MAIL_WINDOW, now).await?;
+        Ok((count.count > self.settings.per_address_per_hour).then(|| retry_after(&count, now)))
+    }
+
+    /// Deletes mailed tokens that expired, used or not.
+    ///
+    /// # Errors
+    /// `Unavailable` / `Unexpected` when storage fails.
+    pub async fn purge(&self) -> Result<u64, RecoveryError> {
+        Ok(self.ports.tokens.purge(self.ports.clock.now()).await?)
     }
 }

@@ -11,11 +11,9 @@ use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::AccountError;
-use super::tests::{
-    Mocks, NEW_HASH, PASSWORD, SESSION_ID, STORED_HASH, USER_ID, WRONG_PASSWORD, now, unavailable,
-    user,
-};
+use crate::recovery::TokenPurpose;
 use crate::session::SessionId;
+use crate::testing::*;
 use crate::user::{
     DisplayName, HashError, Password, PasswordHash, PasswordPolicy, PasswordVerification,
 };
@@ -59,7 +57,7 @@ async fn update_profile_sets_the_display_name() {
         .with(eq(USER_ID), eq(Some(name.clone())), eq(at))
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let updated = service
         .update_profile(user(USER_ID, true), Some(name.clone()))
@@ -83,7 +81,7 @@ async fn update_profile_clears_the_display_name() {
         .with(eq(USER_ID), eq(None), eq(at))
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let updated = service
         .update_profile(user(USER_ID, true), None)
@@ -102,7 +100,7 @@ async fn update_profile_of_a_vanished_user_is_not_found() {
         .expect_update_display_name()
         .times(1)
         .return_once(|_, _, _| Ok(false));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .update_profile(user(USER_ID, true), None)
@@ -120,7 +118,7 @@ async fn update_profile_when_storage_is_unavailable_is_unavailable() {
         .expect_update_display_name()
         .times(1)
         .return_once(|_, _, _| Err(unavailable()));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .update_profile(user(USER_ID, true), None)
@@ -137,7 +135,7 @@ async fn change_password_with_a_wrong_current_password_changes_nothing() {
     let mut mocks = Mocks::new();
     mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
     mocks.expect_no_writes();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .change_password(
@@ -192,7 +190,14 @@ async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
         .in_sequence(&mut sequence)
         .return_once(|_, _, _| Ok(3));
     mocks.sessions.expect_revoke_all().never();
-    let service = mocks.service();
+    let mut links = MockActionTokenRepository::new();
+    links
+        .expect_invalidate()
+        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
+        .times(1)
+        .in_sequence(&mut sequence)
+        .return_once(|_, _, _| Ok(2));
+    let service = mocks.account_service(links, None);
 
     service
         .change_password(
@@ -221,7 +226,7 @@ async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
         .times(1)
         .return_once(|_, _, _| Ok(false));
     mocks.sessions.expect_revoke_all_except().never();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .change_password(
@@ -248,7 +253,7 @@ async fn change_password_when_hashing_is_busy_is_unavailable_and_stores_nothing(
         .return_once(|_| Err(HashError::Busy));
     mocks.users.expect_update_password_hash().never();
     mocks.sessions.expect_revoke_all_except().never();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .change_password(
@@ -271,7 +276,7 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
     let mut mocks = Mocks::new();
     mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
     mocks.expect_no_writes();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .delete_account(
@@ -308,7 +313,7 @@ async fn delete_account_with_the_right_password_deletes_the_user() {
     // An outdated hash is not upgraded on an account about to go.
     mocks.hasher.expect_hash().never();
     mocks.users.expect_update_password_hash().never();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     service
         .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
@@ -326,7 +331,7 @@ async fn delete_account_of_a_vanished_user_is_not_found() {
         .with(eq(USER_ID))
         .times(1)
         .return_once(|_| Ok(false));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
@@ -345,7 +350,7 @@ async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
         .times(1)
         .return_once(|_, _| Err(HashError::Unexpected(anyhow::anyhow!("malformed hash"))));
     mocks.users.expect_delete().never();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
@@ -380,7 +385,7 @@ async fn the_last_active_admin_cannot_delete_their_account() {
         .times(1)
         .return_once(|_, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
     mocks.users.expect_delete().never();
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
         .delete_account(&admin(), None, &SecretString::from(PASSWORD))
@@ -413,7 +418,7 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
         .times(1)
         .in_sequence(&mut sequence)
         .return_once(|_| Ok(true));
-    let service = mocks.service();
+    let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     service
         .delete_account(&admin(), None, &SecretString::from(PASSWORD))

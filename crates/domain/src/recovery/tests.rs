@@ -12,12 +12,13 @@ use mockall::predicate::eq;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
-use super::tests::{Captured, Mocks, NEW_HASH, USER_ID, email, now, take, unavailable, user};
-use super::{AuthService, MailFlowError, MailLinks, RESET_PASSWORD_TTL, VERIFY_EMAIL_TTL};
-use crate::common::TokenHash;
-use crate::mail::{
-    ActionToken, MailError, MockActionTokenRepository, MockMailer, OutgoingMail, TokenPurpose,
+use super::{
+    ActionToken, MAIL_WINDOW, MailLinks, RESET_PASSWORD_TTL, RecoveryError, RecoveryService,
+    TokenPurpose, VERIFY_EMAIL_TTL,
 };
+use crate::common::TokenHash;
+use crate::mail::{MailError, OutgoingMail};
+use crate::testing::*;
 use crate::user::{HashError, PasswordError, PasswordHash, PasswordPolicy, User};
 
 /// The token the service generates and mails.
@@ -82,10 +83,22 @@ impl MailMocks {
         }
     }
 
-    fn service(self) -> AuthService {
-        self.mocks
-            .service()
-            .with_mail(Arc::new(self.mailer), Arc::new(self.tokens), links())
+    /// The service, with a mail allowance no test of it reaches.
+    fn service(self) -> RecoveryService {
+        self.service_limited(permissive_limiter(), 1_000)
+    }
+
+    /// The service, counting mails per address with `limiter`.
+    fn service_limited(self, limiter: MockRateLimiter, per_hour: u64) -> RecoveryService {
+        self.mocks.recovery_service(
+            self.tokens,
+            self.mailer,
+            limiter,
+            MailSettings {
+                links: links(),
+                per_address_per_hour: per_hour,
+            },
+        )
     }
 
     /// One token (`MAILED_TOKEN`, `ACTION_TOKEN_ID`) is generated and stored;
@@ -240,7 +253,7 @@ async fn request_email_verification_when_the_mailer_fails_is_unavailable() {
         .await
         .expect_err("mailer down");
 
-    assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
 }
 
 #[tokio::test]
@@ -264,27 +277,8 @@ async fn request_email_verification_when_storage_fails_sends_nothing() {
         .await
         .expect_err("storage down");
 
-    assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
 }
-
-#[tokio::test]
-async fn request_email_verification_without_mail_configured_is_unexpected() {
-    let mut mocks = Mocks::new();
-    mocks
-        .secrets
-        .expect_generate()
-        .returning(|| MAILED_TOKEN.to_owned());
-    let service = mocks.service();
-
-    let error = service
-        .request_email_verification(&unverified())
-        .await
-        .expect_err("no mail flows");
-
-    assert!(matches!(error, MailFlowError::Unexpected(_)), "{error:?}");
-}
-
-// ------------------------------------------------------------ verify_email
 
 #[tokio::test]
 async fn verify_email_consumes_the_token_then_marks_the_address_verified() {
@@ -339,7 +333,7 @@ async fn verify_email_with_an_unknown_or_expired_token_is_invalid() {
         .await
         .expect_err("invalid token");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -360,7 +354,7 @@ async fn verify_email_with_a_token_consumed_meanwhile_is_invalid() {
 
     let error = service.verify_email(PRESENTED).await.expect_err("raced");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -388,7 +382,7 @@ async fn verify_email_of_a_vanished_user_is_invalid() {
         .await
         .expect_err("user gone");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -406,7 +400,7 @@ async fn verify_email_when_storage_is_unavailable_is_unavailable() {
         .await
         .expect_err("storage down");
 
-    assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
 }
 
 // --------------------------------------------------------- forgot_password
@@ -498,7 +492,7 @@ async fn forgot_password_when_the_mailer_fails_is_unavailable() {
         .await
         .expect_err("mailer down");
 
-    assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
 }
 
 // ---------------------------------------------------------- reset_password
@@ -521,7 +515,7 @@ async fn reset_password_with_an_invalid_token_changes_nothing() {
         .await
         .expect_err("invalid token");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -554,7 +548,7 @@ async fn reset_password_with_a_weak_password_keeps_the_token() {
     assert!(
         matches!(
             error,
-            MailFlowError::InvalidPassword(PasswordError::TooShort { min: 12 })
+            RecoveryError::InvalidPassword(PasswordError::TooShort { min: 12 })
         ),
         "{error:?}"
     );
@@ -589,7 +583,7 @@ async fn reset_password_refuses_the_users_own_address_as_password() {
     assert!(
         matches!(
             error,
-            MailFlowError::InvalidPassword(PasswordError::SameAsEmail)
+            RecoveryError::InvalidPassword(PasswordError::SameAsEmail)
         ),
         "{error:?}"
     );
@@ -700,7 +694,7 @@ async fn reset_password_with_a_token_consumed_meanwhile_changes_nothing() {
         .await
         .expect_err("raced");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -729,7 +723,7 @@ async fn reset_password_of_a_vanished_user_is_invalid_and_keeps_the_token() {
         .await
         .expect_err("user gone");
 
-    assert!(matches!(error, MailFlowError::InvalidToken), "{error:?}");
+    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
 
 #[tokio::test]
@@ -764,7 +758,7 @@ async fn reset_password_when_hashing_is_busy_keeps_the_token() {
         .await
         .expect_err("hashing busy");
 
-    assert!(matches!(error, MailFlowError::Unavailable(_)), "{error:?}");
+    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
 }
 
 // ------------------------------------------------------ disabled accounts
@@ -784,7 +778,7 @@ async fn verify_email_of_a_disabled_account_is_refused_and_keeps_the_token() {
 
     let error = service.verify_email(PRESENTED).await.expect_err("disabled");
 
-    assert!(matches!(error, MailFlowError::AccountDisabled), "{error:?}");
+    assert!(matches!(error, RecoveryError::AccountDisabled), "{error:?}");
 }
 
 #[tokio::test]
@@ -810,32 +804,28 @@ async fn reset_password_of_a_disabled_account_changes_nothing() {
         .await
         .expect_err("disabled");
 
-    assert!(matches!(error, MailFlowError::AccountDisabled), "{error:?}");
+    assert!(matches!(error, RecoveryError::AccountDisabled), "{error:?}");
 }
 
 // ------------------------------------------------------------ mail throttle
 
 /// A limiter that counts `hit`s per key at the mocked time and answers with
 /// windows that end `resets_in` later.
-fn mail_limiter(
-    at: DateTime<Utc>,
-    resets_in: TimeDelta,
-    start_at: u64,
-) -> crate::common::MockRateLimiter {
-    let mut limiter = crate::common::MockRateLimiter::new();
+fn mail_limiter(at: DateTime<Utc>, resets_in: TimeDelta, start_at: u64) -> MockRateLimiter {
+    let mut limiter = MockRateLimiter::new();
     let count = std::sync::Mutex::new(start_at);
     limiter
         .expect_hit()
         .withf(move |key, window, now| {
             key.starts_with("mail:")
                 && !key.contains("example.com")
-                && *window == crate::auth::MAIL_WINDOW
+                && *window == MAIL_WINDOW
                 && *now == at
         })
         .returning(move |_, _, now| {
             let mut count = count.lock().expect("lock not poisoned");
             *count += 1;
-            Ok(crate::common::WindowCount {
+            Ok(WindowCount {
                 count: *count,
                 resets_at: now + resets_in,
             })
@@ -849,10 +839,7 @@ async fn forgot_password_past_the_hourly_allowance_sends_nothing_and_still_succe
     m.mocks
         .expect_find_by_email(email(), Some(user(USER_ID, true)));
     m.expect_nothing_sent();
-    let service = m.service().with_mail_limit(
-        Arc::new(mail_limiter(later(), TimeDelta::minutes(20), 3)),
-        3,
-    );
+    let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 3), 3);
 
     service
         .forgot_password("ada@example.com")
@@ -867,10 +854,7 @@ async fn forgot_password_within_the_allowance_mails_a_link() {
         .expect_find_by_email(email(), Some(user(USER_ID, true)));
     m.expect_token_issued();
     m.expect_mail_sent();
-    let service = m.service().with_mail_limit(
-        Arc::new(mail_limiter(later(), TimeDelta::minutes(20), 2)),
-        3,
-    );
+    let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 2), 3);
 
     service
         .forgot_password("ada@example.com")
@@ -882,10 +866,7 @@ async fn forgot_password_within_the_allowance_mails_a_link() {
 async fn request_email_verification_past_the_allowance_is_rate_limited() {
     let mut m = MailMocks::at(later());
     m.expect_nothing_sent();
-    let service = m.service().with_mail_limit(
-        Arc::new(mail_limiter(later(), TimeDelta::seconds(1_199), 5)),
-        5,
-    );
+    let service = m.service_limited(mail_limiter(later(), TimeDelta::seconds(1_199), 5), 5);
 
     let error = service
         .request_email_verification(&unverified())
@@ -895,61 +876,10 @@ async fn request_email_verification_past_the_allowance_is_rate_limited() {
     assert!(
         matches!(
             error,
-            MailFlowError::RateLimited {
+            RecoveryError::RateLimited {
                 retry_after_secs: 1_199
             }
         ),
         "{error:?}"
     );
-}
-
-// ------------------------------------------- reset links and password change
-
-#[tokio::test]
-async fn change_password_invalidates_every_outstanding_reset_link() {
-    let at = later();
-    let mut m = MailMocks::at(at);
-    m.mocks.hasher.expect_verify().times(1).returning(|_, _| {
-        Ok(crate::user::PasswordVerification::Match {
-            needs_rehash: false,
-        })
-    });
-    m.mocks
-        .hasher
-        .expect_hash()
-        .times(1)
-        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    m.mocks
-        .users
-        .expect_update_password_hash()
-        .times(1)
-        .return_once(|_, _, _| Ok(true));
-    m.mocks
-        .sessions
-        .expect_revoke_all_except()
-        .times(1)
-        .return_once(|_, _, _| Ok(0));
-    m.tokens
-        .expect_invalidate()
-        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
-        .times(1)
-        .return_once(|_, _, _| Ok(2));
-    let service = m.service();
-    let new = crate::user::Password::parse(
-        SecretString::from(NEW_PASSWORD),
-        &PasswordPolicy::default(),
-        Some(&email()),
-    )
-    .expect("valid");
-
-    service
-        .change_password(
-            &user(USER_ID, true),
-            super::tests::SESSION_ID,
-            None,
-            &SecretString::from(super::tests::PASSWORD),
-            &new,
-        )
-        .await
-        .expect("changed");
 }

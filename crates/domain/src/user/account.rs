@@ -1,16 +1,89 @@
 //! The current user's own account: profile, password, deletion.
 
+use std::sync::Arc;
+
 use secrecy::SecretString;
 
-use super::limits::AttemptKeys;
-use super::{AccountError, AuthService};
-use crate::mail::TokenPurpose;
-use crate::session::SessionId;
-use crate::user::{
-    AccessChanges, AccessUpdate, DisplayName, Password, PasswordVerification, Role, User,
+use super::{
+    AccessChanges, AccessUpdate, DisplayName, Password, PasswordHasher, PasswordVerification, Role,
+    User, UserRepository,
 };
+use crate::auth::{CheckRefused, PasswordGuard};
+use crate::common::Clock;
+use crate::recovery::{ActionTokenRepository, TokenPurpose};
+use crate::session::{SessionId, SessionRepository};
 
-impl AuthService {
+/// Why a change to the caller's own account failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The confirming password is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// Too many failed password checks for this account; no password was
+    /// checked.
+    #[error("too many failed password checks")]
+    RateLimited {
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
+    /// The last active administrator cannot delete their account.
+    #[error("the last active administrator cannot be deleted")]
+    LastAdmin,
+    /// The user vanished meanwhile.
+    #[error("user not found")]
+    NotFound,
+    /// Storage or hashing capacity is unavailable; try again later.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or broken dependency.
+    #[error("unexpected error")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+crate::common::absorb_failures!(AccountError);
+crate::common::absorb_hash_failures!(AccountError);
+
+impl From<CheckRefused> for AccountError {
+    fn from(refusal: CheckRefused) -> Self {
+        match refusal {
+            CheckRefused::RateLimited(retry_after_secs) => Self::RateLimited { retry_after_secs },
+            CheckRefused::Storage(e) => e.into(),
+            CheckRefused::Hash(e) => e.into(),
+        }
+    }
+}
+
+/// The ports [`AccountService`] works through.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct AccountPorts {
+    /// User storage.
+    pub users: Arc<dyn UserRepository>,
+    /// Session storage: a password change ends the other sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Hashes new passwords.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Checks confirming passwords within the log-in limits.
+    pub guard: PasswordGuard,
+    /// Mailed links: a password change kills outstanding reset links.
+    pub action_tokens: Arc<dyn ActionTokenRepository>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What the signed-in user does to their own account.
+#[allow(missing_debug_implementations)]
+pub struct AccountService {
+    ports: AccountPorts,
+}
+
+impl AccountService {
+    /// A service on `ports`.
+    #[must_use]
+    pub fn new(ports: AccountPorts) -> Self {
+        Self { ports }
+    }
+
     /// Sets or clears the caller's display name.
     ///
     /// # Errors
@@ -68,11 +141,10 @@ impl AuthService {
             .sessions
             .revoke_all_except(user.id, keep, now)
             .await?;
-        if let Some((_, tokens)) = &self.mail {
-            tokens
-                .invalidate(user.id, TokenPurpose::ResetPassword, now)
-                .await?;
-        }
+        self.ports
+            .action_tokens
+            .invalidate(user.id, TokenPurpose::ResetPassword, now)
+            .await?;
         tracing::info!(revoked, "password changed; other sessions revoked");
         Ok(())
     }
@@ -121,32 +193,27 @@ impl AuthService {
         Ok(())
     }
 
-    /// Checks a confirming password, counted against the same per-account
-    /// limits as log-in: a stolen access token gives no more guesses than
-    /// the log-in form.
+    /// Checks a confirming password, counted against the same limits as
+    /// log-in.
     async fn check_password(
         &self,
         user: &User,
         client_ip: Option<&str>,
         candidate: &SecretString,
     ) -> Result<(), AccountError> {
-        let keys = AttemptKeys::new(user.email.as_str(), client_ip);
-        self.reserve_password_check(&keys).await?;
         match self
             .ports
-            .hasher
-            .verify(candidate, &user.password_hash)
-            .await
+            .guard
+            .check(
+                user.email.as_str(),
+                client_ip,
+                candidate,
+                &user.password_hash,
+            )
+            .await?
         {
-            Ok(PasswordVerification::Match { .. }) => {
-                self.password_check_passed(&keys).await;
-                Ok(())
-            }
-            Ok(PasswordVerification::Mismatch) => Err(AccountError::WrongPassword),
-            Err(error) => {
-                self.password_check_not_made(&keys).await;
-                Err(error.into())
-            }
+            PasswordVerification::Match { .. } => Ok(()),
+            PasswordVerification::Mismatch => Err(AccountError::WrongPassword),
         }
     }
 }

@@ -1,0 +1,193 @@
+//! Limits on password checks (NIST SP 800-63B §5.2.2).
+//!
+//! Every password check (log-in, password change, account deletion) goes
+//! through one [`PasswordGuard`], which reserves the attempt in the shared
+//! counter store *before* the hash is verified: one atomic increment per
+//! key, so however many attempts arrive at once, at most the configured
+//! number is ever checked in a window, and whatever exceeds it is refused
+//! without hashing.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::SecretString;
+
+use crate::common::{Clock, RateLimiter, StorageError, TokenHash, WindowCount, rate_limit_subject};
+use crate::user::{HashError, PasswordHash, PasswordHasher, PasswordVerification};
+
+/// Limits on failed password checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Failed checks per account and client address (an IPv6 /64) in the
+    /// window; a success resets the pair.
+    pub max_pair_failures: u64,
+    /// Failed checks per account from all addresses in the window.
+    pub max_account_failures: u64,
+    /// The window.
+    pub window: TimeDelta,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            max_pair_failures: 10,
+            max_account_failures: 100,
+            window: TimeDelta::seconds(900),
+        }
+    }
+}
+
+/// Why a password was not checked.
+#[derive(Debug)]
+pub enum CheckRefused {
+    /// A limit is reached; retry after this many seconds.
+    RateLimited(u64),
+    /// The counter store failed.
+    Storage(StorageError),
+    /// Hashing capacity is exhausted, or the hasher failed.
+    Hash(HashError),
+}
+
+impl From<StorageError> for CheckRefused {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+/// The counter keys of one password check. Keys are hashed: fixed length
+/// whatever the input, and no addresses in the counter table.
+#[derive(Debug)]
+pub(crate) struct AttemptKeys {
+    pub(crate) account: String,
+    pub(crate) pair: Option<String>,
+}
+
+impl AttemptKeys {
+    /// The keys for the account known by `account` (its normalised e-mail
+    /// address) checked from `ip`.
+    pub(crate) fn new(account: &str, ip: Option<&str>) -> Self {
+        Self {
+            account: format!("login:a:{}", TokenHash::of(account).as_str()),
+            pair: ip.map(|ip| {
+                let subject = rate_limit_subject(ip);
+                format!(
+                    "login:p:{}",
+                    TokenHash::of(&format!("{subject}\n{account}")).as_str()
+                )
+            }),
+        }
+    }
+}
+
+/// Seconds until `window` ends, rounded up (a client retrying after a
+/// truncated count of seconds would still land inside the window), and
+/// never zero.
+#[must_use]
+pub fn retry_after(window: &WindowCount, now: DateTime<Utc>) -> u64 {
+    let remaining = window.resets_at - now;
+    let secs = remaining.num_seconds() + i64::from(remaining.subsec_nanos() > 0);
+    u64::try_from(secs).unwrap_or(0).max(1)
+}
+
+/// Checks passwords within the limits. Shared by every use-case that checks
+/// a password, so they all count against the same allowance: a stolen
+/// access token gives no more guesses than the log-in form.
+#[derive(Clone)]
+#[allow(missing_debug_implementations)]
+pub struct PasswordGuard {
+    hasher: Arc<dyn PasswordHasher>,
+    limiter: Arc<dyn RateLimiter>,
+    limits: LoginLimits,
+    clock: Arc<dyn Clock>,
+}
+
+impl PasswordGuard {
+    /// A guard verifying with `hasher` and counting with `limiter`.
+    #[must_use]
+    pub fn new(
+        hasher: Arc<dyn PasswordHasher>,
+        limiter: Arc<dyn RateLimiter>,
+        limits: LoginLimits,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            hasher,
+            limiter,
+            limits,
+            clock,
+        }
+    }
+
+    /// Checks `candidate` against `hash` for the account known by `account`
+    /// (its normalised e-mail address) from `ip`, counted before hashing.
+    /// A match resets the pair and takes back the account's reservation; a
+    /// check that never ran takes back both.
+    ///
+    /// # Errors
+    /// [`CheckRefused::RateLimited`] past a limit, with nothing hashed;
+    /// `Storage` when the counters cannot be reached; `Hash` when hashing
+    /// capacity is exhausted.
+    pub async fn check(
+        &self,
+        account: &str,
+        ip: Option<&str>,
+        candidate: &SecretString,
+        hash: &PasswordHash,
+    ) -> Result<PasswordVerification, CheckRefused> {
+        let keys = AttemptKeys::new(account, ip);
+        self.reserve(&keys).await?;
+        match self.hasher.verify(candidate, hash).await {
+            Ok(verification @ PasswordVerification::Match { .. }) => {
+                self.passed(&keys).await;
+                Ok(verification)
+            }
+            Ok(PasswordVerification::Mismatch) => Ok(PasswordVerification::Mismatch),
+            Err(error) => {
+                self.release(keys.pair.as_deref()).await;
+                self.release(Some(&keys.account)).await;
+                Err(CheckRefused::Hash(error))
+            }
+        }
+    }
+
+    /// Reserves one check. The pair is counted first, so an address over
+    /// its own limit cannot also use up the account's allowance and lock
+    /// its owner out everywhere.
+    async fn reserve(&self, keys: &AttemptKeys) -> Result<(), CheckRefused> {
+        let now = self.clock.now();
+        let window = self.limits.window;
+        if let Some(pair) = &keys.pair {
+            let count = self.limiter.hit(pair, window, now).await?;
+            if count.count > self.limits.max_pair_failures {
+                return Err(CheckRefused::RateLimited(retry_after(&count, now)));
+            }
+        }
+        let count = self.limiter.hit(&keys.account, window, now).await?;
+        if count.count > self.limits.max_account_failures {
+            self.release(keys.pair.as_deref()).await;
+            return Err(CheckRefused::RateLimited(retry_after(&count, now)));
+        }
+        Ok(())
+    }
+
+    /// The right password: the pair starts afresh and the account's
+    /// reservation is taken back.
+    async fn passed(&self, keys: &AttemptKeys) {
+        if let Some(pair) = &keys.pair
+            && let Err(error) = self.limiter.reset(pair).await
+        {
+            tracing::warn!(error = %error, "could not reset failed password checks");
+        }
+        self.release(Some(&keys.account)).await;
+    }
+
+    /// Best-effort: a store failure here must not turn an answer into a 503.
+    async fn release(&self, key: Option<&str>) {
+        let Some(key) = key else {
+            return;
+        };
+        if let Err(error) = self.limiter.release(key).await {
+            tracing::warn!(error = %error, "could not release a reserved password check");
+        }
+    }
+}
