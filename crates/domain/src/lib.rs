@@ -16,6 +16,8 @@
 //! in other crates. With the `mocks` feature every port has a `mockall` mock
 //! (`MockUserRepository`, `MockPasswordHasher`, …) for unit tests.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod common;
 pub mod mail;
