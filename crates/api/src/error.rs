@@ -6,13 +6,31 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
-use auth_domain::common::FieldError;
 use auth_domain::project::ProjectError;
 use auth_domain::recovery::RecoveryError;
 use auth_domain::session::{RefreshError, SessionError};
 use auth_domain::user::{AccountError, AdminError};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// One invalid input field and a message fit for an end user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name as the client sent it (`email`, `password`, …).
+    pub field: String,
+    /// Why the value was refused.
+    pub message: String,
+}
+
+impl FieldError {
+    /// Builds a field error from anything displayable.
+    pub fn new(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+}
 
 /// The content type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -1,9 +1,9 @@
 use std::ops::Deref;
 
+use crate::error::FieldError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, mime, web};
-use auth_domain::common::FieldError;
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;

@@ -1,6 +1,8 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use auth_domain::common::{Cursor, DEFAULT_PAGE_SIZE, FieldError, MAX_PAGE_SIZE, PageRequest};
+use auth_domain::common::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
+
+use crate::error::FieldError;
 use futures_util::future::{Ready, ready};
 
 use crate::error::ApiError;

@@ -7,18 +7,27 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A display or project name: 1 to 100 characters once trimmed of white
-/// space, none of them a control character. Stored trimmed.
-// The pattern says what `DisplayName::parse` and `ProjectName::parse` accept:
-// any white space (Unicode `White_Space`, as `str::trim`) around 1 to 100
-// characters that are not control characters (`Cc`, as `char::is_control`)
-// and neither start nor end with white space. It carries the length limit
-// because only the trimmed name is counted.
-#[derive(Debug, ToSchema)]
-#[schema(
-    min_length = 1,
-    pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
-)]
+/// space, none of them a control character. Stored trimmed. Its schema is
+/// written by hand so that the pattern is the domain's own
+/// ([`auth_domain::common::NAME_PATTERN`]), not a copy.
+#[derive(Debug)]
 pub struct Name(pub String);
+
+impl utoipa::PartialSchema for Name {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A display or project name: 1 to 100 characters once trimmed of white\n\
+                 space, none of them a control character. Stored trimmed.",
+            ))
+            .min_length(Some(1))
+            .pattern(Some(auth_domain::common::NAME_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for Name {}
 
 /// A user's role, as the API spells it.
 #[derive(Debug, ToSchema)]

@@ -1,5 +1,3 @@
-use std::fmt;
-
 /// What went wrong in a storage adapter, as far as the domain cares.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -10,25 +8,6 @@ pub enum StorageError {
     /// Anything else: a bug, a schema mismatch, corrupt data.
     #[error("unexpected storage error")]
     Unexpected(#[source] anyhow::Error),
-}
-
-/// One invalid input field and a message fit for an end user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's name as the client sent it (`email`, `password`, …).
-    pub field: String,
-    /// Why the value was refused.
-    pub message: String,
-}
-
-impl FieldError {
-    /// Builds a field error from anything displayable.
-    pub fn new(field: impl Into<String>, message: impl fmt::Display) -> Self {
-        Self {
-            field: field.into(),
-            message: message.to_string(),
-        }
-    }
 }
 
 /// Lets each listed use-case error (with `Unavailable` and `Unexpected`

@@ -1,14 +1,17 @@
-//! Building blocks shared by every aggregate: storage errors, field errors and
+//! Building blocks shared by every aggregate: storage errors, names, rate limits and
 //! the infrastructure ports (clock, ids, secrets).
 
 mod error;
+mod name;
 mod network;
 mod page;
 mod ports;
 mod rate_limit;
 
-pub use error::{FieldError, StorageError};
+pub use error::StorageError;
 pub(crate) use error::{absorb_failures, absorb_hash_failures};
+pub(crate) use name::parse_name;
+pub use name::{MAX_NAME_LENGTH, NAME_PATTERN, NameError};
 pub use network::rate_limit_subject;
 pub use page::{Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, Page, PageRequest};
 pub use ports::{Clock, IdGenerator, SecretGenerator, TokenHash};

@@ -3,10 +3,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::common::{NameError, parse_name};
 use crate::user::UserId;
 
-/// The longest project name accepted, in characters.
-pub const MAX_PROJECT_NAME_LENGTH: usize = 100;
 /// The longest project description accepted, in characters.
 pub const MAX_PROJECT_DESCRIPTION_LENGTH: usize = 2_000;
 
@@ -32,19 +31,8 @@ impl fmt::Display for ProjectId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectName(String);
 
-/// Why a project name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProjectNameError {
-    /// Nothing left after trimming.
-    #[error("must not be blank")]
-    Blank,
-    /// More than 100 characters.
-    #[error("must be at most {MAX_PROJECT_NAME_LENGTH} characters")]
-    TooLong,
-    /// Contains a control character.
-    #[error("must not contain control characters")]
-    ControlCharacter,
-}
+/// Why a project name was refused: the rule all names share.
+pub type ProjectNameError = NameError;
 
 impl ProjectName {
     /// Trims and validates a name.
@@ -52,17 +40,7 @@ impl ProjectName {
     /// # Errors
     /// [`ProjectNameError`] when blank, too long or holding control characters.
     pub fn parse(raw: &str) -> Result<Self, ProjectNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(ProjectNameError::Blank);
-        }
-        if trimmed.chars().count() > MAX_PROJECT_NAME_LENGTH {
-            return Err(ProjectNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(ProjectNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
+        parse_name(raw).map(Self)
     }
 
     /// Rebuilds a name read back from storage.

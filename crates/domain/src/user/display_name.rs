@@ -1,7 +1,6 @@
 use std::fmt;
 
-/// The longest display name accepted, in characters.
-pub const MAX_DISPLAY_NAME_LENGTH: usize = 100;
+use crate::common::{NameError, parse_name};
 
 /// A name shown to other people: 1 to 100 characters after trimming, with no
 /// control characters.
@@ -14,19 +13,8 @@ pub const MAX_DISPLAY_NAME_LENGTH: usize = 100;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
-/// Why a display name was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DisplayNameError {
-    /// Nothing left after trimming.
-    #[error("must not be blank")]
-    Blank,
-    /// More than 100 characters.
-    #[error("must be at most {MAX_DISPLAY_NAME_LENGTH} characters")]
-    TooLong,
-    /// Contains a control character (newline, NUL, …).
-    #[error("must not contain control characters")]
-    ControlCharacter,
-}
+/// Why a display name was refused: the rule all names share.
+pub type DisplayNameError = NameError;
 
 impl DisplayName {
     /// Trims and validates a display name.
@@ -34,17 +22,7 @@ impl DisplayName {
     /// # Errors
     /// [`DisplayNameError`] when it is blank, too long or holds control characters.
     pub fn parse(raw: &str) -> Result<Self, DisplayNameError> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(DisplayNameError::Blank);
-        }
-        if trimmed.chars().count() > MAX_DISPLAY_NAME_LENGTH {
-            return Err(DisplayNameError::TooLong);
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(DisplayNameError::ControlCharacter);
-        }
-        Ok(Self(trimmed.to_owned()))
+        parse_name(raw).map(Self)
     }
 
     /// Rebuilds a name read back from storage.

@@ -1,7 +1,7 @@
 //! `GET /admin/users`, `GET /admin/users/{id}`, `PATCH /admin/users/{id}`.
 
+use crate::error::FieldError;
 use actix_web::{HttpResponse, web};
-use auth_domain::common::FieldError;
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,9 +1,9 @@
 //! `POST /auth/signup`.
 
+use crate::error::FieldError;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::auth::SignupCommand;
-use auth_domain::common::FieldError;
 use auth_domain::user::{DisplayName, Email, Password};
 use secrecy::SecretString;
 use serde::Deserialize;

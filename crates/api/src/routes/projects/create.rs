@@ -1,8 +1,8 @@
 //! `POST /projects`.
 
+use crate::error::FieldError;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use auth_domain::common::FieldError;
 use auth_domain::project::{ProjectDescription, ProjectName};
 use serde::Deserialize;
 use utoipa::ToSchema;

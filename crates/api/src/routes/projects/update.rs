@@ -1,7 +1,7 @@
 //! `PATCH /projects/{id}`.
 
+use crate::error::FieldError;
 use actix_web::{HttpResponse, web};
-use auth_domain::common::FieldError;
 use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectName};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;

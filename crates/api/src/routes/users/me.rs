@@ -1,8 +1,8 @@
 //! `GET`, `PATCH` and `DELETE /users/me`.
 
+use crate::error::FieldError;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use auth_domain::common::FieldError;
 use auth_domain::user::DisplayName;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};

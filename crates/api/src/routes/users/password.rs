@@ -1,7 +1,7 @@
 //! `POST /users/me/password`.
 
+use crate::error::FieldError;
 use actix_web::{HttpResponse, web};
-use auth_domain::common::FieldError;
 use auth_domain::user::Password;
 use secrecy::SecretString;
 use serde::Deserialize;
