@@ -1,6 +1,7 @@
 //! `GET /admin/users`, `GET /admin/users/{id}`, `PATCH /admin/users/{id}`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::{HttpResponse, web};
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use chrono::{DateTime, Utc};
@@ -74,11 +75,9 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
         ("email" = Option<String>, Query, description = "E-mail prefix, case-insensitive"),
     ),
     responses(
+        AdminErrors, DatabaseUnavailable,
         (status = 200, description = "A page of users", body = AdminUserList),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator (`forbidden`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -100,11 +99,9 @@ pub async fn list(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "User id")),
     responses(
+        AdminErrors, DatabaseUnavailable,
         (status = 200, description = "The user", body = AdminUserResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator (`forbidden`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -131,16 +128,10 @@ pub struct UpdateUser {
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
     responses(
+        JsonBodyErrors, AdminErrors, DatabaseUnavailable,
         (status = 200, description = "The updated user", body = AdminUserResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator (`forbidden`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave no active administrator (`last_admin`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,

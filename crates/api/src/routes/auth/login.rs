@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::{RequestClient, ValidJson};
+use crate::openapi::responses::{HashingUnavailable, JsonBodyErrors};
 use crate::routes::TokenResponse;
 use crate::state::AppState;
 
@@ -35,16 +36,12 @@ impl std::fmt::Debug for LoginRequest {
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginRequest,
     responses(
+        JsonBodyErrors, HashingUnavailable,
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown e-mail or wrong password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or mistyped fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed log-ins for this account from this address or in all, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

@@ -7,6 +7,9 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::ValidJson;
+use crate::openapi::responses::{
+    AddressLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
+};
 use crate::state::AppState;
 
 /// A forgotten password.
@@ -21,14 +24,8 @@ pub struct ForgotPassword {
 #[utoipa::path(post, path = "/auth/password/forgot", operation_id = "forgot_password", tag = "auth",
     request_body = ForgotPassword,
     responses(
+        JsonBodyErrors, AddressLimited, DatabaseUnavailable,
         (status = 202, description = "Accepted, whether or not the address exists"),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn forgot(
     state: web::Data<AppState>,
@@ -58,15 +55,11 @@ impl std::fmt::Debug for ResetPassword {
 #[utoipa::path(post, path = "/auth/password/reset", operation_id = "reset_password", tag = "auth",
     request_body = ResetPassword,
     responses(
+        JsonBodyErrors, AddressLimited, HashingUnavailable,
         (status = 204, description = "Password changed; every session revoked"),
         (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The account is disabled (`account_disabled`); nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password or missing field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset(
     state: web::Data<AppState>,

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::ValidJson;
+use crate::openapi::responses::{AddressLimited, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::TokenResponse;
 use crate::state::AppState;
 
@@ -27,15 +28,9 @@ impl std::fmt::Debug for RefreshRequest {
 #[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
+        JsonBodyErrors, AddressLimited, DatabaseUnavailable,
         (status = 200, description = "A new token pair for the same session", body = TokenResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token (`invalid_refresh_token`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or mistyped field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

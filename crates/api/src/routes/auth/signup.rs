@@ -1,6 +1,7 @@
 //! `POST /auth/signup`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{AddressLimited, HashingUnavailable, JsonBodyErrors};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::auth::SignupCommand;
@@ -46,15 +47,9 @@ impl std::fmt::Debug for SignupRequest {
 #[utoipa::path(post, path = "/auth/signup", operation_id = "signup", tag = "auth",
     request_body = SignupRequest,
     responses(
+        JsonBodyErrors, AddressLimited, HashingUnavailable,
         (status = 201, description = "Account created and signed in", body = TokenResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail address taken (`email_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

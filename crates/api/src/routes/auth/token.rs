@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::RequestClient;
+use crate::openapi::responses::HashingUnavailable;
 use crate::routes::TokenResponse;
 use crate::state::AppState;
 
@@ -113,16 +114,16 @@ impl FromRequest for FormFields {
 #[utoipa::path(post, path = "/auth/token", operation_id = "token", tag = "auth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
+        HashingUnavailable,
+        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 200, description = "Tokens", body = TokenResponse),
         (status = 400, description = "An RFC 6749 §5.2 error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`) as JSON, or a problem document (`malformed_request`) for a body that cannot be read", content(
             (OAuthError = "application/json"),
             (Problem = "application/problem+json"),
         )),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not a form (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed log-ins, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

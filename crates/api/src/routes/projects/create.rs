@@ -1,6 +1,7 @@
 //! `POST /projects`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::project::{ProjectDescription, ProjectName};
@@ -29,14 +30,9 @@ pub struct CreateProject {
     security(("bearer" = []), ("oauth2" = [])),
     request_body = CreateProject,
     responses(
+        JsonBodyErrors, BearerErrors, DatabaseUnavailable,
         (status = 201, description = "Created; `Location` names it", body = ProjectResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name in use (`project_name_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use super::project_id;
 use crate::error::{ApiError, Problem};
 use crate::extractors::CurrentUser;
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
 /// Deletes one of the caller's projects.
@@ -12,10 +13,9 @@ use crate::state::AppState;
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::ProjectResponse;
 use crate::error::{ApiError, Problem};
 use crate::extractors::{CurrentUser, Pagination};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
 /// A page of projects.
@@ -26,10 +27,9 @@ pub struct ProjectList {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
     ),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 200, description = "A page of projects", body = ProjectList),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad `limit` or `cursor` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

@@ -1,6 +1,7 @@
 //! `PATCH /projects/{id}`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::{HttpResponse, web};
 use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectName};
 use serde::{Deserialize, Deserializer};
@@ -38,15 +39,10 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
     params(("id" = String, Path, description = "Project id")),
     request_body = UpdateProject,
     responses(
+        JsonBodyErrors, BearerErrors, DatabaseUnavailable,
         (status = 200, description = "The updated project", body = ProjectResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name in use (`project_name_taken`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

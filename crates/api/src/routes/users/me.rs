@@ -1,6 +1,9 @@
 //! `GET`, `PATCH` and `DELETE /users/me`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{
+    BearerErrors, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::user::DisplayName;
@@ -17,9 +20,8 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/users/me", operation_id = "get_me", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 200, description = "The current user", body = UserResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(caller: CurrentUser) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
@@ -47,13 +49,8 @@ fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>
     security(("bearer" = []), ("oauth2" = [])),
     request_body = UpdateMe,
     responses(
+        JsonBodyErrors, BearerErrors, DatabaseUnavailable,
         (status = 200, description = "The updated user", body = UserResponse),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -97,17 +94,11 @@ impl std::fmt::Debug for DeleteMe {
     security(("bearer" = []), ("oauth2" = [])),
     request_body = DeleteMe,
     responses(
+        JsonBodyErrors, BearerErrors, PasswordLimited, HashingUnavailable,
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The caller is the last active administrator (`last_admin`); promote another user first", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong passwords for this account (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

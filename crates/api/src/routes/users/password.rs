@@ -1,6 +1,9 @@
 //! `POST /users/me/password`.
 
 use crate::error::FieldError;
+use crate::openapi::responses::{
+    BearerErrors, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+};
 use actix_web::{HttpResponse, web};
 use auth_domain::user::Password;
 use secrecy::SecretString;
@@ -32,16 +35,10 @@ impl std::fmt::Debug for ChangePassword {
     security(("bearer" = []), ("oauth2" = [])),
     request_body = ChangePassword,
     responses(
+        JsonBodyErrors, BearerErrors, PasswordLimited, HashingUnavailable,
         (status = 204, description = "Changed; other sessions revoked"),
-        (status = 400, description = "Body is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Wrong current password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large (`payload_too_large`)", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid new password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong passwords for this account (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or hashing capacity unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change(
     state: web::Data<AppState>,

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::CurrentUser;
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
 /// One signed-in device or client.
@@ -40,9 +41,8 @@ pub struct SessionList {
 #[utoipa::path(get, path = "/users/me/sessions", operation_id = "list_sessions", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 200, description = "Live sessions", body = SessionList),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -70,10 +70,9 @@ pub async fn list(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 204, description = "Session revoked"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such session of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -92,9 +91,8 @@ pub async fn revoke(
 #[utoipa::path(delete, path = "/users/me/sessions", operation_id = "revoke_all_sessions", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
     responses(
+        BearerErrors, DatabaseUnavailable,
         (status = 204, description = "All sessions revoked"),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_all(
     state: web::Data<AppState>,

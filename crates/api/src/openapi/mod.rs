@@ -12,6 +12,8 @@ use crate::error::{Problem, ProblemField};
 use crate::routes::{self, TokenResponse, UserResponse};
 use crate::state::AppState;
 
+pub mod responses;
+
 /// The API description.
 #[derive(Debug, OpenApi)]
 #[openapi(
