@@ -38,6 +38,50 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// How long clients should wait before retrying a 503, in seconds.
 const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
 
+/// Collects the invalid fields of one request, so that a 422 names every
+/// one of them, not only the first.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The parsed value, or `None` with the error noted under `field`.
+    pub fn check<T, E: fmt::Display>(&mut self, field: &str, parsed: Result<T, E>) -> Option<T> {
+        parsed
+            .map_err(|e| self.0.push(FieldError::new(field, e)))
+            .ok()
+    }
+
+    /// For an optional field: `Some(None)` when it was absent, `None` when
+    /// it was present and invalid.
+    pub fn check_optional<T, E: fmt::Display>(
+        &mut self,
+        field: &str,
+        parsed: Option<Result<T, E>>,
+    ) -> Option<Option<T>> {
+        match parsed {
+            None => Some(None),
+            Some(parsed) => self.check(field, parsed).map(Some),
+        }
+    }
+
+    /// Notes an error under `field`.
+    pub fn refuse(&mut self, field: &str, message: impl fmt::Display) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// The checked values (combined with `Option::zip`), or a 422 naming
+    /// every invalid field.
+    ///
+    /// # Errors
+    /// `validation_failed` when any field was refused.
+    pub fn finish<T>(self, values: Option<T>) -> Result<T, ApiError> {
+        match values {
+            Some(values) if self.0.is_empty() => Ok(values),
+            _ => Err(ApiError::validation(self.0)),
+        }
+    }
+}
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {

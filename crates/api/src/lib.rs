@@ -5,6 +5,7 @@ pub mod error;
 pub mod extractors;
 pub mod metrics;
 pub mod middleware;
+pub mod oauth;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

@@ -1,7 +1,7 @@
 use auth_domain::auth::IssuedTokens;
 use auth_domain::user::User;
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -75,10 +75,13 @@ impl From<&User> for UserResponse {
 }
 
 /// Tokens for a session (and, after sign-up and log-in, its user).
-#[derive(Serialize, ToSchema)]
+// The tokens are `SecretString`s: `Debug` shows neither.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// The JWT access token.
-    pub access_token: String,
+    #[serde(serialize_with = "expose")]
+    #[schema(value_type = String)]
+    pub access_token: SecretString,
     /// Always `Bearer`.
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
@@ -86,7 +89,9 @@ pub struct TokenResponse {
     #[schema(example = 900)]
     pub expires_in: i64,
     /// The opaque, single-use refresh token.
-    pub refresh_token: String,
+    #[serde(serialize_with = "expose")]
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
     /// The signed-in user (sign-up and log-in only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<UserResponse>,
@@ -97,20 +102,16 @@ impl TokenResponse {
     #[must_use]
     pub fn new(tokens: &IssuedTokens, user: Option<&User>) -> Self {
         Self {
-            access_token: tokens.access_token.expose_secret().to_owned(),
+            access_token: tokens.access_token.clone(),
             token_type: "Bearer",
             expires_in: tokens.expires_in,
-            refresh_token: tokens.refresh_token.expose_secret().to_owned(),
+            refresh_token: tokens.refresh_token.clone(),
             user: user.map(UserResponse::from),
         }
     }
 }
 
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("expires_in", &self.expires_in)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
+/// Writes a secret into a response body: the one place tokens leave.
+fn expose<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }

@@ -1,7 +1,5 @@
 //! `GET /admin/users`, `GET /admin/users/{id}`, `PATCH /admin/users/{id}`.
 
-use crate::error::FieldError;
-use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::{HttpResponse, web};
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use chrono::{DateTime, Utc};
@@ -9,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::error::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AdminUser, Pagination, ValidJson};
+use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::RoleName;
 use crate::state::AppState;
 

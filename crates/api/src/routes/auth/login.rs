@@ -14,22 +14,14 @@ use crate::routes::TokenResponse;
 use crate::state::AppState;
 
 /// A log-in.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// The account's e-mail address, in any case.
     #[schema(example = "ada@example.com")]
     pub email: String,
     /// The account's password.
-    #[schema(example = "correct horse battery staple")]
-    pub password: String,
-}
-
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("email", &self.email)
-            .finish_non_exhaustive()
-    }
+    #[schema(value_type = String, example = "correct horse battery staple")]
+    pub password: SecretString,
 }
 
 /// Checks an e-mail address and password and opens a session.
@@ -52,7 +44,7 @@ pub async fn handle(
         .auth
         .login(LoginCommand {
             email: body.email,
-            password: SecretString::from(body.password),
+            password: body.password,
             client,
         })
         .await;

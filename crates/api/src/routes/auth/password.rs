@@ -1,7 +1,7 @@
 //! `POST /auth/password/forgot` and `POST /auth/password/reset`.
 
 use actix_web::{HttpResponse, web};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -36,19 +36,14 @@ pub async fn forgot(
 }
 
 /// A password reset.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPassword {
     /// The `token` query parameter of the mailed link.
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
     /// The new password; same rules as at sign-up.
-    #[schema(min_length = 8, max_length = 128)]
-    pub new_password: String,
-}
-
-impl std::fmt::Debug for ResetPassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResetPassword { .. }")
-    }
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    pub new_password: SecretString,
 }
 
 /// Sets a new password and revokes every session of the user.
@@ -68,8 +63,8 @@ pub async fn reset(
     state
         .recovery
         .reset_password(
-            &body.token,
-            SecretString::from(body.new_password),
+            body.token.expose_secret(),
+            body.new_password,
             &state.password_policy,
         )
         .await?;

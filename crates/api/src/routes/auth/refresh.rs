@@ -2,6 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -12,16 +13,11 @@ use crate::routes::TokenResponse;
 use crate::state::AppState;
 
 /// A refresh.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
     /// The refresh token of the last token response.
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for RefreshRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RefreshRequest { .. }")
-    }
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
 }
 
 /// Exchanges a refresh token for a new pair (the refresh token rotates).
@@ -36,7 +32,10 @@ pub async fn handle(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = state.sessions.refresh(&body.refresh_token).await?;
+    let tokens = state
+        .sessions
+        .refresh(body.refresh_token.expose_secret())
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse::new(&tokens, None)))

@@ -1,6 +1,7 @@
 //! `POST /auth/verify-email/request` and `POST /auth/verify-email`.
 
 use actix_web::{HttpResponse, web};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -33,16 +34,11 @@ pub async fn request(
 }
 
 /// A token from a verification mail.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmail {
     /// The `token` query parameter of the mailed link.
-    pub token: String,
-}
-
-impl std::fmt::Debug for VerifyEmail {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VerifyEmail { .. }")
-    }
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 /// Marks the token's user as verified.
@@ -58,6 +54,9 @@ pub async fn confirm(
     state: web::Data<AppState>,
     ValidJson(body): ValidJson<VerifyEmail>,
 ) -> Result<HttpResponse, ApiError> {
-    state.recovery.verify_email(&body.token).await?;
+    state
+        .recovery
+        .verify_email(body.token.expose_secret())
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

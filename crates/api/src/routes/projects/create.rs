@@ -1,7 +1,5 @@
 //! `POST /projects`.
 
-use crate::error::FieldError;
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::project::{ProjectDescription, ProjectName};
@@ -9,8 +7,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::ProjectResponse;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Fields, Problem};
 use crate::extractors::{CurrentUser, ValidJson};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::Name;
 use crate::state::AppState;
 
@@ -39,21 +38,13 @@ pub async fn handle(
     caller: CurrentUser,
     ValidJson(body): ValidJson<CreateProject>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut errors = Vec::new();
-    let name = ProjectName::parse(&body.name)
-        .map_err(|e| errors.push(FieldError::new("name", e)))
-        .ok();
-    let description = match body.description.as_deref().map(ProjectDescription::parse) {
-        Some(Ok(description)) => Some(description),
-        Some(Err(e)) => {
-            errors.push(FieldError::new("description", e));
-            None
-        }
-        None => None,
-    };
-    let (Some(name), true) = (name, errors.is_empty()) else {
-        return Err(ApiError::validation(errors));
-    };
+    let mut fields = Fields::default();
+    let name = fields.check("name", ProjectName::parse(&body.name));
+    let description = fields.check_optional(
+        "description",
+        body.description.as_deref().map(ProjectDescription::parse),
+    );
+    let (name, description) = fields.finish(name.zip(description))?;
     let project = state
         .projects
         .create(caller.user.id, name, description)

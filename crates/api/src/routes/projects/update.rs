@@ -1,15 +1,14 @@
 //! `PATCH /projects/{id}`.
 
-use crate::error::FieldError;
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use actix_web::{HttpResponse, web};
 use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectName};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use super::{ProjectResponse, project_id};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Fields, Problem};
 use crate::extractors::{CurrentUser, ValidJson};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::Name;
 use crate::state::AppState;
 
@@ -51,27 +50,20 @@ pub async fn handle(
     ValidJson(body): ValidJson<UpdateProject>,
 ) -> Result<HttpResponse, ApiError> {
     let id = project_id(&id)?;
-    let mut errors = Vec::new();
+    let mut fields = Fields::default();
     let mut changes = ProjectChanges::default();
     match body.name {
         None => {}
-        Some(None) => errors.push(FieldError::new("name", "must not be null")),
-        Some(Some(raw)) => match ProjectName::parse(&raw) {
-            Ok(name) => changes.name = Some(name),
-            Err(e) => errors.push(FieldError::new("name", e)),
-        },
+        Some(None) => fields.refuse("name", "must not be null"),
+        Some(Some(raw)) => changes.name = fields.check("name", ProjectName::parse(&raw)),
     }
-    match body.description {
-        None => {}
-        Some(None) => changes.description = Some(None),
-        Some(Some(raw)) => match ProjectDescription::parse(&raw) {
-            Ok(description) => changes.description = Some(Some(description)),
-            Err(e) => errors.push(FieldError::new("description", e)),
-        },
+    if let Some(description) = body.description {
+        changes.description = fields.check_optional(
+            "description",
+            description.as_deref().map(ProjectDescription::parse),
+        );
     }
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    let changes = fields.finish(Some(changes))?;
     let project = state.projects.update(caller.user.id, id, changes).await?;
     Ok(HttpResponse::Ok().json(ProjectResponse::from(&project)))
 }

@@ -1,9 +1,5 @@
 //! `GET`, `PATCH` and `DELETE /users/me`.
 
-use crate::error::FieldError;
-use crate::openapi::responses::{
-    BearerErrors, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors, PasswordLimited,
-};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::user::DisplayName;
@@ -11,8 +7,11 @@ use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
+use crate::openapi::responses::{
+    BearerErrors, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+};
 use crate::routes::{Name, UserResponse};
 use crate::state::AppState;
 
@@ -77,16 +76,11 @@ pub async fn update(
 }
 
 /// The password confirming an account deletion.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteMe {
     /// The current password.
-    pub password: String,
-}
-
-impl std::fmt::Debug for DeleteMe {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeleteMe { .. }")
-    }
+    #[schema(value_type = String)]
+    pub password: SecretString,
 }
 
 /// Deletes the caller's account, their projects and sessions.
@@ -108,11 +102,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state
         .account
-        .delete_account(
-            &caller.user,
-            client.ip.as_deref(),
-            &SecretString::from(body.password),
-        )
+        .delete_account(&caller.user, client.ip.as_deref(), &body.password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,33 +1,27 @@
 //! `POST /users/me/password`.
 
-use crate::error::FieldError;
-use crate::openapi::responses::{
-    BearerErrors, HashingUnavailable, JsonBodyErrors, PasswordLimited,
-};
 use actix_web::{HttpResponse, web};
 use auth_domain::user::Password;
 use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
+use crate::openapi::responses::{
+    BearerErrors, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+};
 use crate::state::AppState;
 
 /// A password change.
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePassword {
     /// The password in use now.
-    pub current_password: String,
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
     /// The new password; same rules as at sign-up.
-    #[schema(min_length = 8, max_length = 128)]
-    pub new_password: String,
-}
-
-impl std::fmt::Debug for ChangePassword {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ChangePassword { .. }")
-    }
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    pub new_password: SecretString,
 }
 
 /// Changes the caller's password and revokes every other session.
@@ -47,7 +41,7 @@ pub async fn change(
     ValidJson(body): ValidJson<ChangePassword>,
 ) -> Result<HttpResponse, ApiError> {
     let new_password = Password::parse(
-        SecretString::from(body.new_password),
+        body.new_password,
         &state.password_policy,
         Some(&caller.user.email),
     )
@@ -58,7 +52,7 @@ pub async fn change(
             &caller.user,
             caller.session_id,
             client.ip.as_deref(),
-            &SecretString::from(body.current_password),
+            &body.current_password,
             &new_password,
         )
         .await?;
