@@ -97,10 +97,12 @@ pub async fn request_context(
         .request()
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
     {
+        // The template of the route that answered (`/projects/{id}`), as
+        // actix routed the decoded path; `None` for the default service.
         let route = response.request().match_pattern();
         state.metrics.observe_request(
-            response.request().method().as_str(),
-            route.as_deref().unwrap_or("unmatched"),
+            response.request().method(),
+            route.as_deref(),
             status,
             elapsed,
         );

@@ -12,6 +12,7 @@ mod availability;
 mod capacity;
 mod cli;
 mod errors;
+mod hardening_edge;
 mod health;
 mod jwks;
 mod login;
