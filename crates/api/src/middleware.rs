@@ -167,10 +167,13 @@ fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceRespons
     ServiceResponse::new(request, replacement)
 }
 
-/// Counts requests per client address on `/auth/*` (the
-/// `rate_limit.ip_per_minute` setting, shared across instances through the
-/// database) and answers 429 past the limit. A store failure lets the
-/// request through: the limiter protects, it must not take the service down.
+/// Counts requests per client address on the routes it wraps, the `/auth/*`
+/// resources (the `rate_limit.ip_per_minute` setting, shared across
+/// instances through the database), and answers 429 past the limit. It is
+/// attached to the routes, not tested against the raw path, so every
+/// spelling of a path that reaches the handler counts. A store failure
+/// lets the request through: the limiter protects, it must not take the
+/// service down.
 ///
 /// # Errors
 /// Never; a refusal is a 429 response.
@@ -180,7 +183,7 @@ pub async fn ip_rate_limit(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let limit = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .filter(|state| state.ip_per_minute > 0 && req.path().starts_with("/auth/"))
+        .filter(|state| state.ip_per_minute > 0)
         .cloned();
     if let Some(state) = limit {
         let client = crate::extractors::RequestClient::of(req.request());

@@ -304,7 +304,6 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
-                .wrap(from_fn(middleware::ip_rate_limit))
                 .wrap(from_fn(middleware::request_context))
                 .configure(routes::configure)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(

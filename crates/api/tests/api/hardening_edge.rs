@@ -1,10 +1,11 @@
-//! The hardening rules of the HTTP edge: bounded metrics labels.
+//! The hardening rules of the HTTP edge, each checked black-box: what a
+//! client sends must not change how it is counted, labelled or answered.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, assert_problem};
 
 /// `method path` with an empty JSON object as body.
 async fn send(app: &TestApp, method: Method, path: &str) -> reqwest::Response {
@@ -63,3 +64,83 @@ api_test!(made_up_methods_and_paths_add_no_time_series, |app| {
         after.contains(r#"http_requests_total{method="OTHER",route="/health",status="405"} 40"#)
     );
 });
+
+// --- Per-address limits follow the route --------------------------------------------
+
+api_test!(
+    the_address_limit_follows_the_route_not_its_spelling,
+    settings | s | {
+        s.rate_limit.ip_per_minute = 4;
+    },
+    |app| {
+        // A wrong method keeps its 405 and `Allow`, and reaches the route.
+        let wrong_method = send(&app, Method::GET, "/auth/login").await;
+        assert_eq!(wrong_method.headers()["allow"], "POST");
+        assert_problem(wrong_method, 405, "method_not_allowed").await;
+        // Percent-encoded spellings reach the log-in handler and count.
+        for path in ["/%61uth/login", "/auth/%6Cogin", "/auth/login"] {
+            let response = send(&app, Method::POST, path).await;
+            assert_problem(response, 422, "validation_failed").await;
+        }
+        assert_problem(
+            send(&app, Method::POST, "/auth/login").await,
+            429,
+            "rate_limited",
+        )
+        .await;
+        for path in [
+            "/%61uth/signup",
+            "/%61uth/refresh",
+            "/%61uth/password/forgot",
+            "/auth/%6Cogin",
+            "/%61%75%74%68/token",
+        ] {
+            let response = send(&app, Method::POST, path).await;
+            assert_problem(response, 429, "rate_limited").await;
+        }
+        // Spellings that are not the route reach no handler.
+        for path in [
+            "//auth/login",
+            "/auth/login/",
+            "/auth//login",
+            "/AUTH/login",
+        ] {
+            let response = send(&app, Method::POST, path).await;
+            assert_problem(response, 404, "not_found").await;
+        }
+        // Other routes are not counted.
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+    }
+);
+
+api_test!(
+    every_documented_auth_route_is_behind_the_address_limit,
+    settings | s | {
+        s.rate_limit.ip_per_minute = 1;
+    },
+    |app| {
+        let doc: Value = app
+            .client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let auth_paths: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|path| path.starts_with("/auth/"))
+            .cloned()
+            .collect();
+        assert!(auth_paths.len() >= 9, "{auth_paths:?}");
+        assert_ne!(send(&app, Method::POST, "/auth/login").await.status(), 429);
+        for path in auth_paths {
+            let response = send(&app, Method::POST, &path).await;
+            assert_eq!(response.status(), 429, "{path} is not limited");
+        }
+    }
+);
