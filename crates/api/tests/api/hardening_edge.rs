@@ -144,3 +144,40 @@ api_test!(
         }
     }
 );
+
+// --- X-Forwarded-For -----------------------------------------------------------------
+
+/// A failed log-in through the trusted proxy at 127.0.0.1, which sent these
+/// `X-Forwarded-For` header lines.
+async fn login_through_proxy(app: &TestApp, forwarded_for: &[&str]) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url("/auth/login"))
+        .json(&json!({"email": "nobody@example.com", "password": "whatever it is"}));
+    for line in forwarded_for {
+        request = request.header("x-forwarded-for", *line);
+    }
+    request.send().await.expect("request")
+}
+
+api_test!(
+    every_forwarded_for_line_is_read_and_the_proxys_own_counts,
+    settings | s | {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.rate_limit.ip_per_minute = 2;
+    },
+    |app| {
+        // The client writes a fresh first line each time; the proxy appends
+        // the address it saw on a second line.
+        for i in 0..2 {
+            let response =
+                login_through_proxy(&app, &[&format!("192.0.2.{i}"), "203.0.113.5"]).await;
+            assert_eq!(response.status(), 401);
+        }
+        let blocked = login_through_proxy(&app, &["192.0.2.99", "203.0.113.5"]).await;
+        assert_problem(blocked, 429, "rate_limited").await;
+        // Another client of the same proxy has its own count.
+        let other = login_through_proxy(&app, &["192.0.2.99", "203.0.113.6"]).await;
+        assert_eq!(other.status(), 401);
+    }
+);
