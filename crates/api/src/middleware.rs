@@ -10,6 +10,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, ResponseError as _};
+use auth_domain::common::rate_limit_subject;
 use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -171,7 +172,8 @@ fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceRespons
 /// resources (the `rate_limit.ip_per_minute` setting, shared across
 /// instances through the database), and answers 429 past the limit. It is
 /// attached to the routes, not tested against the raw path, so every
-/// spelling of a path that reaches the handler counts. A store failure
+/// spelling of a path that reaches the handler counts. An IPv6 client is
+/// counted by its /64 ([`rate_limit_subject`]). A store failure
 /// lets the request through: the limiter protects, it must not take the
 /// service down.
 ///
@@ -192,7 +194,7 @@ pub async fn ip_rate_limit(
             let window = chrono::TimeDelta::seconds(60);
             match state
                 .rate_limiter
-                .hit(&format!("ip:{ip}"), window, now)
+                .hit(&format!("ip:{}", rate_limit_subject(&ip)), window, now)
                 .await
             {
                 Ok(count) if count.count > u64::from(state.ip_per_minute) => {

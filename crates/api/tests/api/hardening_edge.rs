@@ -181,3 +181,28 @@ api_test!(
         assert_eq!(other.status(), 401);
     }
 );
+
+// --- IPv6 /64 ------------------------------------------------------------------------
+
+api_test!(
+    ipv6_clients_share_the_address_limit_of_their_64,
+    settings | s | {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.rate_limit.ip_per_minute = 2;
+    },
+    |app| {
+        for ip in ["2001:db8:1:2::1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"] {
+            assert_eq!(login_through_proxy(&app, &[ip]).await.status(), 401);
+        }
+        let same_64 = login_through_proxy(&app, &["2001:db8:1:2::ffff"]).await;
+        assert_problem(same_64, 429, "rate_limited").await;
+        let other_64 = login_through_proxy(&app, &["2001:db8:1:3::1"]).await;
+        assert_eq!(other_64.status(), 401);
+        // An IPv4-mapped address counts as the IPv4 address.
+        for ip in ["192.0.2.1", "::ffff:192.0.2.1"] {
+            assert_eq!(login_through_proxy(&app, &[ip]).await.status(), 401);
+        }
+        let mapped = login_through_proxy(&app, &["::ffff:192.0.2.1"]).await;
+        assert_problem(mapped, 429, "rate_limited").await;
+    }
+);
