@@ -206,3 +206,95 @@ api_test!(
         assert_problem(mapped, 429, "rate_limited").await;
     }
 );
+
+// --- Security headers ----------------------------------------------------------------
+
+/// Asserts the headers every response carries, and returns its
+/// `Cache-Control`.
+fn assert_security_headers(response: &reqwest::Response) -> String {
+    let what = format!("{} {}", response.status(), response.url().path());
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff", "{what}");
+    assert_eq!(headers["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(headers["x-frame-options"], "DENY", "{what}");
+    assert!(headers.get("x-request-id").is_some(), "{what}");
+    headers
+        .get("cache-control")
+        .unwrap_or_else(|| panic!("no Cache-Control on {what}"))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+api_test!(every_response_carries_the_security_headers, |app| {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signup = app
+        .signup("headers@example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(signup.status(), 201);
+    assert_eq!(assert_security_headers(&signup), "no-store");
+    let tokens: Value = signup.json().await.unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let login = app
+        .login("headers@example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(assert_security_headers(&login), "no-store");
+    let me = app.me(token).await;
+    assert_eq!(me.status(), 200);
+    assert_eq!(assert_security_headers(&me), "no-store");
+
+    let responses = [
+        (
+            200,
+            app.client.get(app.url("/health")).send().await.unwrap(),
+        ),
+        (
+            200,
+            app.client.get(app.url("/metrics")).send().await.unwrap(),
+        ),
+        (
+            200,
+            app.client
+                .get(app.url("/openapi.json"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (200, app.client.get(app.url("/docs/")).send().await.unwrap()),
+        (
+            308,
+            no_redirects.get(app.url("/docs")).send().await.unwrap(),
+        ),
+        (
+            401,
+            app.client.get(app.url("/users/me")).send().await.unwrap(),
+        ),
+        (
+            404,
+            app.client
+                .get(app.url("/no/such/path"))
+                .send()
+                .await
+                .unwrap(),
+        ),
+        (405, send(&app, Method::DELETE, "/health").await),
+        (422, send(&app, Method::POST, "/auth/signup").await),
+    ];
+    for (status, response) in &responses {
+        assert_eq!(response.status(), *status, "{}", response.url());
+        assert_eq!(assert_security_headers(response), "no-store");
+    }
+    // Public keys are meant to be cached; they keep their own policy.
+    let jwks = app
+        .client
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.status(), 200);
+    assert_eq!(assert_security_headers(&jwks), "public, max-age=300");
+});
