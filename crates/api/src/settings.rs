@@ -61,6 +61,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Browser origins (`https://app.example.com`) allowed to call the API
+    /// cross-origin; empty turns CORS off.
+    pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// HTTP worker threads; 0 means one per CPU.
@@ -73,6 +76,7 @@ impl Default for ServerSettings {
             host: "127.0.0.1".into(),
             port: 8080,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
             body_limit_bytes: 64 * 1024,
             workers: 0,
         }
@@ -273,7 +277,8 @@ impl Settings {
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("jwt.retired_key_files")
-                .with_list_parse_key("server.trusted_proxies"),
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("server.cors_origins"),
         );
         let settings: Self = builder
             .build()
@@ -325,6 +330,8 @@ impl Settings {
                 anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
             },
         )?;
+        crate::cors::CorsPolicy::parse(&self.server.cors_origins)
+            .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?;
         Ok(())
     }
 
@@ -439,6 +446,13 @@ mod tests {
         let mut settings = Settings::default();
         settings.hashing.max_concurrent = 0;
         assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.server.cors_origins = vec!["https://app.example.com/".into()];
+        assert!(settings.validate().is_err());
+        settings.server.cors_origins = vec!["*".into()];
+        assert!(settings.validate().is_err());
+        settings.server.cors_origins = vec!["https://app.example.com".into()];
+        settings.validate().expect("an origin");
     }
 
     #[test]
@@ -448,7 +462,7 @@ mod tests {
         let file = dir.join("custom.toml");
         std::fs::write(
             &file,
-            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\n[password]\nmin_length = 12\n",
+            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\ncors_origins = [\"https://app.example.com\"]\n[password]\nmin_length = 12\n",
         )
         .expect("write");
         let settings = Settings::load(Some(&file)).expect("load");
@@ -456,6 +470,10 @@ mod tests {
         assert_eq!(
             settings.server.trusted_proxies,
             vec!["10.0.0.0/8".to_owned()]
+        );
+        assert_eq!(
+            settings.server.cors_origins,
+            vec!["https://app.example.com".to_owned()]
         );
         assert_eq!(settings.password.min_length, 12);
         assert_eq!(settings.server.host, "127.0.0.1", "defaults fill the rest");

@@ -26,6 +26,7 @@ use chrono::TimeDelta;
 use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 
+use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -299,11 +300,19 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("could not bind {address}"))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
+        let cors = web::Data::new(
+            CorsPolicy::parse(&settings.server.cors_origins)
+                .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?,
+        );
         let mut server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: `request_context` sees every
+            // response, CORS preflights included.
             App::new()
                 .app_data(state.clone())
+                .app_data(cors.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
+                .wrap(from_fn(crate::cors::cors))
                 .wrap(from_fn(middleware::request_context))
                 .configure(routes::configure)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(

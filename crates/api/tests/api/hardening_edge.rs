@@ -298,3 +298,230 @@ api_test!(every_response_carries_the_security_headers, |app| {
     assert_eq!(jwks.status(), 200);
     assert_eq!(assert_security_headers(&jwks), "public, max-age=300");
 });
+
+// --- CORS ----------------------------------------------------------------------------
+
+const APP_ORIGIN: &str = "https://app.example.com";
+const LOCAL_ORIGIN: &str = "http://localhost:3000";
+
+/// A browser's preflight for `POST path` from `origin`.
+async fn preflight(app: &TestApp, path: &str, origin: &str) -> reqwest::Response {
+    app.client
+        .request(Method::OPTIONS, app.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The `access-control-*` headers of `response`.
+fn cors_headers(response: &reqwest::Response) -> Vec<String> {
+    response
+        .headers()
+        .keys()
+        .map(|name| name.as_str().to_owned())
+        .filter(|name| name.starts_with("access-control-"))
+        .collect()
+}
+
+/// Whether `response` says `Vary: Origin`.
+fn varies_by_origin(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get_all("vary")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case("origin"))
+}
+
+api_test!(without_listed_origins_there_is_no_cors, |app| {
+    let preflight = preflight(&app, "/auth/login", APP_ORIGIN).await;
+    assert!(cors_headers(&preflight).is_empty(), "{preflight:?}");
+    assert_problem(preflight, 405, "method_not_allowed").await;
+    let health = app
+        .client
+        .get(app.url("/health"))
+        .header("origin", APP_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(cors_headers(&health).is_empty(), "{health:?}");
+    assert!(!varies_by_origin(&health));
+});
+
+api_test!(
+    listed_origins_get_preflights_and_cors_headers,
+    settings | s | {
+        s.server.cors_origins = vec![APP_ORIGIN.into(), LOCAL_ORIGIN.into()];
+        s.rate_limit.ip_per_minute = 1;
+    },
+    |app| {
+        // Preflights are answered before routing: never 405, never counted.
+        for _ in 0..3 {
+            let response = preflight(&app, "/auth/signup", APP_ORIGIN).await;
+            assert_eq!(response.status(), 204);
+            let headers = response.headers();
+            assert_eq!(headers["access-control-allow-origin"], APP_ORIGIN);
+            let methods = headers["access-control-allow-methods"].to_str().unwrap();
+            for method in ["GET", "POST", "PATCH", "DELETE"] {
+                assert!(methods.contains(method), "{methods}");
+            }
+            assert_eq!(
+                headers["access-control-allow-headers"],
+                "Authorization, Content-Type"
+            );
+            let max_age: u32 = headers["access-control-max-age"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(max_age > 0);
+            assert!(headers.get("access-control-allow-credentials").is_none());
+            assert!(varies_by_origin(&response));
+            assert_security_headers(&response);
+        }
+
+        // The actual request: the origin is allowed, credentials are not.
+        let signup = app
+            .client
+            .post(app.url("/auth/signup"))
+            .header("origin", APP_ORIGIN)
+            .json(&json!({"email": "cors@example.com", "password": crate::helpers::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signup.status(), 201);
+        assert_eq!(signup.headers()["access-control-allow-origin"], APP_ORIGIN);
+        assert!(
+            signup
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none()
+        );
+        assert!(varies_by_origin(&signup));
+        // Errors too, so that the page can read them.
+        let limited = app
+            .client
+            .post(app.url("/auth/login"))
+            .header("origin", LOCAL_ORIGIN)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            limited.headers()["access-control-allow-origin"],
+            LOCAL_ORIGIN
+        );
+        let exposed = limited.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(exposed.contains("Retry-After"), "{exposed}");
+        assert_problem(limited, 429, "rate_limited").await;
+
+        // Another origin gets no CORS header, and its preflight is an
+        // ordinary OPTIONS request.
+        for origin in [
+            "https://evil.example.com",
+            "https://app.example.com.evil.example",
+            "null",
+        ] {
+            let refused = preflight(&app, "/health", origin).await;
+            assert!(cors_headers(&refused).is_empty(), "{refused:?}");
+            assert_problem(refused, 405, "method_not_allowed").await;
+            let health = app
+                .client
+                .get(app.url("/health"))
+                .header("origin", origin)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(health.status(), 200);
+            assert!(cors_headers(&health).is_empty(), "{health:?}");
+            assert!(
+                varies_by_origin(&health),
+                "one URL, answers that differ by origin"
+            );
+        }
+        // So does a request without Origin.
+        let plain = app.client.get(app.url("/health")).send().await.unwrap();
+        assert!(cors_headers(&plain).is_empty(), "{plain:?}");
+    }
+);
+
+// --- Configuration, through the binary -----------------------------------------------
+
+/// Runs `authd args` with only `env` of the `AUTH__` variables set, in `dir`
+/// (so that no stray `config/` folder is read).
+fn authd(args: &[&str], env: &[(&str, &str)], dir: &std::path::Path) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_authd"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AUTH__") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run authd")
+}
+
+/// A fresh folder, with an SQLite URL inside it.
+fn scratch() -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("authd-edge-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}/auth.db?mode=rwc", dir.display());
+    (dir, url)
+}
+
+/// Asserts that `output` is a configuration error: exit status 2 and one
+/// line on standard error mentioning `needle`.
+fn assert_config_error(output: &std::process::Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(needle), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn cors_origins_are_a_checked_list_from_the_environment() {
+    let (dir, url) = scratch();
+    let listed = authd(
+        &["migrate", "status"],
+        &[
+            ("AUTH__DATABASE__URL", &url),
+            (
+                "AUTH__SERVER__CORS_ORIGINS",
+                "https://app.example.com,http://localhost:3000",
+            ),
+        ],
+        &dir,
+    );
+    assert!(listed.status.success(), "{listed:?}");
+    for bad in [
+        "*",
+        "https://app.example.com/",
+        "https://app.example.com,app.example.com",
+    ] {
+        let refused = authd(
+            &["migrate", "status"],
+            &[
+                ("AUTH__DATABASE__URL", &url),
+                ("AUTH__SERVER__CORS_ORIGINS", bad),
+            ],
+            &dir,
+        );
+        assert_config_error(&refused, "cors_origins");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
