@@ -5,24 +5,66 @@
 //! (only when `AUTH__DATABASE__URL` is unset), then `AUTH__…` environment
 //! variables (`AUTH__SERVER__PORT=9000` sets `server.port`).
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
-/// The deployment environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+/// The deployment environment, named by `AUTH__ENV` (compared lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Environment {
     /// Local development: a missing JWT secret is generated, logs are pretty.
     #[default]
     Development,
     /// Production: a missing or weak secret stops start-up, logs are JSON.
     Production,
-    /// Anything else (`staging`, `test`, …) behaves like development for
-    /// defaults but loads its own `config/<name>.toml`.
-    #[serde(other)]
-    Other,
+    /// Any other name (`staging`, `test`, …), lower-cased: development's
+    /// defaults and checks, with its own `config/<name>.toml`.
+    Other(String),
+}
+
+impl Environment {
+    /// The environment called `name`, whatever its case; blank is
+    /// development.
+    #[must_use]
+    pub fn from_name(name: &str) -> Self {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "" | "development" => Self::Development,
+            "production" => Self::Production,
+            _ => Self::Other(name),
+        }
+    }
+
+    /// The lower-cased name, as in `config/<name>.toml`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// Whether the strict checks of production apply.
+    #[must_use]
+    pub fn is_production(&self) -> bool {
+        *self == Self::Production
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|name| Self::from_name(&name))
+    }
 }
 
 /// All settings.
@@ -258,20 +300,44 @@ impl Settings {
     /// When a file cannot be read, a value has the wrong type, or the result
     /// fails [`Settings::validate`].
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
-        let env_name = std::env::var("AUTH__ENV").unwrap_or_else(|_| "development".into());
+        // Variables that are not UTF-8 cannot be settings; skip them rather
+        // than panic as `std::env::vars` would.
+        let vars = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        Self::load_from(config_file, vars)
+    }
+
+    /// [`Settings::load`] with `vars` standing for the process environment.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(
+        config_file: Option<&Path>,
+        vars: HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        let env = Environment::from_name(vars.get("AUTH__ENV").map_or("", String::as_str));
+        let env_name = env.name();
+        if !env_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("AUTH__ENV must be a name of letters, digits, '-' and '_', not {env_name:?}");
+        }
         let mut builder = config::Config::builder()
             .add_source(config::File::with_name("config/default").required(false))
             .add_source(config::File::with_name(&format!("config/{env_name}")).required(false));
         if let Some(file) = config_file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        if std::env::var_os("AUTH__DATABASE__URL").is_none()
-            && let Ok(url) = std::env::var("DATABASE_URL")
+        if !vars.contains_key("AUTH__DATABASE__URL")
+            && let Some(url) = vars.get("DATABASE_URL")
         {
-            builder = builder.set_override("database.url", url)?;
+            builder = builder.set_override("database.url", url.as_str())?;
         }
         builder = builder.add_source(
             config::Environment::with_prefix("AUTH")
+                .source(Some(vars.into_iter().collect()))
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
@@ -342,10 +408,7 @@ impl Settings {
     /// # Errors
     /// When production has no secret.
     pub fn validate_for_serving(&self) -> anyhow::Result<()> {
-        if self.env == Environment::Production
-            && self.jwt.algorithm == "HS256"
-            && self.jwt.secret.is_none()
-        {
+        if self.env.is_production() && self.jwt.algorithm == "HS256" && self.jwt.secret.is_none() {
             bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)");
         }
         Ok(())
@@ -412,6 +475,40 @@ mod tests {
         strong.jwt.secret = Some("s".repeat(32));
         strong.validate().expect("32 bytes are enough");
         strong.validate_for_serving().expect("32 bytes are enough");
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn any_environment_name_is_an_environment() {
+        for (name, env) in [
+            ("production", Environment::Production),
+            ("PRODUCTION", Environment::Production),
+            (" Production ", Environment::Production),
+            ("development", Environment::Development),
+            ("", Environment::Development),
+            ("staging", Environment::Other("staging".into())),
+            ("Staging", Environment::Other("staging".into())),
+        ] {
+            let settings = Settings::load_from(None, vars(&[("AUTH__ENV", name)])).expect("loads");
+            assert_eq!(settings.env, env, "{name:?}");
+        }
+        let staging = Settings::load_from(None, vars(&[("AUTH__ENV", "staging")])).expect("loads");
+        assert_eq!(staging.env.name(), "staging");
+        assert!(!staging.env.is_production());
+        assert_eq!(staging.log_format(), LogFormat::Pretty);
+        let loud = Settings::load_from(None, vars(&[("AUTH__ENV", "PRODUCTION")])).expect("loads");
+        assert!(
+            loud.env.is_production(),
+            "the strict checks apply whatever the case"
+        );
+        assert_eq!(loud.log_format(), LogFormat::Json);
+        assert!(Settings::load_from(None, vars(&[("AUTH__ENV", "../etc")])).is_err());
     }
 
     #[test]

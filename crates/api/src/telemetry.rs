@@ -43,11 +43,7 @@ pub fn init(settings: &Settings) {
 #[must_use]
 pub fn init_sentry(settings: &Settings) -> Option<sentry::ClientInitGuard> {
     let dsn = settings.sentry.dsn.as_deref()?;
-    let environment = match settings.env {
-        crate::settings::Environment::Production => "production",
-        crate::settings::Environment::Development => "development",
-        crate::settings::Environment::Other => "other",
-    };
+    let environment = settings.env.name().to_owned();
     let mut options = sentry::ClientOptions::new().dsn(dsn);
     if let Some(release) = sentry::release_name!() {
         options = options.release(release);

@@ -525,3 +525,25 @@ fn cors_origins_are_a_checked_list_from_the_environment() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn any_environment_name_loads_its_own_file() {
+    let (dir, _) = scratch();
+    std::fs::create_dir_all(dir.join("config")).expect("config dir");
+    let staging_db = dir.join("staging.db");
+    std::fs::write(
+        dir.join("config/staging.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}?mode=rwc\"\n",
+            staging_db.display()
+        ),
+    )
+    .expect("write");
+    for name in ["staging", "Staging"] {
+        let output = authd(&["migrate", "up"], &[("AUTH__ENV", name)], &dir);
+        assert!(output.status.success(), "{output:?}");
+        assert!(staging_db.is_file(), "config/staging.toml was not read");
+        std::fs::remove_file(&staging_db).expect("remove");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
