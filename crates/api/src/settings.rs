@@ -12,6 +12,10 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use serde::{Deserialize, Deserializer};
 
+/// Different byte values an HS256 secret needs in production: `aaaa…` or
+/// `abab…` is long enough and still guessable.
+pub const MIN_DISTINCT_SECRET_BYTES: usize = 16;
+
 /// The deployment environment, named by `AUTH__ENV` (compared lower-cased).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Environment {
@@ -366,13 +370,22 @@ impl Settings {
         }
         match self.jwt.algorithm.as_str() {
             "HS256" => {
-                if let Some(secret) = &self.jwt.secret
-                    && secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES
-                {
-                    bail!(
-                        "jwt.secret must be at least {} bytes",
-                        auth_infra::jwt::MIN_HS256_SECRET_BYTES
-                    );
+                if let Some(secret) = &self.jwt.secret {
+                    let secret = secret.as_bytes();
+                    if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES {
+                        bail!(
+                            "jwt.secret must be at least {} bytes",
+                            auth_infra::jwt::MIN_HS256_SECRET_BYTES
+                        );
+                    }
+                    if self.env.is_production()
+                        && distinct_bytes(secret) < MIN_DISTINCT_SECRET_BYTES
+                    {
+                        bail!(
+                            "jwt.secret is too weak for production: it needs at least \
+                             {MIN_DISTINCT_SECRET_BYTES} different bytes (try `openssl rand -base64 48`)"
+                        );
+                    }
                 }
             }
             "EdDSA" | "RS256" => {
@@ -424,6 +437,15 @@ impl Settings {
     }
 }
 
+/// How many different byte values `bytes` holds.
+fn distinct_bytes(bytes: &[u8]) -> usize {
+    let mut seen = [false; 256];
+    for &byte in bytes {
+        seen[usize::from(byte)] = true;
+    }
+    seen.iter().filter(|&&seen| seen).count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,9 +494,29 @@ mod tests {
         weak.jwt.secret = Some("too-short".into());
         assert!(weak.validate().is_err());
         let mut strong = production();
-        strong.jwt.secret = Some("s".repeat(32));
-        strong.validate().expect("32 bytes are enough");
-        strong.validate_for_serving().expect("32 bytes are enough");
+        strong.jwt.secret = Some("0123456789abcdef".repeat(2));
+        strong
+            .validate()
+            .expect("32 bytes, 16 of them different, are enough");
+        strong.validate_for_serving().expect("and serve");
+    }
+
+    #[test]
+    fn production_refuses_a_secret_of_few_different_bytes() {
+        for weak in [
+            "a".repeat(40),
+            "ab".repeat(32),
+            "0123456789abcde".repeat(4),
+            "0123456789abcdef".repeat(2)[..31].to_owned(),
+        ] {
+            let mut settings = production();
+            settings.jwt.secret = Some(weak.clone());
+            let error = settings.validate().expect_err(&weak);
+            assert!(error.to_string().contains("jwt.secret"), "{error}");
+            // Outside production only the length counts.
+            settings.env = Environment::Other("staging".into());
+            assert_eq!(settings.validate().is_ok(), weak.len() >= 32, "{weak}");
+        }
     }
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {

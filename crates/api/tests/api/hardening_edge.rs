@@ -547,3 +547,23 @@ fn any_environment_name_loads_its_own_file() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn production_refuses_a_long_secret_of_one_letter() {
+    let (dir, url) = scratch();
+    let secret = "a".repeat(40);
+    for command in [&["serve"][..], &["migrate", "status"]] {
+        let output = authd(
+            command,
+            &[
+                ("AUTH__ENV", "PRODUCTION"),
+                ("AUTH__DATABASE__URL", &url),
+                ("AUTH__JWT__SECRET", &secret),
+            ],
+            &dir,
+        );
+        assert_config_error(&output, "jwt.secret");
+    }
+    assert!(!dir.join("auth.db").exists(), "nothing was touched");
+    std::fs::remove_dir_all(dir).ok();
+}
