@@ -4,12 +4,17 @@
 //! `config/$AUTH__ENV.toml`, the file given with `--config`, `DATABASE_URL`
 //! (only when `AUTH__DATABASE__URL` is unset), then `AUTH__…` environment
 //! variables (`AUTH__SERVER__PORT=9000` sets `server.port`).
+//!
+//! Secrets (the JWT secret, the SMTP URL with its credentials, the Sentry
+//! DSN) are held as [`SecretString`], and the database URL's password is
+//! masked, so `{settings:?}` can be printed or logged.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Deserializer};
 
 /// Different byte values an HS256 secret needs in production: `aaaa…` or
@@ -130,13 +135,36 @@ impl Default for ServerSettings {
 }
 
 /// `AUTH__DATABASE__*`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
     /// Largest connection pool.
     pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &without_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `url` with its password, if any, replaced by `REDACTED`.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Only URLs that cannot have credentials refuse this.
+                let _ = parsed.set_password(Some("REDACTED"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "[unparseable URL]".to_owned(),
+    }
 }
 
 impl Default for DatabaseSettings {
@@ -155,7 +183,7 @@ pub struct JwtSettings {
     /// `HS256`, `EdDSA` or `RS256`.
     pub algorithm: String,
     /// The HS256 secret (at least 32 bytes).
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// PEM private key for EdDSA / RS256.
     pub private_key_file: Option<String>,
     /// PEM keys that still verify and are published, comma-separated.
@@ -217,8 +245,8 @@ impl Default for RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct MailSettings {
-    /// SMTP server; none writes mail to the log.
-    pub smtp_url: Option<String>,
+    /// SMTP server, credentials included; none writes mail to the log.
+    pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
     /// E-mail verification link, with `{token}`.
@@ -242,8 +270,8 @@ impl Default for MailSettings {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct SentrySettings {
-    /// Sentry DSN; none turns Sentry off.
-    pub dsn: Option<String>,
+    /// Sentry DSN (its key is a credential); none turns Sentry off.
+    pub dsn: Option<SecretString>,
 }
 
 /// Log output format.
@@ -371,7 +399,7 @@ impl Settings {
         match self.jwt.algorithm.as_str() {
             "HS256" => {
                 if let Some(secret) = &self.jwt.secret {
-                    let secret = secret.as_bytes();
+                    let secret = secret.expose_secret().as_bytes();
                     if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES {
                         bail!(
                             "jwt.secret must be at least {} bytes",
@@ -494,7 +522,7 @@ mod tests {
         weak.jwt.secret = Some("too-short".into());
         assert!(weak.validate().is_err());
         let mut strong = production();
-        strong.jwt.secret = Some("0123456789abcdef".repeat(2));
+        strong.jwt.secret = Some("0123456789abcdef".repeat(2).into());
         strong
             .validate()
             .expect("32 bytes, 16 of them different, are enough");
@@ -510,7 +538,7 @@ mod tests {
             "0123456789abcdef".repeat(2)[..31].to_owned(),
         ] {
             let mut settings = production();
-            settings.jwt.secret = Some(weak.clone());
+            settings.jwt.secret = Some(weak.clone().into());
             let error = settings.validate().expect_err(&weak);
             assert!(error.to_string().contains("jwt.secret"), "{error}");
             // Outside production only the length counts.
@@ -551,6 +579,26 @@ mod tests {
         );
         assert_eq!(loud.log_format(), LogFormat::Json);
         assert!(Settings::load_from(None, vars(&[("AUTH__ENV", "../etc")])).is_err());
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let mut settings = Settings::default();
+        settings.jwt.secret = Some("jwt-secret-0123456789-abcdefghijklmnop".into());
+        settings.mail.smtp_url = Some("smtps://mailer:smtp-password@mail.example.com:465".into());
+        settings.sentry.dsn = Some("https://sentry-key@o1.ingest.sentry.io/42".into());
+        settings.database.url = "postgres://auth:db-password@db.internal:5432/auth".into();
+        settings.validate().expect("valid");
+        let debug = format!("{settings:?}");
+        for secret in ["jwt-secret", "smtp-password", "sentry-key", "db-password"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(
+            debug.contains("postgres://auth:REDACTED@db.internal:5432/auth"),
+            "{debug}"
+        );
+        let pretty = format!("{settings:#?}");
+        assert!(!pretty.contains("jwt-secret") && !pretty.contains("db-password"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
 use sea_orm::DatabaseConnection;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
@@ -84,7 +84,13 @@ fn spawn_purge(auth: Arc<AuthService>, rate_limiter: Arc<dyn RateLimiter>) {
 /// When the SMTP URL or sender address is malformed.
 pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(
-        match settings.mail.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+        match settings
+            .mail
+            .smtp_url
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+            .filter(|u| !u.is_empty())
+        {
             Some(url) => Arc::new(SmtpMailer::new(url, &settings.mail.from)?),
             None => Arc::new(LogMailer),
         },
@@ -108,10 +114,10 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
                         "AUTH__JWT__SECRET is unset: using a random secret for this process; \
                          tokens will not survive a restart or work across instances"
                     );
-                    RandomSecretGenerator.generate()
+                    SecretString::from(RandomSecretGenerator.generate())
                 }
             };
-            JwtKeys::hs256(secret.as_bytes())
+            JwtKeys::hs256(secret.expose_secret().as_bytes())
         }
         name => {
             let algorithm = match name {

@@ -1,5 +1,6 @@
 //! Logging and error reporting.
 
+use secrecy::ExposeSecret as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -42,7 +43,7 @@ pub fn init(settings: &Settings) {
 /// Starts Sentry when a DSN is configured; keep the guard alive until exit.
 #[must_use]
 pub fn init_sentry(settings: &Settings) -> Option<sentry::ClientInitGuard> {
-    let dsn = settings.sentry.dsn.as_deref()?;
+    let dsn = settings.sentry.dsn.as_ref()?.expose_secret();
     let environment = settings.env.name().to_owned();
     let mut options = sentry::ClientOptions::new().dsn(dsn);
     if let Some(release) = sentry::release_name!() {
