@@ -5,6 +5,10 @@
 //! (only when `AUTH__DATABASE__URL` is unset), then `AUTH__…` environment
 //! variables (`AUTH__SERVER__PORT=9000` sets `server.port`).
 //!
+//! An empty value (`AUTH__SENTRY__DSN=`) means unset. URLs and the Sentry
+//! DSN are parsed at load, so a typo is a configuration error, not a panic
+//! or a failure at first use.
+//!
 //! Secrets (the JWT secret, the SMTP URL with its credentials, the Sentry
 //! DSN) are held as [`SecretString`], and the database URL's password is
 //! masked, so `{settings:?}` can be printed or logged.
@@ -134,6 +138,15 @@ impl Default for ServerSettings {
     }
 }
 
+/// An optional secret in which an empty value, as `dsn = ""` in a file,
+/// means unset (empty environment variables are skipped before this).
+fn non_empty_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Ok(Option::<SecretString>::deserialize(deserializer)?
+        .filter(|secret| !secret.expose_secret().is_empty()))
+}
+
 /// `AUTH__DATABASE__*`.
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -183,6 +196,7 @@ pub struct JwtSettings {
     /// `HS256`, `EdDSA` or `RS256`.
     pub algorithm: String,
     /// The HS256 secret (at least 32 bytes).
+    #[serde(deserialize_with = "non_empty_secret")]
     pub secret: Option<SecretString>,
     /// PEM private key for EdDSA / RS256.
     pub private_key_file: Option<String>,
@@ -246,6 +260,7 @@ impl Default for RateLimitSettings {
 #[serde(default)]
 pub struct MailSettings {
     /// SMTP server, credentials included; none writes mail to the log.
+    #[serde(deserialize_with = "non_empty_secret")]
     pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
@@ -271,6 +286,7 @@ impl Default for MailSettings {
 #[serde(default)]
 pub struct SentrySettings {
     /// Sentry DSN (its key is a credential); none turns Sentry off.
+    #[serde(deserialize_with = "non_empty_secret")]
     pub dsn: Option<SecretString>,
 }
 
@@ -362,8 +378,8 @@ impl Settings {
         if let Some(file) = config_file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        if !vars.contains_key("AUTH__DATABASE__URL")
-            && let Some(url) = vars.get("DATABASE_URL")
+        if vars.get("AUTH__DATABASE__URL").is_none_or(String::is_empty)
+            && let Some(url) = vars.get("DATABASE_URL").filter(|url| !url.is_empty())
         {
             builder = builder.set_override("database.url", url.as_str())?;
         }
@@ -372,6 +388,7 @@ impl Settings {
                 .source(Some(vars.into_iter().collect()))
                 .prefix_separator("__")
                 .separator("__")
+                .ignore_empty(true)
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("jwt.retired_key_files")
@@ -437,6 +454,21 @@ impl Settings {
                 anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
             },
         )?;
+        check_url(
+            "database.url",
+            &self.database.url,
+            &["sqlite", "postgres", "postgresql"],
+        )?;
+        if let Some(url) = &self.mail.smtp_url {
+            check_url("mail.smtp_url", url.expose_secret(), &["smtp", "smtps"])?;
+        }
+        check_link_template("mail.verify_url", &self.mail.verify_url)?;
+        check_link_template("mail.reset_url", &self.mail.reset_url)?;
+        if let Some(dsn) = &self.sentry.dsn
+            && dsn.expose_secret().parse::<sentry::types::Dsn>().is_err()
+        {
+            bail!("sentry.dsn is not a Sentry DSN (https://KEY@HOST/PROJECT_ID)");
+        }
         crate::cors::CorsPolicy::parse(&self.server.cors_origins)
             .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?;
         Ok(())
@@ -462,6 +494,35 @@ impl Settings {
             Environment::Production => LogFormat::Json,
             _ => LogFormat::Pretty,
         })
+    }
+}
+
+/// Checks that `url` parses as a URL with one of `schemes`. The value is
+/// not repeated in the error: it may hold credentials.
+fn check_url(key: &str, url: &str, schemes: &[&str]) -> anyhow::Result<()> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        bail!("{key} is not a URL");
+    };
+    if !schemes.contains(&parsed.scheme()) {
+        bail!(
+            "{key} must be a {} URL, not {}://…",
+            schemes.join("://, ") + "://",
+            parsed.scheme()
+        );
+    }
+    Ok(())
+}
+
+/// Checks a mail link template: `{token}` in it, and an http(s) URL once
+/// it is filled in.
+fn check_link_template(key: &str, template: &str) -> anyhow::Result<()> {
+    if !template.contains("{token}") {
+        bail!("{key} must contain {{token}}, where the link's token goes: {template:?}");
+    }
+    let filled = template.replace("{token}", "TOKEN");
+    match url::Url::parse(&filled) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => bail!("{key} must be an http:// or https:// URL: {template:?}"),
     }
 }
 
@@ -582,6 +643,107 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_mean_unset() {
+        let settings = Settings::load_from(
+            None,
+            vars(&[
+                ("AUTH__SENTRY__DSN", ""),
+                ("AUTH__MAIL__SMTP_URL", ""),
+                ("AUTH__JWT__SECRET", ""),
+                ("AUTH__SERVER__TRUSTED_PROXIES", ""),
+                ("AUTH__ENV", ""),
+                ("DATABASE_URL", ""),
+            ]),
+        )
+        .expect("loads");
+        assert!(settings.sentry.dsn.is_none());
+        assert!(settings.mail.smtp_url.is_none());
+        assert!(settings.jwt.secret.is_none());
+        assert!(settings.server.trusted_proxies.is_empty());
+        assert_eq!(settings.env, Environment::Development);
+        assert_eq!(settings.database.url, DatabaseSettings::default().url);
+        let fallback = Settings::load_from(
+            None,
+            vars(&[
+                ("AUTH__DATABASE__URL", ""),
+                ("DATABASE_URL", "postgres://db/auth"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(fallback.database.url, "postgres://db/auth");
+    }
+
+    #[test]
+    fn unparseable_urls_and_dsns_are_configuration_errors() {
+        for (key, value, named) in [
+            ("AUTH__SENTRY__DSN", "not a dsn", "sentry.dsn"),
+            (
+                "AUTH__SENTRY__DSN",
+                "https://o1.ingest.sentry.io",
+                "sentry.dsn",
+            ),
+            ("AUTH__DATABASE__URL", "not a url", "database.url"),
+            ("AUTH__DATABASE__URL", "mysql://db/auth", "database.url"),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "mail.example.com:25",
+                "mail.smtp_url",
+            ),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "http://mail.example.com",
+                "mail.smtp_url",
+            ),
+            (
+                "AUTH__MAIL__VERIFY_URL",
+                "https://app.test/verify",
+                "mail.verify_url",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "app.test/reset?token={token}",
+                "mail.reset_url",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "javascript:alert({token})",
+                "mail.reset_url",
+            ),
+        ] {
+            let error = Settings::load_from(None, vars(&[(key, value)]))
+                .expect_err(&format!("{key}={value}"));
+            let message = format!("{error:#}");
+            assert!(message.contains(named), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        for (key, value) in [
+            ("AUTH__SENTRY__DSN", "https://key@o1.ingest.sentry.io/42"),
+            ("AUTH__DATABASE__URL", "postgres://auth:pw@db:5432/auth"),
+            ("AUTH__DATABASE__URL", "sqlite::memory:"),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "smtps://user:pass@mail.example.com:465",
+            ),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "smtp://mail.example.com:587?tls=required",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "https://app.test/reset#token={token}",
+            ),
+        ] {
+            Settings::load_from(None, vars(&[(key, value)])).expect(value);
+        }
+        let error = Settings::load_from(
+            None,
+            vars(&[("AUTH__DATABASE__URL", "mysql://auth:db-password@db/auth")]),
+        )
+        .expect_err("mysql");
+        assert!(!format!("{error:#}").contains("db-password"));
+    }
+
+    #[test]
     fn debug_output_holds_no_secret() {
         let mut settings = Settings::default();
         settings.jwt.secret = Some("jwt-secret-0123456789-abcdefghijklmnop".into());
@@ -649,7 +811,7 @@ mod tests {
         let file = dir.join("custom.toml");
         std::fs::write(
             &file,
-            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\ncors_origins = [\"https://app.example.com\"]\n[password]\nmin_length = 12\n",
+            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\ncors_origins = [\"https://app.example.com\"]\n[password]\nmin_length = 12\n[sentry]\ndsn = \"\"\n",
         )
         .expect("write");
         let settings = Settings::load(Some(&file)).expect("load");
@@ -663,6 +825,7 @@ mod tests {
             vec!["https://app.example.com".to_owned()]
         );
         assert_eq!(settings.password.min_length, 12);
+        assert!(settings.sentry.dsn.is_none(), "an empty string is unset");
         assert_eq!(settings.server.host, "127.0.0.1", "defaults fill the rest");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -567,3 +567,60 @@ fn production_refuses_a_long_secret_of_one_letter() {
     assert!(!dir.join("auth.db").exists(), "nothing was touched");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn empty_environment_values_mean_unset() {
+    let (dir, url) = scratch();
+    let output = authd(
+        &["migrate", "status"],
+        &[
+            ("AUTH__DATABASE__URL", &url),
+            ("AUTH__SENTRY__DSN", ""),
+            ("AUTH__MAIL__SMTP_URL", ""),
+            ("AUTH__JWT__SECRET", ""),
+            ("AUTH__ENV", ""),
+        ],
+        &dir,
+    );
+    assert!(output.status.success(), "{output:?}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn unparseable_urls_are_configuration_errors_not_panics() {
+    let (dir, url) = scratch();
+    for (key, value, named) in [
+        ("AUTH__SENTRY__DSN", "not a dsn", "sentry.dsn"),
+        ("AUTH__DATABASE__URL", "not a url", "database.url"),
+        ("AUTH__MAIL__SMTP_URL", "not a url", "mail.smtp_url"),
+        (
+            "AUTH__MAIL__VERIFY_URL",
+            "https://app.test/verify",
+            "mail.verify_url",
+        ),
+        (
+            "AUTH__MAIL__RESET_URL",
+            "ftp://app.test/?token={token}",
+            "mail.reset_url",
+        ),
+    ] {
+        let mut env = vec![(key, value)];
+        if key != "AUTH__DATABASE__URL" {
+            env.push(("AUTH__DATABASE__URL", &url));
+        }
+        for command in [&["serve"][..], &["migrate", "status"]] {
+            let output = authd(command, &env, &dir);
+            assert_config_error(&output, named);
+        }
+    }
+    // A TOML file that does not parse is one line too.
+    std::fs::write(dir.join("broken.toml"), "[server\nport = \n").expect("write");
+    let output = authd(
+        &["--config", "broken.toml", "migrate", "status"],
+        &[("AUTH__DATABASE__URL", &url)],
+        &dir,
+    );
+    assert_config_error(&output, "configuration");
+    assert!(!dir.join("auth.db").exists(), "nothing was touched");
+    std::fs::remove_dir_all(dir).ok();
+}
