@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
-use crate::settings::Settings;
+use crate::settings::{Environment, Settings};
 use crate::state::AppState;
 use crate::{middleware, routes};
 
@@ -78,7 +78,8 @@ fn spawn_purge(auth: Arc<AuthService>, rate_limiter: Arc<dyn RateLimiter>) {
     });
 }
 
-/// SMTP when `mail.smtp_url` is set, else the log.
+/// SMTP when `mail.smtp_url` is set, else the log, with the links' tokens
+/// redacted outside development.
 ///
 /// # Errors
 /// When the SMTP URL or sender address is malformed.
@@ -92,7 +93,7 @@ pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
             .filter(|u| !u.is_empty())
         {
             Some(url) => Arc::new(SmtpMailer::new(url, &settings.mail.from)?),
-            None => Arc::new(LogMailer),
+            None => Arc::new(LogMailer::new(settings.env != Environment::Development)),
         },
     )
 }
