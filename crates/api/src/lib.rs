@@ -1,6 +1,7 @@
 //! The HTTP API of Auth Module and the composition root of the `authd` binary.
 
 pub mod cli;
+pub mod cors;
 pub mod error;
 pub mod extractors;
 pub mod metrics;

@@ -13,7 +13,11 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
-            eprintln!("authd: {error:#}");
+            // One line, whatever the cause's own formatting (a TOML parse
+            // error spans several).
+            let message = format!("{error:#}");
+            let message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+            eprintln!("authd: {message}");
             return ExitCode::from(2);
         }
     };

@@ -1,15 +1,36 @@
 //! Prometheus metrics: request counts and latency by route and status,
 //! log-in outcomes and the hashing queue, served as text at `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use actix_web::http::Method;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
+
+/// The route label of every request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The method label: one of a closed set, so a client inventing methods
+/// (`FOO1`, `FOO2`, …) cannot add series.
+#[must_use]
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -18,34 +39,52 @@ struct Histogram {
     count: u64,
 }
 
+/// One series: method label, route template, status.
+type SeriesKey = (&'static str, Arc<str>, u16);
+
 #[derive(Debug, Default)]
 struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String, u16), Histogram>,
+    /// Route templates seen so far, so a request's label is a reference
+    /// count, not a new string.
+    routes: BTreeSet<Arc<str>>,
+    /// Requests per series; the count of requests is the histogram's.
+    requests: BTreeMap<SeriesKey, Histogram>,
     logins: BTreeMap<&'static str, u64>,
 }
 
-/// The process's metrics. Routes are labelled by their pattern
-/// (`/projects/{id}`), never by the raw path, so label cardinality stays
-/// bounded whatever clients send.
+/// The process's metrics. Every label value comes from a closed set:
+/// methods from [`method_label`], routes are the matched route's template
+/// (`/projects/{id}`) or [`UNMATCHED_ROUTE`], never the raw path, so no
+/// request can add a time series the application does not define.
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
 }
 
 impl Metrics {
-    /// Counts one finished request.
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// Counts one finished request. `route` is the template of the route
+    /// that answered, `None` when no route matched.
+    pub fn observe_request(
+        &self,
+        method: &Method,
+        route: Option<&str>,
+        status: u16,
+        elapsed: Duration,
+    ) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        *inner
-            .requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
+        let route = route.unwrap_or(UNMATCHED_ROUTE);
+        let route = if let Some(known) = inner.routes.get(route) {
+            Arc::clone(known)
+        } else {
+            let interned: Arc<str> = Arc::from(route);
+            inner.routes.insert(Arc::clone(&interned));
+            interned
+        };
         let histogram = inner
-            .latency
-            .entry((method.to_owned(), route.to_owned(), status))
+            .requests
+            .entry((method_label(method), route, status))
             .or_default();
         let seconds = elapsed.as_secs_f64();
         for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
@@ -74,18 +113,19 @@ impl Metrics {
         };
         out.push_str("# HELP http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE http_requests_total counter\n");
-        for ((method, route, status), count) in &inner.requests {
+        for ((method, route, status), histogram) in &inner.requests {
             let _ = writeln!(
                 out,
-                "http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {count}",
-                escape(route)
+                "http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
+                escape(route),
+                histogram.count
             );
         }
         out.push_str(
             "# HELP http_request_duration_seconds HTTP request latency by method, route and status.\n",
         );
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route, status), histogram) in &inner.latency {
+        for ((method, route, status), histogram) in &inner.requests {
             let labels = format!(
                 "method=\"{method}\",route=\"{}\",status=\"{status}\"",
                 escape(route)
@@ -161,8 +201,13 @@ mod tests {
     #[test]
     fn renders_counters_and_cumulative_buckets() {
         let metrics = Metrics::default();
-        metrics.observe_request("GET", "/health", 200, Duration::from_millis(3));
-        metrics.observe_request("GET", "/health", 200, Duration::from_millis(30));
+        metrics.observe_request(&Method::GET, Some("/health"), 200, Duration::from_millis(3));
+        metrics.observe_request(
+            &Method::GET,
+            Some("/health"),
+            200,
+            Duration::from_millis(30),
+        );
         metrics.observe_login("success");
         let text = metrics.render(2, 4);
         assert!(
@@ -177,5 +222,28 @@ mod tests {
         assert!(text.contains("auth_logins_total{outcome=\"success\"} 1"));
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
         assert!(text.contains("password_hashing_queue_depth 2"));
+    }
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        let metrics = Metrics::default();
+        for i in 0..50 {
+            let method = Method::from_bytes(format!("FOO{i}").as_bytes()).expect("method");
+            metrics.observe_request(&method, None, 404, Duration::from_millis(1));
+        }
+        metrics.observe_request(&Method::TRACE, None, 405, Duration::from_millis(1));
+        metrics.observe_request(&Method::OPTIONS, Some("/auth/login"), 204, Duration::ZERO);
+        let text = metrics.render(0, 1);
+        assert!(text.contains(
+            "http_requests_total{method=\"OTHER\",route=\"unmatched\",status=\"404\"} 50"
+        ));
+        assert!(text.contains(
+            "http_requests_total{method=\"OTHER\",route=\"unmatched\",status=\"405\"} 1"
+        ));
+        assert!(text.contains(
+            "http_requests_total{method=\"OPTIONS\",route=\"/auth/login\",status=\"204\"} 1"
+        ));
+        assert!(!text.contains("FOO"), "{text}");
+        assert_eq!(text.matches("http_requests_total{").count(), 3);
     }
 }

@@ -1,15 +1,17 @@
 //! The request pipeline around every handler: request id, tracing span and
-//! log line, panic recovery, and problem+json for responses actix produced on
-//! its own (unknown route, wrong method, …).
+//! log line, panic recovery, problem+json for responses actix produced on
+//! its own (unknown route, wrong method, …), and the security headers every
+//! response carries.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, ResponseError as _};
+use auth_domain::common::rate_limit_subject;
 use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -63,15 +65,23 @@ pub async fn request_context(
     let _entered = span.enter();
     let mut response = match outcome {
         Ok(Ok(response)) => response.map_into_boxed_body(),
-        // Inner middleware failed before a handler answered: actix renders it.
-        Ok(Err(error)) => return Err(error),
+        // Inner middleware failed before a handler answered: actix renders
+        // the error, with the headers every response carries.
+        Ok(Err(error)) => {
+            return Err(FailedRequest {
+                error,
+                request_id: id,
+            }
+            .into());
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            let error = ApiError::internal(anyhow::anyhow!("handler panicked: {message}"));
+            let error: actix_web::Error =
+                ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into();
             tracing::warn!(
                 status = 500,
                 latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -79,7 +89,7 @@ pub async fn request_context(
             );
             // The request went down with the panic, so actix builds this
             // response from the error; it still carries the request id.
-            return Err(PanicResponse {
+            return Err(FailedRequest {
                 error,
                 request_id: id,
             }
@@ -87,9 +97,7 @@ pub async fn request_context(
         }
     };
     response = problem_for_bare_errors(response);
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
+    finish_headers(response.headers_mut(), &id);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
@@ -97,10 +105,12 @@ pub async fn request_context(
         .request()
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
     {
+        // The template of the route that answered (`/projects/{id}`), as
+        // actix routed the decoded path; `None` for the default service.
         let route = response.request().match_pattern();
         state.metrics.observe_request(
-            response.request().method().as_str(),
-            route.as_deref().unwrap_or("unmatched"),
+            response.request().method(),
+            route.as_deref(),
             status,
             elapsed,
         );
@@ -113,29 +123,57 @@ pub async fn request_context(
     Ok(response)
 }
 
-/// A 500 for a request whose handler panicked.
+/// Adds what every response carries: the request id, and the security
+/// headers.
+///
+/// `nosniff`, `Referrer-Policy: no-referrer` and `X-Frame-Options: DENY`
+/// go on every response. `Cache-Control: no-store` goes on every response
+/// that does not set its own Cache-Control: almost every answer carries
+/// tokens or user data, and a default that stores nothing cannot leak one
+/// through a shared cache. The JWKS sets `public, max-age=300` (public keys,
+/// meant to be cached); the Swagger UI's static files set nothing and so are
+/// not stored either, a small cost for a page only developers open.
+fn finish_headers(headers: &mut HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+/// An error response built by actix after the pipeline gave up on the
+/// request (a panic, or a failing middleware), with the headers every
+/// response carries.
 #[derive(Debug)]
-struct PanicResponse {
-    error: ApiError,
+struct FailedRequest {
+    error: actix_web::Error,
     request_id: String,
 }
 
-impl std::fmt::Display for PanicResponse {
+impl std::fmt::Display for FailedRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.error.fmt(f)
     }
 }
 
-impl actix_web::ResponseError for PanicResponse {
+impl actix_web::ResponseError for FailedRequest {
     fn status_code(&self) -> actix_web::http::StatusCode {
-        self.error.status_code()
+        self.error.as_response_error().status_code()
     }
 
     fn error_response(&self) -> actix_web::HttpResponse {
         let mut response = self.error.error_response();
-        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
-            response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-        }
+        finish_headers(response.headers_mut(), &self.request_id);
         response
     }
 }
@@ -165,10 +203,14 @@ fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceRespons
     ServiceResponse::new(request, replacement)
 }
 
-/// Counts requests per client address on `/auth/*` (the
-/// `rate_limit.ip_per_minute` setting, shared across instances through the
-/// database) and answers 429 past the limit. A store failure lets the
-/// request through: the limiter protects, it must not take the service down.
+/// Counts requests per client address on the routes it wraps, the `/auth/*`
+/// resources (the `rate_limit.ip_per_minute` setting, shared across
+/// instances through the database), and answers 429 past the limit. It is
+/// attached to the routes, not tested against the raw path, so every
+/// spelling of a path that reaches the handler counts. An IPv6 client is
+/// counted by its /64 ([`rate_limit_subject`]). A store failure
+/// lets the request through: the limiter protects, it must not take the
+/// service down.
 ///
 /// # Errors
 /// Never; a refusal is a 429 response.
@@ -178,7 +220,7 @@ pub async fn ip_rate_limit(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let limit = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
-        .filter(|state| state.ip_per_minute > 0 && req.path().starts_with("/auth/"))
+        .filter(|state| state.ip_per_minute > 0)
         .cloned();
     if let Some(state) = limit {
         let client = crate::extractors::RequestClient::of(req.request());
@@ -187,7 +229,7 @@ pub async fn ip_rate_limit(
             let window = chrono::TimeDelta::seconds(60);
             match state
                 .rate_limiter
-                .hit(&format!("ip:{ip}"), window, now)
+                .hit(&format!("ip:{}", rate_limit_subject(&ip)), window, now)
                 .await
             {
                 Ok(count) if count.count > u64::from(state.ip_per_minute) => {
@@ -203,4 +245,58 @@ pub async fn ip_rate_limit(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::*;
+
+    async fn panics() -> HttpResponse {
+        panic!("a handler bug")
+    }
+
+    async fn fails() -> Result<HttpResponse, ApiError> {
+        Err(ApiError::internal(anyhow::anyhow!("a storage failure")))
+    }
+
+    fn assert_every_header(headers: &HeaderMap) {
+        let value = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(value(&header::X_CONTENT_TYPE_OPTIONS), Some("nosniff"));
+        assert_eq!(value(&header::REFERRER_POLICY), Some("no-referrer"));
+        assert_eq!(value(&header::X_FRAME_OPTIONS), Some("DENY"));
+        assert_eq!(value(&header::CACHE_CONTROL), Some("no-store"));
+        assert_eq!(value(&X_REQUEST_ID), Some("req-1"));
+        assert_eq!(value(&header::CONTENT_TYPE), Some(PROBLEM_JSON));
+    }
+
+    #[actix_web::test]
+    async fn a_500_carries_every_header_also_after_a_panic() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .route("/panics", web::get().to(panics))
+                .route("/fails", web::get().to(fails)),
+        )
+        .await;
+        let request = |path: &str| {
+            test::TestRequest::get()
+                .uri(path)
+                .insert_header((X_REQUEST_ID.clone(), "req-1"))
+                .to_request()
+        };
+        // actix renders the error the pipeline returns after a panic.
+        let error = test::try_call_service(&app, request("/panics"))
+            .await
+            .expect_err("the request went down with the handler");
+        let response = error.error_response();
+        assert_eq!(response.status(), 500);
+        assert_every_header(response.headers());
+
+        let response = test::call_service(&app, request("/fails")).await;
+        assert_eq!(response.status(), 500);
+        assert_every_header(response.headers());
+    }
 }

@@ -4,25 +4,80 @@
 //! `config/$AUTH__ENV.toml`, the file given with `--config`, `DATABASE_URL`
 //! (only when `AUTH__DATABASE__URL` is unset), then `AUTH__…` environment
 //! variables (`AUTH__SERVER__PORT=9000` sets `server.port`).
+//!
+//! An empty value (`AUTH__SENTRY__DSN=`) means unset. URLs and the Sentry
+//! DSN are parsed at load, so a typo is a configuration error, not a panic
+//! or a failure at first use.
+//!
+//! Secrets (the JWT secret, the SMTP URL with its credentials, the Sentry
+//! DSN) are held as [`SecretString`], and the database URL's password is
+//! masked, so `{settings:?}` can be printed or logged.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use serde::Deserialize;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::{Deserialize, Deserializer};
 
-/// The deployment environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+/// Different byte values an HS256 secret needs in production: `aaaa…` or
+/// `abab…` is long enough and still guessable.
+pub const MIN_DISTINCT_SECRET_BYTES: usize = 16;
+
+/// The deployment environment, named by `AUTH__ENV` (compared lower-cased).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Environment {
     /// Local development: a missing JWT secret is generated, logs are pretty.
     #[default]
     Development,
     /// Production: a missing or weak secret stops start-up, logs are JSON.
     Production,
-    /// Anything else (`staging`, `test`, …) behaves like development for
-    /// defaults but loads its own `config/<name>.toml`.
-    #[serde(other)]
-    Other,
+    /// Any other name (`staging`, `test`, …), lower-cased: development's
+    /// defaults and checks, with its own `config/<name>.toml`.
+    Other(String),
+}
+
+impl Environment {
+    /// The environment called `name`, whatever its case; blank is
+    /// development.
+    #[must_use]
+    pub fn from_name(name: &str) -> Self {
+        let name = name.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "" | "development" => Self::Development,
+            "production" => Self::Production,
+            _ => Self::Other(name),
+        }
+    }
+
+    /// The lower-cased name, as in `config/<name>.toml`.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// Whether the strict checks of production apply.
+    #[must_use]
+    pub fn is_production(&self) -> bool {
+        *self == Self::Production
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|name| Self::from_name(&name))
+    }
 }
 
 /// All settings.
@@ -61,6 +116,9 @@ pub struct ServerSettings {
     pub port: u16,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<String>,
+    /// Browser origins (`https://app.example.com`) allowed to call the API
+    /// cross-origin; empty turns CORS off.
+    pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// HTTP worker threads; 0 means one per CPU.
@@ -73,20 +131,53 @@ impl Default for ServerSettings {
             host: "127.0.0.1".into(),
             port: 8080,
             trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
             body_limit_bytes: 64 * 1024,
             workers: 0,
         }
     }
 }
 
+/// An optional secret in which an empty value, as `dsn = ""` in a file,
+/// means unset (empty environment variables are skipped before this).
+fn non_empty_secret<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Ok(Option::<SecretString>::deserialize(deserializer)?
+        .filter(|secret| !secret.expose_secret().is_empty()))
+}
+
 /// `AUTH__DATABASE__*`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// `sqlite://…` or `postgres://…`.
     pub url: String,
     /// Largest connection pool.
     pub max_connections: u32,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &without_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `url` with its password, if any, replaced by `REDACTED`.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Only URLs that cannot have credentials refuse this.
+                let _ = parsed.set_password(Some("REDACTED"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "[unparseable URL]".to_owned(),
+    }
 }
 
 impl Default for DatabaseSettings {
@@ -105,7 +196,8 @@ pub struct JwtSettings {
     /// `HS256`, `EdDSA` or `RS256`.
     pub algorithm: String,
     /// The HS256 secret (at least 32 bytes).
-    pub secret: Option<String>,
+    #[serde(deserialize_with = "non_empty_secret")]
+    pub secret: Option<SecretString>,
     /// PEM private key for EdDSA / RS256.
     pub private_key_file: Option<String>,
     /// PEM keys that still verify and are published, comma-separated.
@@ -170,8 +262,9 @@ impl Default for RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct MailSettings {
-    /// SMTP server; none writes mail to the log.
-    pub smtp_url: Option<String>,
+    /// SMTP server, credentials included; none writes mail to the log.
+    #[serde(deserialize_with = "non_empty_secret")]
+    pub smtp_url: Option<SecretString>,
     /// Sender address.
     pub from: String,
     /// E-mail verification link, with `{token}`.
@@ -195,8 +288,9 @@ impl Default for MailSettings {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct SentrySettings {
-    /// Sentry DSN; none turns Sentry off.
-    pub dsn: Option<String>,
+    /// Sentry DSN (its key is a credential); none turns Sentry off.
+    #[serde(deserialize_with = "non_empty_secret")]
+    pub dsn: Option<SecretString>,
 }
 
 /// Log output format.
@@ -257,26 +351,52 @@ impl Settings {
     /// When a file cannot be read, a value has the wrong type, or the result
     /// fails [`Settings::validate`].
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
-        let env_name = std::env::var("AUTH__ENV").unwrap_or_else(|_| "development".into());
+        // Variables that are not UTF-8 cannot be settings; skip them rather
+        // than panic as `std::env::vars` would.
+        let vars = std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect();
+        Self::load_from(config_file, vars)
+    }
+
+    /// [`Settings::load`] with `vars` standing for the process environment.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_from(
+        config_file: Option<&Path>,
+        vars: HashMap<String, String>,
+    ) -> anyhow::Result<Self> {
+        let env = Environment::from_name(vars.get("AUTH__ENV").map_or("", String::as_str));
+        let env_name = env.name();
+        if !env_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("AUTH__ENV must be a name of letters, digits, '-' and '_', not {env_name:?}");
+        }
         let mut builder = config::Config::builder()
             .add_source(config::File::with_name("config/default").required(false))
             .add_source(config::File::with_name(&format!("config/{env_name}")).required(false));
         if let Some(file) = config_file {
             builder = builder.add_source(config::File::from(file).required(true));
         }
-        if std::env::var_os("AUTH__DATABASE__URL").is_none()
-            && let Ok(url) = std::env::var("DATABASE_URL")
+        if vars.get("AUTH__DATABASE__URL").is_none_or(String::is_empty)
+            && let Some(url) = vars.get("DATABASE_URL").filter(|url| !url.is_empty())
         {
-            builder = builder.set_override("database.url", url)?;
+            builder = builder.set_override("database.url", url.as_str())?;
         }
         builder = builder.add_source(
             config::Environment::with_prefix("AUTH")
+                .source(Some(vars.into_iter().collect()))
                 .prefix_separator("__")
                 .separator("__")
+                .ignore_empty(true)
                 .try_parsing(true)
                 .list_separator(",")
                 .with_list_parse_key("jwt.retired_key_files")
-                .with_list_parse_key("server.trusted_proxies"),
+                .with_list_parse_key("server.trusted_proxies")
+                .with_list_parse_key("server.cors_origins"),
         );
         let settings: Self = builder
             .build()
@@ -298,13 +418,22 @@ impl Settings {
         }
         match self.jwt.algorithm.as_str() {
             "HS256" => {
-                if let Some(secret) = &self.jwt.secret
-                    && secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES
-                {
-                    bail!(
-                        "jwt.secret must be at least {} bytes",
-                        auth_infra::jwt::MIN_HS256_SECRET_BYTES
-                    );
+                if let Some(secret) = &self.jwt.secret {
+                    let secret = secret.expose_secret().as_bytes();
+                    if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES {
+                        bail!(
+                            "jwt.secret must be at least {} bytes",
+                            auth_infra::jwt::MIN_HS256_SECRET_BYTES
+                        );
+                    }
+                    if self.env.is_production()
+                        && distinct_bytes(secret) < MIN_DISTINCT_SECRET_BYTES
+                    {
+                        bail!(
+                            "jwt.secret is too weak for production: it needs at least \
+                             {MIN_DISTINCT_SECRET_BYTES} different bytes (try `openssl rand -base64 48`)"
+                        );
+                    }
                 }
             }
             "EdDSA" | "RS256" => {
@@ -328,6 +457,23 @@ impl Settings {
                 anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
             },
         )?;
+        check_url(
+            "database.url",
+            &self.database.url,
+            &["sqlite", "postgres", "postgresql"],
+        )?;
+        if let Some(url) = &self.mail.smtp_url {
+            check_url("mail.smtp_url", url.expose_secret(), &["smtp", "smtps"])?;
+        }
+        check_link_template("mail.verify_url", &self.mail.verify_url)?;
+        check_link_template("mail.reset_url", &self.mail.reset_url)?;
+        if let Some(dsn) = &self.sentry.dsn
+            && dsn.expose_secret().parse::<sentry::types::Dsn>().is_err()
+        {
+            bail!("sentry.dsn is not a Sentry DSN (https://KEY@HOST/PROJECT_ID)");
+        }
+        crate::cors::CorsPolicy::parse(&self.server.cors_origins)
+            .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?;
         Ok(())
     }
 
@@ -338,10 +484,7 @@ impl Settings {
     /// # Errors
     /// When production has no secret.
     pub fn validate_for_serving(&self) -> anyhow::Result<()> {
-        if self.env == Environment::Production
-            && self.jwt.algorithm == "HS256"
-            && self.jwt.secret.is_none()
-        {
+        if self.env.is_production() && self.jwt.algorithm == "HS256" && self.jwt.secret.is_none() {
             bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)");
         }
         Ok(())
@@ -355,6 +498,44 @@ impl Settings {
             _ => LogFormat::Pretty,
         })
     }
+}
+
+/// Checks that `url` parses as a URL with one of `schemes`. The value is
+/// not repeated in the error: it may hold credentials.
+fn check_url(key: &str, url: &str, schemes: &[&str]) -> anyhow::Result<()> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        bail!("{key} is not a URL");
+    };
+    if !schemes.contains(&parsed.scheme()) {
+        bail!(
+            "{key} must be a {} URL, not {}://…",
+            schemes.join("://, ") + "://",
+            parsed.scheme()
+        );
+    }
+    Ok(())
+}
+
+/// Checks a mail link template: `{token}` in it, and an http(s) URL once
+/// it is filled in.
+fn check_link_template(key: &str, template: &str) -> anyhow::Result<()> {
+    if !template.contains("{token}") {
+        bail!("{key} must contain {{token}}, where the link's token goes: {template:?}");
+    }
+    let filled = template.replace("{token}", "TOKEN");
+    match url::Url::parse(&filled) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ => bail!("{key} must be an http:// or https:// URL: {template:?}"),
+    }
+}
+
+/// How many different byte values `bytes` holds.
+fn distinct_bytes(bytes: &[u8]) -> usize {
+    let mut seen = [false; 256];
+    for &byte in bytes {
+        seen[usize::from(byte)] = true;
+    }
+    seen.iter().filter(|&&seen| seen).count()
 }
 
 #[cfg(test)]
@@ -406,9 +587,184 @@ mod tests {
         weak.jwt.secret = Some("too-short".into());
         assert!(weak.validate().is_err());
         let mut strong = production();
-        strong.jwt.secret = Some("s".repeat(32));
-        strong.validate().expect("32 bytes are enough");
-        strong.validate_for_serving().expect("32 bytes are enough");
+        strong.jwt.secret = Some("0123456789abcdef".repeat(2).into());
+        strong
+            .validate()
+            .expect("32 bytes, 16 of them different, are enough");
+        strong.validate_for_serving().expect("and serve");
+    }
+
+    #[test]
+    fn production_refuses_a_secret_of_few_different_bytes() {
+        for weak in [
+            "a".repeat(40),
+            "ab".repeat(32),
+            "0123456789abcde".repeat(4),
+            "0123456789abcdef".repeat(2)[..31].to_owned(),
+        ] {
+            let mut settings = production();
+            settings.jwt.secret = Some(weak.clone().into());
+            let error = settings.validate().expect_err(&weak);
+            assert!(error.to_string().contains("jwt.secret"), "{error}");
+            // Outside production only the length counts.
+            settings.env = Environment::Other("staging".into());
+            assert_eq!(settings.validate().is_ok(), weak.len() >= 32, "{weak}");
+        }
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn any_environment_name_is_an_environment() {
+        for (name, env) in [
+            ("production", Environment::Production),
+            ("PRODUCTION", Environment::Production),
+            (" Production ", Environment::Production),
+            ("development", Environment::Development),
+            ("", Environment::Development),
+            ("staging", Environment::Other("staging".into())),
+            ("Staging", Environment::Other("staging".into())),
+        ] {
+            let settings = Settings::load_from(None, vars(&[("AUTH__ENV", name)])).expect("loads");
+            assert_eq!(settings.env, env, "{name:?}");
+        }
+        let staging = Settings::load_from(None, vars(&[("AUTH__ENV", "staging")])).expect("loads");
+        assert_eq!(staging.env.name(), "staging");
+        assert!(!staging.env.is_production());
+        assert_eq!(staging.log_format(), LogFormat::Pretty);
+        let loud = Settings::load_from(None, vars(&[("AUTH__ENV", "PRODUCTION")])).expect("loads");
+        assert!(
+            loud.env.is_production(),
+            "the strict checks apply whatever the case"
+        );
+        assert_eq!(loud.log_format(), LogFormat::Json);
+        assert!(Settings::load_from(None, vars(&[("AUTH__ENV", "../etc")])).is_err());
+    }
+
+    #[test]
+    fn empty_values_mean_unset() {
+        let settings = Settings::load_from(
+            None,
+            vars(&[
+                ("AUTH__SENTRY__DSN", ""),
+                ("AUTH__MAIL__SMTP_URL", ""),
+                ("AUTH__JWT__SECRET", ""),
+                ("AUTH__SERVER__TRUSTED_PROXIES", ""),
+                ("AUTH__ENV", ""),
+                ("DATABASE_URL", ""),
+            ]),
+        )
+        .expect("loads");
+        assert!(settings.sentry.dsn.is_none());
+        assert!(settings.mail.smtp_url.is_none());
+        assert!(settings.jwt.secret.is_none());
+        assert!(settings.server.trusted_proxies.is_empty());
+        assert_eq!(settings.env, Environment::Development);
+        assert_eq!(settings.database.url, DatabaseSettings::default().url);
+        let fallback = Settings::load_from(
+            None,
+            vars(&[
+                ("AUTH__DATABASE__URL", ""),
+                ("DATABASE_URL", "postgres://db/auth"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(fallback.database.url, "postgres://db/auth");
+    }
+
+    #[test]
+    fn unparseable_urls_and_dsns_are_configuration_errors() {
+        for (key, value, named) in [
+            ("AUTH__SENTRY__DSN", "not a dsn", "sentry.dsn"),
+            (
+                "AUTH__SENTRY__DSN",
+                "https://o1.ingest.sentry.io",
+                "sentry.dsn",
+            ),
+            ("AUTH__DATABASE__URL", "not a url", "database.url"),
+            ("AUTH__DATABASE__URL", "mysql://db/auth", "database.url"),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "mail.example.com:25",
+                "mail.smtp_url",
+            ),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "http://mail.example.com",
+                "mail.smtp_url",
+            ),
+            (
+                "AUTH__MAIL__VERIFY_URL",
+                "https://app.test/verify",
+                "mail.verify_url",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "app.test/reset?token={token}",
+                "mail.reset_url",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "javascript:alert({token})",
+                "mail.reset_url",
+            ),
+        ] {
+            let error = Settings::load_from(None, vars(&[(key, value)]))
+                .expect_err(&format!("{key}={value}"));
+            let message = format!("{error:#}");
+            assert!(message.contains(named), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        for (key, value) in [
+            ("AUTH__SENTRY__DSN", "https://key@o1.ingest.sentry.io/42"),
+            ("AUTH__DATABASE__URL", "postgres://auth:pw@db:5432/auth"),
+            ("AUTH__DATABASE__URL", "sqlite::memory:"),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "smtps://user:pass@mail.example.com:465",
+            ),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "smtp://mail.example.com:587?tls=required",
+            ),
+            (
+                "AUTH__MAIL__RESET_URL",
+                "https://app.test/reset#token={token}",
+            ),
+        ] {
+            Settings::load_from(None, vars(&[(key, value)])).expect(value);
+        }
+        let error = Settings::load_from(
+            None,
+            vars(&[("AUTH__DATABASE__URL", "mysql://auth:db-password@db/auth")]),
+        )
+        .expect_err("mysql");
+        assert!(!format!("{error:#}").contains("db-password"));
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let mut settings = Settings::default();
+        settings.jwt.secret = Some("jwt-secret-0123456789-abcdefghijklmnop".into());
+        settings.mail.smtp_url = Some("smtps://mailer:smtp-password@mail.example.com:465".into());
+        settings.sentry.dsn = Some("https://sentry-key@o1.ingest.sentry.io/42".into());
+        settings.database.url = "postgres://auth:db-password@db.internal:5432/auth".into();
+        settings.validate().expect("valid");
+        let debug = format!("{settings:?}");
+        for secret in ["jwt-secret", "smtp-password", "sentry-key", "db-password"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(
+            debug.contains("postgres://auth:REDACTED@db.internal:5432/auth"),
+            "{debug}"
+        );
+        let pretty = format!("{settings:#?}");
+        assert!(!pretty.contains("jwt-secret") && !pretty.contains("db-password"));
     }
 
     #[test]
@@ -443,6 +799,13 @@ mod tests {
         let mut settings = Settings::default();
         settings.hashing.max_concurrent = 0;
         assert!(settings.validate().is_err());
+        let mut settings = Settings::default();
+        settings.server.cors_origins = vec!["https://app.example.com/".into()];
+        assert!(settings.validate().is_err());
+        settings.server.cors_origins = vec!["*".into()];
+        assert!(settings.validate().is_err());
+        settings.server.cors_origins = vec!["https://app.example.com".into()];
+        settings.validate().expect("an origin");
     }
 
     #[test]
@@ -452,7 +815,7 @@ mod tests {
         let file = dir.join("custom.toml");
         std::fs::write(
             &file,
-            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\n[password]\nmin_length = 12\n",
+            "[server]\nport = 9999\ntrusted_proxies = [\"10.0.0.0/8\"]\ncors_origins = [\"https://app.example.com\"]\n[password]\nmin_length = 12\n[sentry]\ndsn = \"\"\n",
         )
         .expect("write");
         let settings = Settings::load(Some(&file)).expect("load");
@@ -461,7 +824,12 @@ mod tests {
             settings.server.trusted_proxies,
             vec!["10.0.0.0/8".to_owned()]
         );
+        assert_eq!(
+            settings.server.cors_origins,
+            vec!["https://app.example.com".to_owned()]
+        );
         assert_eq!(settings.password.min_length, 12);
+        assert!(settings.sentry.dsn.is_none(), "an empty string is unset");
         assert_eq!(settings.server.host, "127.0.0.1", "defaults fill the rest");
         std::fs::remove_dir_all(&dir).ok();
     }

@@ -31,10 +31,11 @@ use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
 use sea_orm::DatabaseConnection;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
+use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
-use crate::settings::Settings;
+use crate::settings::{Environment, Settings};
 use crate::state::AppState;
 use crate::{middleware, routes};
 
@@ -91,15 +92,22 @@ fn spawn_purge(
     });
 }
 
-/// SMTP when `mail.smtp_url` is set, else the log.
+/// SMTP when `mail.smtp_url` is set, else the log, with the links' tokens
+/// redacted outside development.
 ///
 /// # Errors
 /// When the SMTP URL or sender address is malformed.
 pub fn mailer(settings: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     Ok(
-        match settings.mail.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+        match settings
+            .mail
+            .smtp_url
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+            .filter(|u| !u.is_empty())
+        {
             Some(url) => Arc::new(SmtpMailer::new(url, &settings.mail.from)?),
-            None => Arc::new(LogMailer),
+            None => Arc::new(LogMailer::new(settings.env != Environment::Development)),
         },
     )
 }
@@ -121,10 +129,10 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
                         "AUTH__JWT__SECRET is unset: using a random secret for this process; \
                          tokens will not survive a restart or work across instances"
                     );
-                    RandomSecretGenerator.generate()
+                    SecretString::from(RandomSecretGenerator.generate())
                 }
             };
-            JwtKeys::hs256(secret.as_bytes())
+            JwtKeys::hs256(secret.expose_secret().as_bytes())
         }
         name => {
             let algorithm = match name {
@@ -362,12 +370,19 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("could not bind {address}"))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
+        let cors = web::Data::new(
+            CorsPolicy::parse(&settings.server.cors_origins)
+                .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?,
+        );
         let mut server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: `request_context` sees every
+            // response, CORS preflights included.
             App::new()
                 .app_data(state.clone())
+                .app_data(cors.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
-                .wrap(from_fn(middleware::ip_rate_limit))
+                .wrap(from_fn(crate::cors::cors))
                 .wrap(from_fn(middleware::request_context))
                 .configure(routes::configure)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(

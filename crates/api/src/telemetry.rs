@@ -1,5 +1,6 @@
 //! Logging and error reporting.
 
+use secrecy::ExposeSecret as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -42,13 +43,18 @@ pub fn init(settings: &Settings) {
 /// Starts Sentry when a DSN is configured; keep the guard alive until exit.
 #[must_use]
 pub fn init_sentry(settings: &Settings) -> Option<sentry::ClientInitGuard> {
-    let dsn = settings.sentry.dsn.as_deref()?;
-    let environment = match settings.env {
-        crate::settings::Environment::Production => "production",
-        crate::settings::Environment::Development => "development",
-        crate::settings::Environment::Other => "other",
-    };
-    let mut options = sentry::ClientOptions::new().dsn(dsn);
+    // Parsed here rather than by `ClientOptions::dsn`, which panics on a bad
+    // DSN; `Settings::validate` refused one already.
+    let dsn = settings
+        .sentry
+        .dsn
+        .as_ref()?
+        .expose_secret()
+        .parse::<sentry::types::Dsn>()
+        .ok()?;
+    let environment = settings.env.name().to_owned();
+    let mut options = sentry::ClientOptions::new();
+    options.dsn = Some(dsn);
     if let Some(release) = sentry::release_name!() {
         options = options.release(release);
     }

@@ -79,6 +79,22 @@ impl TrustedProxies {
     }
 }
 
+/// Every `X-Forwarded-For` line of `headers`, in order, joined with `,`: a
+/// header sent on several lines is one comma-separated list (RFC 9110
+/// §5.3), and the proxy next to us appends its line last, so reading only
+/// the first line would believe whatever the client wrote there. A line
+/// that is not visible ASCII becomes an entry that is no address, which
+/// stops the walk from the right there. `None` without the header.
+#[must_use]
+fn forwarded_for_chain(headers: &header::HeaderMap) -> Option<String> {
+    let mut lines = headers
+        .get_all("x-forwarded-for")
+        .map(|line| line.to_str().unwrap_or("invalid"))
+        .peekable();
+    lines.peek()?;
+    Some(lines.collect::<Vec<_>>().join(","))
+}
+
 fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
     match (ip, network) {
         (IpAddr::V4(ip), IpAddr::V4(network)) => {
@@ -105,11 +121,12 @@ impl RequestClient {
             .app_data::<web::Data<AppState>>()
             .map(|state| state.trusted_proxies.clone())
             .unwrap_or_default();
-        let forwarded_for = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let ip = trusted.client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for);
+        let peer = req.peer_addr().map(|a| a.ip());
+        // The chain matters only when the peer is a trusted proxy.
+        let forwarded_for = peer
+            .filter(|peer| trusted.contains(*peer))
+            .and_then(|_| forwarded_for_chain(req.headers()));
+        let ip = trusted.client_ip(peer, forwarded_for.as_deref());
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
@@ -167,6 +184,33 @@ mod tests {
         assert_eq!(
             trusted.client_ip(Some(ip("::1")), Some("garbage")),
             Some(ip("::1"))
+        );
+    }
+
+    #[test]
+    fn joins_every_forwarded_for_line_in_order() {
+        let mut headers = header::HeaderMap::new();
+        assert_eq!(forwarded_for_chain(&headers), None);
+        let name = header::HeaderName::from_static("x-forwarded-for");
+        headers.append(name.clone(), "6.6.6.6, 7.7.7.7".parse().expect("value"));
+        headers.append(name.clone(), "198.51.100.7".parse().expect("value"));
+        let chain = forwarded_for_chain(&headers).expect("chain");
+        assert_eq!(chain, "6.6.6.6, 7.7.7.7,198.51.100.7");
+        let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).expect("valid");
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.1")), Some(&chain)),
+            Some(ip("198.51.100.7")),
+            "the right-most untrusted address, from the last line"
+        );
+        // An unreadable line stops the walk where it stands.
+        headers.append(
+            name,
+            header::HeaderValue::from_bytes(b"10.0.0.2 \xff").expect("value"),
+        );
+        let chain = forwarded_for_chain(&headers).expect("chain");
+        assert_eq!(
+            trusted.client_ip(Some(ip("10.0.0.1")), Some(&chain)),
+            Some(ip("10.0.0.1"))
         );
     }
 

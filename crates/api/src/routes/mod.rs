@@ -11,12 +11,15 @@ mod dto;
 
 pub use dto::{Name, RoleName, TokenResponse, UserResponse};
 
-use actix_web::{HttpResponse, web};
+use actix_web::dev::HttpServiceFactory;
+use actix_web::middleware::from_fn;
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use crate::error::ApiError;
 
 /// Registers every route. Each resource answers other methods with 405 and
-/// an `Allow` header.
+/// an `Allow` header. Every `/auth/*` route is registered with [`auth_post`],
+/// which puts it behind the per-address limit.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health", "GET").get(health::live))
         .service(resource("/health/ready", "GET").get(health::ready))
@@ -28,15 +31,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .finish()
         }))
         .service(resource("/.well-known/jwks.json", "GET").get(well_known::jwks))
-        .service(resource("/auth/signup", "POST").post(auth::signup::handle))
-        .service(resource("/auth/login", "POST").post(auth::login::handle))
-        .service(resource("/auth/refresh", "POST").post(auth::refresh::handle))
-        .service(resource("/auth/logout", "POST").post(auth::logout::handle))
-        .service(resource("/auth/token", "POST").post(auth::token::handle))
-        .service(resource("/auth/verify-email/request", "POST").post(auth::verify_email::request))
-        .service(resource("/auth/verify-email", "POST").post(auth::verify_email::confirm))
-        .service(resource("/auth/password/forgot", "POST").post(auth::password::forgot))
-        .service(resource("/auth/password/reset", "POST").post(auth::password::reset))
+        .service(auth_post("/auth/signup", auth::signup::handle))
+        .service(auth_post("/auth/login", auth::login::handle))
+        .service(auth_post("/auth/refresh", auth::refresh::handle))
+        .service(auth_post("/auth/logout", auth::logout::handle))
+        .service(auth_post("/auth/token", auth::token::handle))
+        .service(auth_post(
+            "/auth/verify-email/request",
+            auth::verify_email::request,
+        ))
+        .service(auth_post("/auth/verify-email", auth::verify_email::confirm))
+        .service(auth_post("/auth/password/forgot", auth::password::forgot))
+        .service(auth_post("/auth/password/reset", auth::password::reset))
         .service(
             resource("/users/me", "GET, PATCH, DELETE")
                 .get(users::me::get)
@@ -76,6 +82,23 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
             .insert_header((actix_web::http::header::ALLOW, allowed))
             .finish()
     }))
+}
+
+/// A `POST /auth/*` resource behind the per-address limit
+/// ([`crate::middleware::ip_rate_limit`]). The limiter wraps the resource
+/// itself, so it counts whatever reaches the handler, however the path was
+/// spelt (`/%61uth/login` is routed here after percent-decoding), and nothing
+/// that does not (`//auth/login` and `/auth/login/` match no route: 404).
+/// Wrong methods still get 405 with `Allow: POST`, and are counted too.
+fn auth_post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory + 'static
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    resource(path, "POST")
+        .post(handler)
+        .wrap(from_fn(crate::middleware::ip_rate_limit))
 }
 
 /// The answer for an unknown path.

@@ -10,7 +10,7 @@ async fn app_with_mail(backend: Backend) -> Option<(TestApp, SmtpSink)> {
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = TestApp::spawn_with(backend, move |s| {
-        s.mail.smtp_url = Some(url);
+        s.mail.smtp_url = Some(url.into());
         s.mail.from = "Auth <no-reply@auth.test>".into();
         s.mail.verify_url = "https://app.test/verify?token={token}".into();
         s.mail.reset_url = "https://app.test/reset?token={token}&x=1".into();

@@ -13,6 +13,7 @@ mod capacity;
 mod cli;
 mod errors;
 mod hardening;
+mod hardening_edge;
 mod health;
 mod jwks;
 mod login;

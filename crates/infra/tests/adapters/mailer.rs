@@ -362,7 +362,7 @@ async fn smtp_mailer_refuses_a_malformed_url_or_sender() {
 
 #[tokio::test]
 async fn log_mailer_accepts_everything() {
-    LogMailer
+    LogMailer::new(false)
         .send(mail("ada@example.com", "Hello", "Jürgen\n".to_owned()))
         .await
         .expect("logged");
