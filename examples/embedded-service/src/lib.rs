@@ -55,7 +55,7 @@ use adapters::{
     DemoPasswordHasher, InMemoryRateLimiter, InMemoryStore, OpaqueTokens, RandomSecretGenerator,
     SystemClock, UuidV7Generator,
 };
-pub use register::{RegisterError, RegistrationForm};
+pub use register::{FieldError, RegisterError, RegistrationForm};
 
 /// Every port the services work through, as the trait objects the domain
 /// takes. [`Ports::in_memory`] fills them with this crate's adapters; replace

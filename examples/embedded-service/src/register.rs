@@ -2,7 +2,6 @@
 //! raw form, the way an HTTP handler would do it but without HTTP.
 
 use auth_domain::auth::{IssuedTokens, SignupCommand, SignupError};
-use auth_domain::common::FieldError;
 use auth_domain::session::ClientInfo;
 use auth_domain::user::{DisplayName, Email, Password, User};
 use secrecy::SecretString;
@@ -31,6 +30,24 @@ impl RegistrationForm {
             password: SecretString::from(password),
             display_name: None,
             client: ClientInfo::default(),
+        }
+    }
+}
+
+/// One invalid field of a form and a message fit for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name (`email`, `password`, `display_name`).
+    pub field: &'static str,
+    /// Why the value was refused.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: impl std::fmt::Display) -> Self {
+        Self {
+            field,
+            message: message.to_string(),
         }
     }
 }

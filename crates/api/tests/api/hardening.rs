@@ -263,7 +263,7 @@ async fn app_with_mail(
     let sink = SmtpSink::start().await;
     let url = sink.url();
     let app = TestApp::spawn_with(backend, move |s| {
-        s.mail.smtp_url = Some(url);
+        s.mail.smtp_url = Some(url.into());
         s.rate_limit.ip_per_minute = 0;
         adjust(s);
     })

@@ -138,7 +138,7 @@ async fn an_invalid_form_names_every_field_at_fault() {
     let Err(RegisterError::Invalid(fields)) = embedded.register(form).await else {
         panic!("the form is invalid");
     };
-    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    let names: Vec<_> = fields.iter().map(|f| f.field).collect();
     assert_eq!(names, ["email", "password", "display_name"]);
 }
 

@@ -107,7 +107,7 @@ async fn an_invalid_form_reaches_neither_hasher_nor_storage() {
     let Err(RegisterError::Invalid(fields)) = result else {
         panic!("expected an invalid form, got {result:?}");
     };
-    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    let names: Vec<_> = fields.iter().map(|f| f.field).collect();
     assert_eq!(names, ["email", "password"]);
 }
 
