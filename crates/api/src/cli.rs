@@ -96,7 +96,9 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
     Migrator::up(&db, None).await?;
     // The command line issues no tokens: without a configured secret, a
     // throwaway one does (and needs no warning).
-    let keys = if settings.jwt.algorithm == "HS256" && settings.jwt.secret.is_none() {
+    let keys = if settings.jwt.algorithm == auth_infra::jwt::SigningAlgorithm::HS256
+        && settings.jwt.secret.is_none()
+    {
         use auth_domain::common::SecretGenerator as _;
         let secret = auth_infra::system::RandomSecretGenerator.generate();
         auth_infra::jwt::JwtKeys::hs256(secret.as_bytes())?
@@ -166,11 +168,7 @@ pub enum KeysAction {
 /// When the file exists or cannot be written.
 pub fn generate_key(alg: &str, out: &std::path::Path) -> anyhow::Result<String> {
     use std::io::Write as _;
-    let algorithm = match alg {
-        "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
-        "RS256" => jsonwebtoken::Algorithm::RS256,
-        other => anyhow::bail!("unsupported algorithm {other}"),
-    };
+    let algorithm: auth_infra::jwt::SigningAlgorithm = alg.parse()?;
     let pem = auth_infra::jwt::generate_private_key_pem(algorithm)?;
     let kid = auth_infra::jwt::JwtKeys::asymmetric(algorithm, pem.as_bytes(), &[])?
         .signing_kid()

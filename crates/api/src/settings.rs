@@ -13,6 +13,7 @@
 //! DSN) are held as [`SecretString`], and the database URL's password is
 //! masked, so `{settings:?}` can be printed or logged.
 
+use auth_infra::jwt::SigningAlgorithm;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -193,8 +194,9 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct JwtSettings {
-    /// `HS256`, `EdDSA` or `RS256`.
-    pub algorithm: String,
+    /// `HS256`, `EdDSA` or `RS256`; any other name is a configuration
+    /// error.
+    pub algorithm: SigningAlgorithm,
     /// The HS256 secret (at least 32 bytes).
     #[serde(deserialize_with = "non_empty_secret")]
     pub secret: Option<SecretString>,
@@ -217,7 +219,7 @@ pub struct JwtSettings {
 impl Default for JwtSettings {
     fn default() -> Self {
         Self {
-            algorithm: "HS256".into(),
+            algorithm: SigningAlgorithm::HS256,
             secret: None,
             private_key_file: None,
             retired_key_files: Vec::new(),
@@ -416,8 +418,8 @@ impl Settings {
         if !(1..=auth_domain::user::MAX_PASSWORD_LENGTH).contains(&min) {
             bail!("password.min_length must be between 1 and 128, not {min}");
         }
-        match self.jwt.algorithm.as_str() {
-            "HS256" => {
+        match self.jwt.algorithm {
+            SigningAlgorithm::HS256 => {
                 if let Some(secret) = &self.jwt.secret {
                     let secret = secret.expose_secret().as_bytes();
                     if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES {
@@ -436,7 +438,7 @@ impl Settings {
                     }
                 }
             }
-            "EdDSA" | "RS256" => {
+            SigningAlgorithm::EdDSA | SigningAlgorithm::RS256 => {
                 if self.jwt.private_key_file.is_none() {
                     bail!(
                         "jwt.algorithm {} needs AUTH__JWT__PRIVATE_KEY_FILE (see `authd keys generate`)",
@@ -444,7 +446,6 @@ impl Settings {
                     );
                 }
             }
-            other => bail!("jwt.algorithm must be HS256, EdDSA or RS256, not {other:?}"),
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             bail!("token lifetimes must be positive");
@@ -484,7 +485,10 @@ impl Settings {
     /// # Errors
     /// When production has no secret.
     pub fn validate_for_serving(&self) -> anyhow::Result<()> {
-        if self.env.is_production() && self.jwt.algorithm == "HS256" && self.jwt.secret.is_none() {
+        if self.env.is_production()
+            && self.jwt.algorithm == SigningAlgorithm::HS256
+            && self.jwt.secret.is_none()
+        {
             bail!("AUTH__JWT__SECRET is required in production (at least 32 bytes)");
         }
         Ok(())
@@ -557,7 +561,7 @@ mod tests {
         assert_eq!(settings.server.port, 8080);
         assert_eq!(settings.server.body_limit_bytes, 65_536);
         assert_eq!(settings.database.url, "sqlite://data/auth.db?mode=rwc");
-        assert_eq!(settings.jwt.algorithm, "HS256");
+        assert_eq!(settings.jwt.algorithm, SigningAlgorithm::HS256);
         assert_eq!(settings.jwt.issuer, "auth-module");
         assert_eq!(settings.jwt.audience, "auth-module");
         assert_eq!(settings.jwt.access_ttl_secs, 900);
@@ -770,12 +774,28 @@ mod tests {
     #[test]
     fn asymmetric_algorithms_need_a_key_file() {
         let mut settings = Settings::default();
-        settings.jwt.algorithm = "EdDSA".into();
+        settings.jwt.algorithm = SigningAlgorithm::EdDSA;
         assert!(settings.validate().is_err());
         settings.jwt.private_key_file = Some("key.pem".into());
         settings.validate().expect("valid");
-        settings.jwt.algorithm = "ES256".into();
-        assert!(settings.validate().is_err());
+    }
+
+    #[test]
+    fn an_unknown_algorithm_is_a_configuration_error() {
+        let env = std::collections::HashMap::from([(
+            "AUTH__JWT__ALGORITHM".to_owned(),
+            "ES256".to_owned(),
+        )]);
+        assert!(Settings::load_from(None, env).is_err());
+        let env = std::collections::HashMap::from([(
+            "AUTH__JWT__ALGORITHM".to_owned(),
+            "EdDSA".to_owned(),
+        )]);
+        let error = Settings::load_from(None, env).expect_err("needs a key file");
+        assert!(
+            format!("{error:#}").contains("PRIVATE_KEY_FILE"),
+            "{error:#}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use anyhow::Context as _;
 use auth_domain::auth::{
     AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer,
 };
-use auth_domain::common::{Clock, IdGenerator, RateLimiter, SecretGenerator as _};
+use auth_domain::common::{
+    Clock, HashingLoad, IdGenerator, RateLimiter, Readiness, SecretGenerator as _,
+};
 use auth_domain::mail::Mailer;
 use auth_domain::project::ProjectService;
 use auth_domain::recovery::{MailLinks, MailSettings, RecoveryPorts, RecoveryService};
@@ -21,16 +23,16 @@ use auth_domain::user::{
 };
 use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
-use auth_infra::jwt::{JwtKeys, JwtSettings, JwtTokenIssuer, JwtTokenVerifier};
+use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm};
 use auth_infra::mail::{LogMailer, SmtpMailer};
 use auth_infra::sea_orm::{
-    SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
-    SeaOrmSessionRepository, SeaOrmUserRepository, connect, ensure_sqlite_parent_dir,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
+    SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
+    ensure_sqlite_parent_dir,
 };
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
-use sea_orm::DatabaseConnection;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
@@ -120,8 +122,8 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     let read = |path: &str| {
         std::fs::read(path).with_context(|| format!("could not read the key file {path}"))
     };
-    match settings.jwt.algorithm.as_str() {
-        "HS256" => {
+    match settings.jwt.algorithm {
+        SigningAlgorithm::HS256 => {
             let secret = match &settings.jwt.secret {
                 Some(secret) => secret.clone(),
                 None => {
@@ -134,11 +136,7 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
             };
             JwtKeys::hs256(secret.expose_secret().as_bytes())
         }
-        name => {
-            let algorithm = match name {
-                "EdDSA" => jsonwebtoken::Algorithm::EdDSA,
-                _ => jsonwebtoken::Algorithm::RS256,
-            };
+        algorithm => {
             let current = read(
                 settings
                     .jwt
@@ -179,7 +177,9 @@ pub struct Services {
     /// Shared request counters.
     pub rate_limiter: Arc<dyn RateLimiter>,
     /// The password hashing pool.
-    pub hashing_pool: Arc<BlockingPool>,
+    pub hashing: Arc<dyn HashingLoad>,
+    /// Whether the database answers.
+    pub readiness: Arc<dyn Readiness>,
 }
 
 impl Services {
@@ -193,7 +193,7 @@ impl Services {
         keys: Arc<JwtKeys>,
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let jwt = JwtSettings {
+        let jwt = JwtIdentity {
             issuer: settings.jwt.issuer.clone(),
             audience: settings.jwt.audience.clone(),
         };
@@ -307,7 +307,8 @@ impl Services {
             admin,
             jwks,
             rate_limiter,
-            hashing_pool: pool,
+            hashing: pool,
+            readiness: Arc::new(SeaOrmReadiness::new(db)),
         })
     }
 }
@@ -327,7 +328,7 @@ impl Application {
             .await
             .context("could not apply database migrations")?;
 
-        let services = Services::wire(&settings, db.clone(), keys).await?;
+        let services = Services::wire(&settings, db, keys).await?;
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
@@ -342,7 +343,8 @@ impl Application {
             admin,
             jwks,
             rate_limiter,
-            hashing_pool,
+            hashing,
+            readiness,
         } = services;
         let state = web::Data::new(AppState {
             jwks,
@@ -355,11 +357,11 @@ impl Application {
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
             metrics: Arc::new(crate::metrics::Metrics::default()),
-            hashing_pool,
+            hashing,
+            readiness,
             password_policy: PasswordPolicy {
                 min_length: settings.password.min_length,
             },
-            db,
             trusted_proxies: TrustedProxies::parse(&settings.server.trusted_proxies)
                 .map_err(|entry| anyhow::anyhow!("invalid trusted proxy {entry:?}"))?,
             body_limit: settings.server.body_limit_bytes,

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use auth_domain::auth::AuthService;
-use auth_domain::common::RateLimiter;
+use auth_domain::common::{HashingLoad, RateLimiter, Readiness};
 use auth_domain::project::ProjectService;
 use auth_domain::recovery::RecoveryService;
 use auth_domain::session::SessionService;
 use auth_domain::user::{AccountService, AdminService, PasswordPolicy};
-use sea_orm::DatabaseConnection;
 
 use crate::extractors::TrustedProxies;
 
@@ -30,7 +29,7 @@ pub struct AppState {
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.
-    pub db: DatabaseConnection,
+    pub readiness: Arc<dyn Readiness>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
     /// The public keys, as served at `/.well-known/jwks.json`.
@@ -42,7 +41,7 @@ pub struct AppState {
     /// Request and log-in metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The password hashing pool (its queue depth is a metric).
-    pub hashing_pool: Arc<auth_infra::blocking::BlockingPool>,
+    pub hashing: Arc<dyn HashingLoad>,
     /// Largest request body, in bytes.
     pub body_limit: usize,
 }

@@ -183,6 +183,16 @@ fn worker_loop(receiver: &Mutex<Receiver<Job>>, queued: &AtomicUsize) {
     }
 }
 
+impl auth_domain::common::HashingLoad for BlockingPool {
+    fn queue_depth(&self) -> usize {
+        BlockingPool::queue_depth(self)
+    }
+
+    fn workers(&self) -> usize {
+        BlockingPool::workers(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Barrier;

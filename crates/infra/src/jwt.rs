@@ -33,6 +33,64 @@ pub const NOT_BEFORE_LEEWAY_SECS: i64 = 30;
 /// hash output size).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
+/// The access-token signing algorithms the service supports; the verifier
+/// accepts only the one configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum SigningAlgorithm {
+    /// HMAC-SHA256 with a shared secret (the default).
+    #[default]
+    HS256,
+    /// Ed25519 from a PEM private key.
+    EdDSA,
+    /// RSA PKCS#1 v1.5 with SHA-256 from a PEM private key.
+    RS256,
+}
+
+impl SigningAlgorithm {
+    /// The name used in settings, JWT headers and JWKs.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::EdDSA => "EdDSA",
+            Self::RS256 => "RS256",
+        }
+    }
+
+    /// Whether it signs with a private key (and publishes a public one).
+    #[must_use]
+    pub const fn is_asymmetric(self) -> bool {
+        !matches!(self, Self::HS256)
+    }
+
+    const fn jwt(self) -> Algorithm {
+        match self {
+            Self::HS256 => Algorithm::HS256,
+            Self::EdDSA => Algorithm::EdDSA,
+            Self::RS256 => Algorithm::RS256,
+        }
+    }
+}
+
+impl std::fmt::Display for SigningAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SigningAlgorithm {
+    type Err = anyhow::Error;
+
+    fn from_str(name: &str) -> anyhow::Result<Self> {
+        [Self::HS256, Self::EdDSA, Self::RS256]
+            .into_iter()
+            .find(|algorithm| algorithm.as_str() == name)
+            .ok_or_else(|| {
+                anyhow::anyhow!("the algorithm must be HS256, EdDSA or RS256, not {name:?}")
+            })
+    }
+}
+
 /// Signing and verification keys for one algorithm.
 pub struct JwtKeys {
     algorithm: Algorithm,
@@ -89,14 +147,15 @@ impl JwtKeys {
     /// When the algorithm is not asymmetric, or a PEM is not a private key of
     /// that algorithm.
     pub fn asymmetric(
-        algorithm: Algorithm,
+        algorithm: SigningAlgorithm,
         current_pem: &[u8],
         retired_pems: &[Vec<u8>],
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            matches!(algorithm, Algorithm::EdDSA | Algorithm::RS256),
-            "asymmetric keys need EdDSA or RS256, not {algorithm:?}"
+            algorithm.is_asymmetric(),
+            "asymmetric keys need EdDSA or RS256, not {algorithm}"
         );
+        let algorithm = algorithm.jwt();
         let (signing, current) =
             public_key(algorithm, current_pem).context("the current private key is not usable")?;
         let signing_kid = current.kid.clone();
@@ -138,8 +197,13 @@ impl JwtKeys {
 
     /// The algorithm every token is signed and verified with.
     #[must_use]
-    pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        match self.algorithm {
+            Algorithm::EdDSA => SigningAlgorithm::EdDSA,
+            Algorithm::RS256 => SigningAlgorithm::RS256,
+            // `hs256` and `asymmetric` are the only constructors.
+            _ => SigningAlgorithm::HS256,
+        }
     }
 
     /// The `kid` new tokens carry.
@@ -175,7 +239,7 @@ fn public_key(algorithm: Algorithm, pem: &[u8]) -> anyhow::Result<(EncodingKey, 
 
 /// Issuer and audience, written into and required of every token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwtSettings {
+pub struct JwtIdentity {
     /// `iss`.
     pub issuer: String,
     /// `aud`.
@@ -200,13 +264,13 @@ struct WireClaims {
 #[derive(Debug, Clone)]
 pub struct JwtTokenIssuer {
     keys: Arc<JwtKeys>,
-    settings: JwtSettings,
+    settings: JwtIdentity,
 }
 
 impl JwtTokenIssuer {
     /// An issuer signing with `keys`.
     #[must_use]
-    pub fn new(keys: Arc<JwtKeys>, settings: JwtSettings) -> Self {
+    pub fn new(keys: Arc<JwtKeys>, settings: JwtIdentity) -> Self {
         Self { keys, settings }
     }
 }
@@ -250,7 +314,7 @@ impl std::fmt::Debug for JwtTokenVerifier {
 impl JwtTokenVerifier {
     /// A verifier accepting only `keys`' algorithm and keys.
     #[must_use]
-    pub fn new(keys: Arc<JwtKeys>, settings: &JwtSettings, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(keys: Arc<JwtKeys>, settings: &JwtIdentity, clock: Arc<dyn Clock>) -> Self {
         let mut validation = Validation::new(keys.algorithm);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
@@ -313,15 +377,15 @@ impl TokenVerifier for JwtTokenVerifier {
 ///
 /// # Errors
 /// When the algorithm is not asymmetric or the generator fails.
-pub fn generate_private_key_pem(algorithm: Algorithm) -> anyhow::Result<String> {
+pub fn generate_private_key_pem(algorithm: SigningAlgorithm) -> anyhow::Result<String> {
     use aws_lc_rs::encoding::AsDer as _;
     let der: Vec<u8> = match algorithm {
-        Algorithm::EdDSA => aws_lc_rs::signature::Ed25519KeyPair::generate()
+        SigningAlgorithm::EdDSA => aws_lc_rs::signature::Ed25519KeyPair::generate()
             .and_then(|pair| pair.to_pkcs8v1())
             .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?
             .as_ref()
             .to_vec(),
-        Algorithm::RS256 => {
+        SigningAlgorithm::RS256 => {
             let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
                 .map_err(|_| anyhow::anyhow!("RSA key generation failed"))?;
             let der: aws_lc_rs::encoding::Pkcs8V1Der<'_> = pair
@@ -347,7 +411,7 @@ mod tests {
 
     #[test]
     fn generated_keys_load_and_publish_a_thumbprint_kid() {
-        for algorithm in [Algorithm::EdDSA, Algorithm::RS256] {
+        for algorithm in [SigningAlgorithm::EdDSA, SigningAlgorithm::RS256] {
             let pem = generate_private_key_pem(algorithm).expect("generate");
             assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"));
             let keys = JwtKeys::asymmetric(algorithm, pem.as_bytes(), &[]).expect("load");
@@ -359,6 +423,23 @@ mod tests {
             );
             assert_eq!(keys.signing_kid().len(), 43, "base64url SHA-256");
         }
-        assert!(generate_private_key_pem(Algorithm::HS256).is_err());
+        assert!(generate_private_key_pem(SigningAlgorithm::HS256).is_err());
+    }
+
+    #[test]
+    fn algorithm_names_round_trip_and_nothing_else_parses() {
+        for algorithm in [
+            SigningAlgorithm::HS256,
+            SigningAlgorithm::EdDSA,
+            SigningAlgorithm::RS256,
+        ] {
+            assert_eq!(
+                algorithm.as_str().parse::<SigningAlgorithm>().ok(),
+                Some(algorithm)
+            );
+        }
+        for other in ["ES256", "hs256", "none", ""] {
+            assert!(other.parse::<SigningAlgorithm>().is_err(), "{other}");
+        }
     }
 }

@@ -45,7 +45,7 @@ pub async fn live() -> HttpResponse {
     ))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let reachable = matches!(
-        tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await,
+        tokio::time::timeout(READY_TIMEOUT, state.readiness.check()).await,
         Ok(Ok(()))
     );
     if reachable {
@@ -68,10 +68,9 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let text = state.metrics.render(
-        state.hashing_pool.queue_depth(),
-        state.hashing_pool.workers(),
-    );
+    let text = state
+        .metrics
+        .render(state.hashing.queue_depth(), state.hashing.workers());
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(text)

@@ -24,7 +24,8 @@ struct KeyFile {
 
 impl KeyFile {
     fn new(algorithm: Algorithm) -> Self {
-        let pem = auth_infra::jwt::generate_private_key_pem(algorithm).expect("generate a key");
+        let pem =
+            auth_infra::jwt::generate_private_key_pem(signing(algorithm)).expect("generate a key");
         let path = std::env::temp_dir().join(format!("authd-key-{}.pem", uuid::Uuid::now_v7()));
         std::fs::write(&path, pem).expect("write the key");
         Self { path }
@@ -39,6 +40,11 @@ impl Drop for KeyFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// The service's name for an asymmetric algorithm of the test's.
+fn signing(algorithm: Algorithm) -> auth_infra::jwt::SigningAlgorithm {
+    alg_name(algorithm).parse().expect("a supported algorithm")
 }
 
 fn alg_name(algorithm: Algorithm) -> &'static str {
@@ -69,7 +75,7 @@ fn configure_keys(
     current: &KeyFile,
     retired: &[&KeyFile],
 ) {
-    settings.jwt.algorithm = alg_name(algorithm).into();
+    settings.jwt.algorithm = signing(algorithm);
     settings.jwt.private_key_file = Some(current.path());
     settings.jwt.retired_key_files = retired.iter().map(|key| key.path()).collect();
 }
@@ -286,11 +292,14 @@ async fn the_signing_key_is_published_and_verifies_tokens(algorithm: Algorithm, 
     assert_eq!(keys(&set).len(), 1, "{set}");
     let published = &keys(&set)[0];
     check_published_key(published, algorithm);
-    let expected_kid =
-        auth_infra::jwt::JwtKeys::asymmetric(algorithm, &std::fs::read(&key.path).unwrap(), &[])
-            .unwrap()
-            .signing_kid()
-            .to_owned();
+    let expected_kid = auth_infra::jwt::JwtKeys::asymmetric(
+        signing(algorithm),
+        &std::fs::read(&key.path).unwrap(),
+        &[],
+    )
+    .unwrap()
+    .signing_kid()
+    .to_owned();
     assert_eq!(kid(published), expected_kid);
 
     let signup = app.signed_up("asym@example.com").await;
@@ -571,7 +580,7 @@ fn keys_generate_writes_a_private_key_readable_only_by_its_owner() {
         assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
         let pem = std::fs::read(&out).expect("read");
         assert!(pem.starts_with(b"-----BEGIN PRIVATE KEY-----\n"));
-        let keys = auth_infra::jwt::JwtKeys::asymmetric(algorithm, &pem, &[])
+        let keys = auth_infra::jwt::JwtKeys::asymmetric(signing(algorithm), &pem, &[])
             .unwrap_or_else(|e| panic!("{alg} key does not load: {e:#}"));
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(stdout.contains(keys.signing_kid()), "{stdout}");
@@ -581,7 +590,7 @@ fn keys_generate_writes_a_private_key_readable_only_by_its_owner() {
         } else {
             Algorithm::EdDSA
         };
-        assert!(auth_infra::jwt::JwtKeys::asymmetric(other, &pem, &[]).is_err());
+        assert!(auth_infra::jwt::JwtKeys::asymmetric(signing(other), &pem, &[]).is_err());
     }
     std::fs::remove_dir_all(dir).ok();
 }
@@ -634,7 +643,7 @@ async fn a_generated_key_file_serves_tokens() {
     assert!(output.status.success(), "{output:?}");
     let path = out.to_str().unwrap().to_owned();
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| {
-        settings.jwt.algorithm = "EdDSA".into();
+        settings.jwt.algorithm = auth_infra::jwt::SigningAlgorithm::EdDSA;
         settings.jwt.private_key_file = Some(path);
     })
     .await

@@ -4,6 +4,7 @@
 mod error;
 mod name;
 mod network;
+mod operations;
 mod page;
 mod ports;
 mod rate_limit;
@@ -13,10 +14,13 @@ pub(crate) use error::{absorb_failures, absorb_hash_failures};
 pub(crate) use name::parse_name;
 pub use name::{MAX_NAME_LENGTH, NAME_PATTERN, NameError};
 pub use network::rate_limit_subject;
+pub use operations::{HashingLoad, Readiness};
 pub use page::{Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, Page, PageRequest};
 pub use ports::{Clock, IdGenerator, SecretGenerator, TokenHash};
 pub use rate_limit::{RateLimiter, WindowCount};
 
+#[cfg(any(test, feature = "mocks"))]
+pub use operations::{MockHashingLoad, MockReadiness};
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockClock, MockIdGenerator, MockSecretGenerator};
 #[cfg(any(test, feature = "mocks"))]

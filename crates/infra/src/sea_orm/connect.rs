@@ -1,6 +1,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use auth_domain::common::{Readiness, StorageError};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
@@ -58,4 +59,25 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
     Database::connect(options).await
+}
+
+/// [`Readiness`] of the database: one `ping` round trip.
+#[derive(Debug, Clone)]
+pub struct SeaOrmReadiness {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmReadiness {
+    /// The readiness of `db`.
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait::async_trait]
+impl Readiness for SeaOrmReadiness {
+    async fn check(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(super::storage_error)
+    }
 }

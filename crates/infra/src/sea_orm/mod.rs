@@ -11,9 +11,10 @@ mod session_repository;
 mod user_repository;
 
 pub use action_token_repository::SeaOrmActionTokenRepository;
-pub use connect::{connect, ensure_sqlite_parent_dir, is_sqlite_url};
+pub use connect::{SeaOrmReadiness, connect, ensure_sqlite_parent_dir, is_sqlite_url};
 pub use error::storage_error;
 pub use project_repository::SeaOrmProjectRepository;
 pub use rate_limiter::SeaOrmRateLimiter;
+pub use sea_orm::DatabaseConnection;
 pub use session_repository::SeaOrmSessionRepository;
 pub use user_repository::SeaOrmUserRepository;

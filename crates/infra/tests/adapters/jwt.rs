@@ -8,7 +8,7 @@ use auth_domain::common::Clock;
 use auth_domain::session::SessionId;
 use auth_domain::user::{Role, UserId};
 use auth_infra::jwt::{
-    JwtKeys, JwtSettings, JwtTokenIssuer, JwtTokenVerifier, MIN_HS256_SECRET_BYTES,
+    JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, MIN_HS256_SECRET_BYTES,
     NOT_BEFORE_LEEWAY_SECS,
 };
 use base64::Engine as _;
@@ -39,8 +39,8 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(1_795_867_200, 123_456_000).expect("a valid instant")
 }
 
-fn settings() -> JwtSettings {
-    JwtSettings {
+fn settings() -> JwtIdentity {
+    JwtIdentity {
         issuer: ISSUER.to_owned(),
         audience: AUDIENCE.to_owned(),
     }
@@ -191,7 +191,7 @@ fn the_kid_depends_on_the_secret() {
     let other = JwtKeys::hs256(OTHER_SECRET).expect("a long enough secret");
     assert_eq!(keys().signing_kid(), keys().signing_kid());
     assert_ne!(keys().signing_kid(), other.signing_kid());
-    assert_eq!(keys().algorithm(), Algorithm::HS256);
+    assert_eq!(keys().algorithm(), auth_infra::jwt::SigningAlgorithm::HS256);
 }
 
 #[test]
