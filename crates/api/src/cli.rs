@@ -106,7 +106,13 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
         crate::startup::signing_keys(settings)?
     };
     let keys = std::sync::Arc::new(keys);
-    let services = crate::startup::Services::wire(settings, db, keys).await?;
+    let services = crate::startup::Services::wire(
+        settings,
+        db,
+        keys,
+        std::sync::Arc::new(auth_infra::system::SystemClock),
+    )
+    .await?;
     match action {
         UserAction::Create { email, admin } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("email {e}"))?;

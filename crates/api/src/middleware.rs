@@ -225,7 +225,7 @@ pub async fn ip_rate_limit(
     if let Some(state) = limit {
         let client = crate::extractors::RequestClient::of(req.request());
         if let Some(ip) = client.ip {
-            let now = chrono::Utc::now();
+            let now = state.clock.now();
             let window = chrono::TimeDelta::seconds(60);
             match state
                 .rate_limiter

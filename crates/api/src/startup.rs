@@ -72,6 +72,7 @@ fn spawn_purge(
     sessions: Arc<SessionService>,
     recovery: Arc<RecoveryService>,
     rate_limiter: Arc<dyn RateLimiter>,
+    clock: Arc<dyn Clock>,
 ) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
@@ -86,7 +87,7 @@ fn spawn_purge(
                 tracing::warn!(error = %error, "mailed-token purge failed");
             }
             // No window is longer than a day.
-            let before = chrono::Utc::now() - TimeDelta::days(1);
+            let before = clock.now() - TimeDelta::days(1);
             if let Err(error) = rate_limiter.purge(before).await {
                 tracing::warn!(error = %error, "rate-limit purge failed");
             }
@@ -191,8 +192,8 @@ impl Services {
         settings: &Settings,
         db: DatabaseConnection,
         keys: Arc<JwtKeys>,
+        clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let jwt = JwtIdentity {
             issuer: settings.jwt.issuer.clone(),
             audience: settings.jwt.audience.clone(),
@@ -321,6 +322,19 @@ impl Application {
     /// When the database cannot be reached or migrated, the keys are
     /// unusable, or the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with every reading of the time (token
+    /// lifetimes, grace periods, rate-limit windows, purges) taken from
+    /// `clock`, so tests move time instead of sleeping.
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         settings.validate_for_serving()?;
         let keys = Arc::new(signing_keys(&settings)?);
         let db = open_database(&settings).await?;
@@ -328,11 +342,12 @@ impl Application {
             .await
             .context("could not apply database migrations")?;
 
-        let services = Services::wire(&settings, db, keys).await?;
+        let services = Services::wire(&settings, db, keys, clock.clone()).await?;
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
             services.rate_limiter.clone(),
+            clock.clone(),
         );
         let Services {
             auth,
@@ -356,6 +371,7 @@ impl Application {
             admin,
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
+            clock,
             metrics: Arc::new(crate::metrics::Metrics::default()),
             hashing,
             readiness,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use auth_domain::auth::AuthService;
-use auth_domain::common::{HashingLoad, RateLimiter, Readiness};
+use auth_domain::common::{Clock, HashingLoad, RateLimiter, Readiness};
 use auth_domain::project::ProjectService;
 use auth_domain::recovery::RecoveryService;
 use auth_domain::session::SessionService;
@@ -36,6 +36,8 @@ pub struct AppState {
     pub jwks: serde_json::Value,
     /// Shared request counters.
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// The time, for the per-address windows.
+    pub clock: Arc<dyn Clock>,
     /// Requests per client address and minute on `/auth/*`; 0 disables.
     pub ip_per_minute: u32,
     /// Request and log-in metrics.

@@ -91,7 +91,7 @@ api_test!(
         let access = access_token(&replays[1]);
         // Once the grace period is over, the newest token is the one chain
         // that continues ...
-        tokio::time::sleep(Duration::from_millis(2_100)).await;
+        app.clock.advance(chrono::TimeDelta::seconds(2));
         let next = app.refresh(&r3).await;
         assert_eq!(next.status(), 200);
         let r4 = refresh_token(&next.json().await.unwrap());

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use auth_api::settings::Settings;
 use auth_api::startup::Application;
-use auth_infra::testing::{Backend, TestDatabase};
+use auth_infra::testing::{Backend, ManualClock, TestDatabase};
 use serde_json::{Value, json};
 
 /// The HS256 secret every test app signs with.
@@ -18,6 +18,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Arc<TestDatabase>,
+    /// The time every instance on this database reads; tests move it
+    /// instead of sleeping.
+    pub clock: Arc<ManualClock>,
 }
 
 impl TestApp {
@@ -30,23 +33,29 @@ impl TestApp {
     /// Starts the app with adjusted settings.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<Self> {
         let db = TestDatabase::new(backend).await?;
-        Some(Self::spawn_on(Arc::new(db), adjust).await)
+        Some(Self::spawn_on(Arc::new(db), Arc::new(ManualClock::default()), adjust).await)
     }
 
     /// Starts another app, with its own settings, on this app's database (as
     /// a second instance behind a load balancer, or the next deployment).
     pub async fn spawn_sharing(&self, adjust: impl FnOnce(&mut Settings)) -> Self {
-        Self::spawn_on(self.db.clone(), adjust).await
+        Self::spawn_on(self.db.clone(), self.clock.clone(), adjust).await
     }
 
-    async fn spawn_on(db: Arc<TestDatabase>, adjust: impl FnOnce(&mut Settings)) -> Self {
+    async fn spawn_on(
+        db: Arc<TestDatabase>,
+        clock: Arc<ManualClock>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Settings::default();
         settings.database.url = db.url.clone();
         settings.server.port = 0;
         settings.server.workers = 2;
         settings.jwt.secret = Some(TEST_SECRET.into());
         adjust(&mut settings);
-        let app = Application::build(settings).await.expect("build the app");
+        let app = Application::build_with_clock(settings, clock.clone())
+            .await
+            .expect("build the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
@@ -57,6 +66,7 @@ impl TestApp {
             address,
             client,
             db,
+            clock,
         }
     }
 
