@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use auth_domain::user::{AccessChanges, Role, User, UserId};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -11,42 +10,24 @@ use crate::error::FieldError;
 use crate::error::{ApiError, Problem};
 use crate::extractors::{AdminUser, Pagination, ValidJson};
 use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
-use crate::routes::RoleName;
+use crate::routes::{RoleName, UserResponse};
 use crate::state::AppState;
 
 /// A user as administrators see it: the user plus `is_active`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminUserResponse {
-    /// UUIDv7.
-    pub id: Uuid,
-    /// Normalised e-mail address.
-    pub email: String,
-    /// Optional display name.
-    pub display_name: Option<String>,
-    /// Whether the address was verified.
-    pub email_verified: bool,
-    /// `user` or `admin`.
-    #[schema(value_type = RoleName)]
-    pub role: &'static str,
+    /// What the user sees of themselves.
+    #[serde(flatten)]
+    pub user: UserResponse,
     /// `false` once disabled.
     pub is_active: bool,
-    /// RFC 3339, UTC.
-    pub created_at: DateTime<Utc>,
-    /// RFC 3339, UTC.
-    pub updated_at: DateTime<Utc>,
 }
 
 impl From<&User> for AdminUserResponse {
     fn from(user: &User) -> Self {
         Self {
-            id: user.id.0,
-            email: user.email.as_str().to_owned(),
-            display_name: user.display_name.as_ref().map(|n| n.as_str().to_owned()),
-            email_verified: user.email_verified,
-            role: user.role.as_str(),
+            user: UserResponse::from(user),
             is_active: user.is_active,
-            created_at: user.created_at,
-            updated_at: user.updated_at,
         }
     }
 }
