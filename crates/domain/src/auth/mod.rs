@@ -22,4 +22,6 @@ pub use ports::{MockTokenIssuer, MockTokenVerifier};
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_authenticate;
+#[cfg(test)]
 mod tests_limits;

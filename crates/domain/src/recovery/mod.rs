@@ -7,6 +7,8 @@ mod ports;
 mod service;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_reset;
 
 pub use error::RecoveryError;
 pub use model::{ActionToken, TokenPurpose};

@@ -1,5 +1,6 @@
-//! Unit tests of the mail flows (e-mail verification, forgotten password,
-//! password reset), every port mocked and time set through the mocked clock.
+//! Unit tests of e-mail verification, and the fixtures the reset tests
+//! (`tests_reset.rs`) share: every port mocked, time set through the mocked
+//! clock.
 //!
 //! As in `tests.rs`, a mock method without an expectation panics when called,
 //! and `times(..)` are checked when the service is dropped.
@@ -9,27 +10,25 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use mockall::Sequence;
 use mockall::predicate::eq;
-use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::{
-    ActionToken, MAIL_WINDOW, MailLinks, RESET_PASSWORD_TTL, RecoveryError, RecoveryService,
-    TokenPurpose, VERIFY_EMAIL_TTL,
+    ActionToken, MailLinks, RecoveryError, RecoveryService, TokenPurpose, VERIFY_EMAIL_TTL,
 };
 use crate::common::TokenHash;
 use crate::mail::{MailError, OutgoingMail};
 use crate::testing::*;
-use crate::user::{HashError, PasswordError, PasswordHash, PasswordPolicy, User};
+use crate::user::User;
 
 /// The token the service generates and mails.
-const MAILED_TOKEN: &str = "mAiLeD_tOkEn-0123456789abcdefghijklmnopqrstu";
+pub(super) const MAILED_TOKEN: &str = "mAiLeD_tOkEn-0123456789abcdefghijklmnopqrstu";
 /// The token a client presents back.
-const PRESENTED: &str = "pReSeNtEd_mAiL_tOkEn-0123456789abcdefghijkl";
-const ACTION_TOKEN_ID: Uuid = Uuid::from_u128(0x0401);
-const NEW_PASSWORD: &str = "a fresh and unusual passphrase";
+pub(super) const PRESENTED: &str = "pReSeNtEd_mAiL_tOkEn-0123456789abcdefghijkl";
+pub(super) const ACTION_TOKEN_ID: Uuid = Uuid::from_u128(0x0401);
+pub(super) const NEW_PASSWORD: &str = "a fresh and unusual passphrase";
 
 /// Not the defaults, so that a test notices when the service ignores them.
-fn links() -> MailLinks {
+pub(super) fn links() -> MailLinks {
     MailLinks {
         verify_url: "https://app.example.test/confirm/{token}?from=mail".into(),
         reset_url: "https://app.example.test/reset#token={token}".into(),
@@ -38,12 +37,12 @@ fn links() -> MailLinks {
 
 /// An instant away from `now()`, so that a test notices a time not taken
 /// from the clock.
-fn later() -> DateTime<Utc> {
+pub(super) fn later() -> DateTime<Utc> {
     now() + TimeDelta::days(3) + TimeDelta::minutes(7)
 }
 
 /// A user whose address is not verified yet.
-fn unverified() -> User {
+pub(super) fn unverified() -> User {
     User {
         email_verified: false,
         ..user(USER_ID, true)
@@ -52,7 +51,7 @@ fn unverified() -> User {
 
 /// The stored, valid token `PRESENTED` stands for, issued a minute before
 /// `at`.
-fn stored(purpose: TokenPurpose, at: DateTime<Utc>) -> ActionToken {
+pub(super) fn stored(purpose: TokenPurpose, at: DateTime<Utc>) -> ActionToken {
     let created_at = at - TimeDelta::minutes(1);
     ActionToken {
         id: ACTION_TOKEN_ID,
@@ -65,15 +64,15 @@ fn stored(purpose: TokenPurpose, at: DateTime<Utc>) -> ActionToken {
 }
 
 /// The mocked ports of the mail flows, next to the others.
-struct MailMocks {
-    mocks: Mocks,
-    mailer: MockMailer,
-    tokens: MockActionTokenRepository,
+pub(super) struct MailMocks {
+    pub(super) mocks: Mocks,
+    pub(super) mailer: MockMailer,
+    pub(super) tokens: MockActionTokenRepository,
 }
 
 impl MailMocks {
     /// The clock says `at`.
-    fn at(at: DateTime<Utc>) -> Self {
+    pub(super) fn at(at: DateTime<Utc>) -> Self {
         let mut mocks = Mocks::new();
         mocks.now = at;
         Self {
@@ -84,12 +83,16 @@ impl MailMocks {
     }
 
     /// The service, with a mail allowance no test of it reaches.
-    fn service(self) -> RecoveryService {
+    pub(super) fn service(self) -> RecoveryService {
         self.service_limited(permissive_limiter(), 1_000)
     }
 
     /// The service, counting mails per address with `limiter`.
-    fn service_limited(self, limiter: MockRateLimiter, per_hour: u64) -> RecoveryService {
+    pub(super) fn service_limited(
+        self,
+        limiter: MockRateLimiter,
+        per_hour: u64,
+    ) -> RecoveryService {
         self.mocks.recovery_service(
             self.tokens,
             self.mailer,
@@ -103,7 +106,7 @@ impl MailMocks {
 
     /// One token (`MAILED_TOKEN`, `ACTION_TOKEN_ID`) is generated and stored;
     /// returns what was stored.
-    fn expect_token_issued(&mut self) -> Captured<ActionToken> {
+    pub(super) fn expect_token_issued(&mut self) -> Captured<ActionToken> {
         self.mocks
             .secrets
             .expect_generate()
@@ -123,7 +126,7 @@ impl MailMocks {
     }
 
     /// One mail is handed to the mailer; returns it.
-    fn expect_mail_sent(&mut self) -> Captured<OutgoingMail> {
+    pub(super) fn expect_mail_sent(&mut self) -> Captured<OutgoingMail> {
         let sent = Captured::default();
         let sink = Arc::clone(&sent);
         self.mailer.expect_send().times(1).returning(move |mail| {
@@ -134,7 +137,7 @@ impl MailMocks {
     }
 
     /// No token is generated or stored and no mail sent.
-    fn expect_nothing_sent(&mut self) {
+    pub(super) fn expect_nothing_sent(&mut self) {
         self.mocks.secrets.expect_generate().never();
         self.mocks.ids.expect_new_id().never();
         self.tokens.expect_insert().never();
@@ -143,7 +146,7 @@ impl MailMocks {
 
     /// The token store is asked once for the hash of `PRESENTED` with this
     /// purpose at `at`, and answers `found`.
-    fn expect_find_valid(
+    pub(super) fn expect_find_valid(
         &mut self,
         purpose: TokenPurpose,
         at: DateTime<Utc>,
@@ -157,7 +160,7 @@ impl MailMocks {
     }
 
     /// The token's owner is looked up once, and is active or not.
-    fn expect_owner(&mut self, is_active: bool) {
+    pub(super) fn expect_owner(&mut self, is_active: bool) {
         self.mocks
             .users
             .expect_find_by_id()
@@ -167,7 +170,7 @@ impl MailMocks {
     }
 
     /// No password is hashed or stored and no session revoked.
-    fn expect_no_password_change(&mut self) {
+    pub(super) fn expect_no_password_change(&mut self) {
         self.mocks.hasher.expect_hash().never();
         self.mocks.users.expect_update_password_hash().never();
         self.mocks.sessions.expect_revoke_all().never();
@@ -176,7 +179,7 @@ impl MailMocks {
 }
 
 /// The token in a mailed link built from `template`.
-fn token_in(text: &str, template: &str) -> String {
+pub(super) fn token_in(text: &str, template: &str) -> String {
     let (before, after) = template
         .split_once("{token}")
         .expect("the template has a placeholder");
@@ -190,7 +193,7 @@ fn token_in(text: &str, template: &str) -> String {
     rest[..end].to_owned()
 }
 
-fn mail_error() -> MailError {
+pub(super) fn mail_error() -> MailError {
     MailError(anyhow::anyhow!("connection to the relay refused"))
 }
 
@@ -401,485 +404,4 @@ async fn verify_email_when_storage_is_unavailable_is_unavailable() {
         .expect_err("storage down");
 
     assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
-}
-
-// --------------------------------------------------------- forgot_password
-
-#[tokio::test]
-async fn forgot_password_of_an_unknown_address_sends_nothing() {
-    let mut m = MailMocks::at(later());
-    m.mocks.expect_find_by_email(email(), None);
-    m.expect_nothing_sent();
-    let service = m.service();
-
-    service
-        .forgot_password("Ada@Example.com")
-        .await
-        .expect("same answer");
-}
-
-#[tokio::test]
-async fn forgot_password_of_a_malformed_address_never_queries_storage() {
-    let mut m = MailMocks::at(later());
-    m.mocks.users.expect_find_by_email().never();
-    m.expect_nothing_sent();
-    let service = m.service();
-
-    service
-        .forgot_password("not an address")
-        .await
-        .expect("same answer");
-}
-
-#[tokio::test]
-async fn forgot_password_of_a_disabled_user_sends_nothing() {
-    let mut m = MailMocks::at(later());
-    m.mocks
-        .expect_find_by_email(email(), Some(user(USER_ID, false)));
-    m.expect_nothing_sent();
-    let service = m.service();
-
-    service
-        .forgot_password("ada@example.com")
-        .await
-        .expect("same answer");
-}
-
-#[tokio::test]
-async fn forgot_password_of_a_known_address_mails_a_reset_link() {
-    let mut m = MailMocks::at(later());
-    m.mocks
-        .expect_find_by_email(email(), Some(user(USER_ID, true)));
-    let inserted = m.expect_token_issued();
-    let sent = m.expect_mail_sent();
-    let service = m.service();
-
-    service
-        .forgot_password("  ADA@example.com ")
-        .await
-        .expect("mail sent");
-
-    let token = take(&inserted);
-    let mail = take(&sent);
-    assert_eq!(token.id, ACTION_TOKEN_ID);
-    assert_eq!(token.user_id, USER_ID);
-    assert_eq!(token.purpose, TokenPurpose::ResetPassword);
-    assert_eq!(token.created_at, later());
-    assert_eq!(token.expires_at, later() + TimeDelta::hours(1));
-    assert_eq!(RESET_PASSWORD_TTL, TimeDelta::hours(1));
-    assert_eq!(mail.to, email());
-    let link = links().reset_url.replace("{token}", MAILED_TOKEN);
-    assert!(mail.text.contains(&link), "{}", mail.text);
-    let mailed = token_in(&mail.text, &links().reset_url);
-    assert_eq!(mailed, MAILED_TOKEN);
-    assert_eq!(token.hash, TokenHash::of(&mailed));
-}
-
-#[tokio::test]
-async fn forgot_password_when_the_mailer_fails_is_unavailable() {
-    let mut m = MailMocks::at(later());
-    m.mocks
-        .expect_find_by_email(email(), Some(user(USER_ID, true)));
-    let _ = m.expect_token_issued();
-    m.mailer
-        .expect_send()
-        .times(1)
-        .return_once(|_| Err(mail_error()));
-    let service = m.service();
-
-    let error = service
-        .forgot_password("ada@example.com")
-        .await
-        .expect_err("mailer down");
-
-    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
-}
-
-// ---------------------------------------------------------- reset_password
-
-#[tokio::test]
-async fn reset_password_with_an_invalid_token_changes_nothing() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(TokenPurpose::ResetPassword, later(), None);
-    m.mocks.users.expect_find_by_id().never();
-    m.tokens.expect_consume().never();
-    m.expect_no_password_change();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("invalid token");
-
-    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
-}
-
-#[tokio::test]
-async fn reset_password_with_a_weak_password_keeps_the_token() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .with(eq(USER_ID))
-        .times(1)
-        .return_once(|_| Ok(Some(user(USER_ID, true))));
-    m.tokens.expect_consume().never();
-    m.expect_no_password_change();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from("short"),
-            &PasswordPolicy { min_length: 12 },
-        )
-        .await
-        .expect_err("weak password");
-
-    assert!(
-        matches!(
-            error,
-            RecoveryError::InvalidPassword(PasswordError::TooShort { min: 12 })
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn reset_password_refuses_the_users_own_address_as_password() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .times(1)
-        .return_once(|_| Ok(Some(user(USER_ID, true))));
-    m.tokens.expect_consume().never();
-    m.expect_no_password_change();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from("Ada@Example.com"),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("password is the address");
-
-    assert!(
-        matches!(
-            error,
-            RecoveryError::InvalidPassword(PasswordError::SameAsEmail)
-        ),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn reset_password_sets_the_new_hash_and_revokes_every_session() {
-    let at = later();
-    let mut m = MailMocks::at(at);
-    let mut sequence = Sequence::new();
-    m.tokens
-        .expect_find_valid()
-        .with(
-            eq(TokenHash::of(PRESENTED)),
-            eq(TokenPurpose::ResetPassword),
-            eq(at),
-        )
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(move |_, _, _| Ok(Some(stored(TokenPurpose::ResetPassword, at))));
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .with(eq(USER_ID))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_| Ok(Some(user(USER_ID, true))));
-    m.mocks
-        .hasher
-        .expect_hash()
-        .withf(|password| password.secret().expose_secret() == NEW_PASSWORD)
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    m.tokens
-        .expect_consume()
-        .with(eq(ACTION_TOKEN_ID), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _| Ok(true));
-    m.mocks
-        .users
-        .expect_update_password_hash()
-        .withf(move |id, hash, updated_at| {
-            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
-        })
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(true));
-    m.tokens
-        .expect_invalidate()
-        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(1));
-    m.mocks
-        .sessions
-        .expect_revoke_all()
-        .with(eq(USER_ID), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _| Ok(2));
-    m.mocks.sessions.expect_revoke_all_except().never();
-    let service = m.service();
-
-    service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect("password reset");
-}
-
-#[tokio::test]
-async fn reset_password_with_a_token_consumed_meanwhile_changes_nothing() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .times(1)
-        .return_once(|_| Ok(Some(user(USER_ID, true))));
-    m.mocks
-        .hasher
-        .expect_hash()
-        .times(1)
-        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
-    m.tokens
-        .expect_consume()
-        .times(1)
-        .return_once(|_, _| Ok(false));
-    m.mocks.users.expect_update_password_hash().never();
-    m.mocks.sessions.expect_revoke_all().never();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("raced");
-
-    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
-}
-
-#[tokio::test]
-async fn reset_password_of_a_vanished_user_is_invalid_and_keeps_the_token() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .times(1)
-        .return_once(|_| Ok(None));
-    m.tokens.expect_consume().never();
-    m.expect_no_password_change();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("user gone");
-
-    assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
-}
-
-#[tokio::test]
-async fn reset_password_when_hashing_is_busy_keeps_the_token() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.mocks
-        .users
-        .expect_find_by_id()
-        .times(1)
-        .return_once(|_| Ok(Some(user(USER_ID, true))));
-    m.mocks
-        .hasher
-        .expect_hash()
-        .times(1)
-        .return_once(|_| Err(HashError::Busy));
-    m.tokens.expect_consume().never();
-    m.mocks.users.expect_update_password_hash().never();
-    m.mocks.sessions.expect_revoke_all().never();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("hashing busy");
-
-    assert!(matches!(error, RecoveryError::Unavailable(_)), "{error:?}");
-}
-
-// ------------------------------------------------------ disabled accounts
-
-#[tokio::test]
-async fn verify_email_of_a_disabled_account_is_refused_and_keeps_the_token() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::VerifyEmail,
-        later(),
-        Some(stored(TokenPurpose::VerifyEmail, later())),
-    );
-    m.expect_owner(false);
-    m.tokens.expect_consume().never();
-    m.mocks.users.expect_set_email_verified().never();
-    let service = m.service();
-
-    let error = service.verify_email(PRESENTED).await.expect_err("disabled");
-
-    assert!(matches!(error, RecoveryError::AccountDisabled), "{error:?}");
-}
-
-#[tokio::test]
-async fn reset_password_of_a_disabled_account_changes_nothing() {
-    let mut m = MailMocks::at(later());
-    m.expect_find_valid(
-        TokenPurpose::ResetPassword,
-        later(),
-        Some(stored(TokenPurpose::ResetPassword, later())),
-    );
-    m.expect_owner(false);
-    m.tokens.expect_consume().never();
-    m.tokens.expect_invalidate().never();
-    m.expect_no_password_change();
-    let service = m.service();
-
-    let error = service
-        .reset_password(
-            PRESENTED,
-            SecretString::from(NEW_PASSWORD),
-            &PasswordPolicy::default(),
-        )
-        .await
-        .expect_err("disabled");
-
-    assert!(matches!(error, RecoveryError::AccountDisabled), "{error:?}");
-}
-
-// ------------------------------------------------------------ mail throttle
-
-/// A limiter that counts `hit`s per key at the mocked time and answers with
-/// windows that end `resets_in` later.
-fn mail_limiter(at: DateTime<Utc>, resets_in: TimeDelta, start_at: u64) -> MockRateLimiter {
-    let mut limiter = MockRateLimiter::new();
-    let count = std::sync::Mutex::new(start_at);
-    limiter
-        .expect_hit()
-        .withf(move |key, window, now| {
-            key.starts_with("mail:")
-                && !key.contains("example.com")
-                && *window == MAIL_WINDOW
-                && *now == at
-        })
-        .returning(move |_, _, now| {
-            let mut count = count.lock().expect("lock not poisoned");
-            *count += 1;
-            Ok(WindowCount {
-                count: *count,
-                resets_at: now + resets_in,
-            })
-        });
-    limiter
-}
-
-#[tokio::test]
-async fn forgot_password_past_the_hourly_allowance_sends_nothing_and_still_succeeds() {
-    let mut m = MailMocks::at(later());
-    m.mocks
-        .expect_find_by_email(email(), Some(user(USER_ID, true)));
-    m.expect_nothing_sent();
-    let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 3), 3);
-
-    service
-        .forgot_password("ada@example.com")
-        .await
-        .expect("the answer never says whether mail went out");
-}
-
-#[tokio::test]
-async fn forgot_password_within_the_allowance_mails_a_link() {
-    let mut m = MailMocks::at(later());
-    m.mocks
-        .expect_find_by_email(email(), Some(user(USER_ID, true)));
-    m.expect_token_issued();
-    m.expect_mail_sent();
-    let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 2), 3);
-
-    service
-        .forgot_password("ada@example.com")
-        .await
-        .expect("sent");
-}
-
-#[tokio::test]
-async fn request_email_verification_past_the_allowance_is_rate_limited() {
-    let mut m = MailMocks::at(later());
-    m.expect_nothing_sent();
-    let service = m.service_limited(mail_limiter(later(), TimeDelta::seconds(1_199), 5), 5);
-
-    let error = service
-        .request_email_verification(&unverified())
-        .await
-        .expect_err("limited");
-
-    assert!(
-        matches!(
-            error,
-            RecoveryError::RateLimited {
-                retry_after_secs: 1_199
-            }
-        ),
-        "{error:?}"
-    );
 }

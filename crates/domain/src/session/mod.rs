@@ -7,6 +7,8 @@ mod ports;
 mod service;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_revocation;
 
 pub use error::{RefreshError, SessionError};
 pub use model::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};

@@ -11,19 +11,19 @@ use mockall::predicate::eq;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::{RefreshError, SessionError};
+use super::RefreshError;
 use crate::testing::*;
 
 /// The refresh token the client presents.
-const PRESENTED: &str = "pReSeNtEd_rEfReSh-0123456789abcdefghijklmnop";
-const PRESENTED_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0301));
+pub(super) const PRESENTED: &str = "pReSeNtEd_rEfReSh-0123456789abcdefghijklmnop";
+pub(super) const PRESENTED_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0301));
 /// The refresh token the service generates to replace it.
-const NEW_REFRESH_TOKEN: &str = "nEw_rEfReSh_tOkEn-0123456789abcdefghijklmnop";
-const REPLACEMENT_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0302));
+pub(super) const NEW_REFRESH_TOKEN: &str = "nEw_rEfReSh_tOkEn-0123456789abcdefghijklmnop";
+pub(super) const REPLACEMENT_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0302));
 
 /// The presented token: issued an hour before `now()`, expiring in six days,
 /// rotated at `rotated_at` if at all.
-fn presented(rotated_at: Option<DateTime<Utc>>) -> RefreshToken {
+pub(super) fn presented(rotated_at: Option<DateTime<Utc>>) -> RefreshToken {
     RefreshToken {
         id: PRESENTED_ID,
         session_id: SESSION_ID,
@@ -36,12 +36,12 @@ fn presented(rotated_at: Option<DateTime<Utc>>) -> RefreshToken {
 
 /// The live session of `USER_ID` the presented token belongs to, with its
 /// active user.
-fn found(token: RefreshToken) -> Option<(RefreshToken, Session, User)> {
+pub(super) fn found(token: RefreshToken) -> Option<(RefreshToken, Session, User)> {
     Some((token, session(SESSION_ID, USER_ID), user(USER_ID, true)))
 }
 
 /// What a replacement issued at `at` must look like.
-fn replacement_at(at: DateTime<Utc>, tokens: &IssuedTokens) -> RefreshToken {
+pub(super) fn replacement_at(at: DateTime<Utc>, tokens: &IssuedTokens) -> RefreshToken {
     RefreshToken {
         id: REPLACEMENT_ID,
         session_id: SESSION_ID,
@@ -54,7 +54,10 @@ fn replacement_at(at: DateTime<Utc>, tokens: &IssuedTokens) -> RefreshToken {
 
 impl Mocks {
     /// The session store is asked once for the hash of `PRESENTED`.
-    fn expect_find_refresh_token(&mut self, found: Option<(RefreshToken, Session, User)>) {
+    pub(super) fn expect_find_refresh_token(
+        &mut self,
+        found: Option<(RefreshToken, Session, User)>,
+    ) {
         self.sessions
             .expect_find_refresh_token()
             .with(eq(TokenHash::of(PRESENTED)))
@@ -64,7 +67,7 @@ impl Mocks {
 
     /// One replacement refresh token (`NEW_REFRESH_TOKEN`, `REPLACEMENT_ID`)
     /// is generated and one access token issued; returns the issued claims.
-    fn expect_pair_issued(&mut self) -> Captured<AccessClaims> {
+    pub(super) fn expect_pair_issued(&mut self) -> Captured<AccessClaims> {
         self.secrets
             .expect_generate()
             .times(1)
@@ -84,7 +87,7 @@ impl Mocks {
 
     /// `rotate` is called once for `PRESENTED_ID` at the mocked time and
     /// answers `outcome`; returns the replacement it was given.
-    fn expect_rotate(&mut self, outcome: bool) -> Captured<RefreshToken> {
+    pub(super) fn expect_rotate(&mut self, outcome: bool) -> Captured<RefreshToken> {
         let at = self.now;
         let captured = Captured::default();
         let sink = Arc::clone(&captured);
@@ -102,7 +105,7 @@ impl Mocks {
     /// The session store is asked for the hash of `PRESENTED` twice, as
     /// by a refresh that lost the rotation race: first it answers `first`,
     /// then `again`.
-    fn expect_find_refresh_token_twice(
+    pub(super) fn expect_find_refresh_token_twice(
         &mut self,
         first: Option<(RefreshToken, Session, User)>,
         again: Option<(RefreshToken, Session, User)>,
@@ -120,7 +123,7 @@ impl Mocks {
 
     /// `supersede` is called once at the mocked time and answers `outcome`;
     /// returns the token it was given.
-    fn expect_supersede(&mut self, outcome: bool) -> Captured<RefreshToken> {
+    pub(super) fn expect_supersede(&mut self, outcome: bool) -> Captured<RefreshToken> {
         let at = self.now;
         let captured = Captured::default();
         let sink = Arc::clone(&captured);
@@ -137,7 +140,7 @@ impl Mocks {
 
     /// No refresh token is generated or stored, no session revoked and no
     /// access token issued.
-    fn expect_nothing_written(&mut self) {
+    pub(super) fn expect_nothing_written(&mut self) {
         self.secrets.expect_generate().never();
         self.sessions.expect_insert().never();
         self.sessions.expect_rotate().never();
@@ -149,7 +152,7 @@ impl Mocks {
 }
 
 /// The access token issued by a refresh at `at`, for `USER_ID` in `SESSION_ID`.
-fn assert_access_token(claims: &AccessClaims, tokens: &IssuedTokens, at: DateTime<Utc>) {
+pub(super) fn assert_access_token(claims: &AccessClaims, tokens: &IssuedTokens, at: DateTime<Utc>) {
     assert_eq!(
         *claims,
         AccessClaims {
@@ -168,7 +171,7 @@ fn assert_access_token(claims: &AccessClaims, tokens: &IssuedTokens, at: DateTim
 }
 
 /// A refresh that replays a token rotated `since_rotation` ago.
-async fn replay_within_grace(since_rotation: TimeDelta) {
+pub(super) async fn replay_within_grace(since_rotation: TimeDelta) {
     let mut mocks = Mocks::new();
     let rotated_at = now();
     mocks.now = rotated_at + since_rotation;
@@ -564,246 +567,4 @@ async fn refresh_when_rotation_cannot_be_stored_issues_no_token() {
         .expect_err("storage is down");
 
     assert!(matches!(error, RefreshError::Unavailable(_)), "{error:?}");
-}
-
-// -------------------------------------------------------------- sessions
-
-#[tokio::test]
-async fn logout_revokes_the_callers_session() {
-    let mut mocks = Mocks::new();
-    mocks.now = now() + TimeDelta::minutes(3);
-    mocks
-        .sessions
-        .expect_revoke()
-        .with(
-            eq(USER_ID),
-            eq(SESSION_ID),
-            eq(now() + TimeDelta::minutes(3)),
-        )
-        .times(1)
-        .return_once(|_, _, _| Ok(true));
-    let service = mocks.sessions_service();
-
-    service
-        .logout(USER_ID, SESSION_ID)
-        .await
-        .expect("logout succeeds");
-}
-
-#[tokio::test]
-async fn logout_of_an_already_revoked_session_succeeds() {
-    let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_revoke()
-        .with(eq(USER_ID), eq(SESSION_ID), eq(now()))
-        .times(1)
-        .return_once(|_, _, _| Ok(false));
-    let service = mocks.sessions_service();
-
-    service
-        .logout(USER_ID, SESSION_ID)
-        .await
-        .expect("logging out twice is not an error");
-}
-
-#[tokio::test]
-async fn logout_when_storage_is_unavailable_is_unavailable() {
-    let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_revoke()
-        .times(1)
-        .return_once(|_, _, _| Err(unavailable()));
-    let service = mocks.sessions_service();
-
-    let error = service
-        .logout(USER_ID, SESSION_ID)
-        .await
-        .expect_err("storage is down");
-
-    assert!(matches!(error, SessionError::Unavailable(_)), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_session_revokes_a_live_session_of_the_user() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_session(Some((session(SESSION_ID, USER_ID), user(USER_ID, true))));
-    mocks
-        .sessions
-        .expect_revoke()
-        .with(eq(USER_ID), eq(SESSION_ID), eq(now()))
-        .times(1)
-        .return_once(|_, _, _| Ok(true));
-    let service = mocks.sessions_service();
-
-    service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect("session revoked");
-}
-
-#[tokio::test]
-async fn revoke_session_of_another_user_is_not_found() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_session(Some((
-        session(SESSION_ID, OTHER_USER_ID),
-        user(OTHER_USER_ID, true),
-    )));
-    mocks.sessions.expect_revoke().never();
-    let service = mocks.sessions_service();
-
-    let error = service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect_err("not the caller's session");
-
-    assert!(matches!(error, SessionError::NotFound), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_session_already_revoked_is_not_found() {
-    let mut mocks = Mocks::new();
-    let revoked = Session {
-        revoked_at: Some(now() - TimeDelta::minutes(1)),
-        ..session(SESSION_ID, USER_ID)
-    };
-    mocks.expect_find_session(Some((revoked, user(USER_ID, true))));
-    mocks.sessions.expect_revoke().never();
-    let service = mocks.sessions_service();
-
-    let error = service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect_err("already revoked");
-
-    assert!(matches!(error, SessionError::NotFound), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_session_expired_is_not_found() {
-    let mut mocks = Mocks::new();
-    let expired = session(SESSION_ID, USER_ID);
-    mocks.now = expired.expires_at;
-    mocks.expect_find_session(Some((expired, user(USER_ID, true))));
-    mocks.sessions.expect_revoke().never();
-    let service = mocks.sessions_service();
-
-    let error = service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect_err("expired");
-
-    assert!(matches!(error, SessionError::NotFound), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_session_unknown_is_not_found() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_session(None);
-    mocks.sessions.expect_revoke().never();
-    let service = mocks.sessions_service();
-
-    let error = service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect_err("no such session");
-
-    assert!(matches!(error, SessionError::NotFound), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_session_revoked_meanwhile_is_not_found() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find_session(Some((session(SESSION_ID, USER_ID), user(USER_ID, true))));
-    mocks
-        .sessions
-        .expect_revoke()
-        .times(1)
-        .return_once(|_, _, _| Ok(false));
-    let service = mocks.sessions_service();
-
-    let error = service
-        .revoke_session(USER_ID, SESSION_ID)
-        .await
-        .expect_err("revoked by a concurrent request");
-
-    assert!(matches!(error, SessionError::NotFound), "{error:?}");
-}
-
-#[tokio::test]
-async fn list_sessions_returns_the_live_sessions_of_the_user() {
-    let mut mocks = Mocks::new();
-    mocks.now = now() + TimeDelta::hours(2);
-    let newer = SessionId(Uuid::from_u128(0x0102));
-    let live = vec![session(newer, USER_ID), session(SESSION_ID, USER_ID)];
-    let answer = live.clone();
-    mocks
-        .sessions
-        .expect_list_live()
-        .with(eq(USER_ID), eq(now() + TimeDelta::hours(2)))
-        .times(1)
-        .return_once(move |_, _| Ok(answer));
-    let service = mocks.sessions_service();
-
-    let listed = service
-        .list_sessions(USER_ID)
-        .await
-        .expect("listing succeeds");
-
-    assert_eq!(listed, live);
-}
-
-#[tokio::test]
-async fn list_sessions_when_storage_is_unavailable_is_unavailable() {
-    let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_list_live()
-        .times(1)
-        .return_once(|_, _| Err(unavailable()));
-    let service = mocks.sessions_service();
-
-    let error = service
-        .list_sessions(USER_ID)
-        .await
-        .expect_err("storage is down");
-
-    assert!(matches!(error, SessionError::Unavailable(_)), "{error:?}");
-}
-
-#[tokio::test]
-async fn revoke_all_sessions_returns_how_many_were_revoked() {
-    let mut mocks = Mocks::new();
-    mocks
-        .sessions
-        .expect_revoke_all()
-        .with(eq(USER_ID), eq(now()))
-        .times(1)
-        .return_once(|_, _| Ok(3));
-    let service = mocks.sessions_service();
-
-    let revoked = service
-        .revoke_all_sessions(USER_ID)
-        .await
-        .expect("revoking succeeds");
-
-    assert_eq!(revoked, 3);
-}
-
-#[tokio::test]
-async fn purge_sessions_purges_at_the_current_time() {
-    let mut mocks = Mocks::new();
-    mocks.now = now() + TimeDelta::days(40);
-    mocks
-        .sessions
-        .expect_purge()
-        .with(eq(now() + TimeDelta::days(40)))
-        .times(1)
-        .return_once(|_| Ok(12));
-    let service = mocks.sessions_service();
-
-    let purged = service.purge().await.expect("purging succeeds");
-
-    assert_eq!(purged, 12);
 }
