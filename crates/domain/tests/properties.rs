@@ -7,29 +7,20 @@
 //! from the crate, so that a change of a constant shows up as a failing
 //! contract test.
 
-use auth_domain::common::Cursor;
 use auth_domain::project::{
     ProjectDescription, ProjectDescriptionError, ProjectName, ProjectNameError,
 };
 use auth_domain::user::{
     DisplayName, DisplayNameError, Email, EmailError, Password, PasswordError, PasswordPolicy,
 };
-use base64::Engine as _;
-use chrono::{DateTime, Datelike as _};
 use proptest::prelude::*;
 use proptest::sample::select;
 use secrecy::{ExposeSecret as _, SecretString};
-use uuid::Uuid;
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_PASSWORD_CHARS: usize = 128;
 const MAX_NAME_CHARS: usize = 100;
 const MAX_DESCRIPTION_CHARS: usize = 2_000;
-
-/// The first and last microsecond of years 1 to 9999, the instants a row
-/// can have.
-const FIRST_MICROS: i64 = -62_135_596_800_000_000;
-const LAST_MICROS: i64 = 253_402_300_799_999_999;
 
 static COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
 
@@ -514,69 +505,5 @@ proptest! {
         let at = at.index(raw.len() + 1);
         raw.insert(at, '\0');
         prop_assert!(ProjectDescription::parse(&String::from_iter(raw)).is_err());
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Pagination cursor
-// ---------------------------------------------------------------------------
-
-fn cursor() -> impl Strategy<Value = Cursor> {
-    (
-        prop_oneof![
-            8 => FIRST_MICROS..=LAST_MICROS,
-            1 => Just(FIRST_MICROS),
-            1 => Just(LAST_MICROS),
-            1 => -1_i64..=1,
-        ],
-        any::<u128>(),
-    )
-        .prop_map(|(micros, id)| Cursor {
-            created_at: DateTime::from_timestamp_micros(micros).expect("in chrono's range"),
-            id: Uuid::from_u128(id),
-        })
-}
-
-/// Strings shaped like a cursor, so that decoding gets past base64: the
-/// encoding of `<number>:<anything>` and of arbitrary bytes.
-fn cursor_like() -> impl Strategy<Value = String> {
-    fn encode(raw: impl AsRef<[u8]>) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    }
-    let micros = prop_oneof![any::<i64>(), FIRST_MICROS - 10..=LAST_MICROS + 10];
-    let id = prop_oneof![
-        any::<u128>().prop_map(|id| Uuid::from_u128(id).as_simple().to_string()),
-        any::<u128>().prop_map(|id| Uuid::from_u128(id).hyphenated().to_string().to_uppercase()),
-        any_text(),
-    ];
-    prop_oneof![
-        (micros, id).prop_map(|(n, id)| encode(format!("{n}:{id}"))),
-        proptest::collection::vec(any::<u8>(), 0..200).prop_map(encode),
-        any_text(),
-    ]
-}
-
-proptest! {
-    #[test]
-    fn cursor_decode_never_panics(raw in cursor_like()) {
-        let _ = Cursor::decode(&raw);
-    }
-
-    #[test]
-    fn a_cursor_round_trips(cursor in cursor()) {
-        let encoded = cursor.encode();
-        prop_assert!(
-            encoded.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-            "{encoded} is not URL-safe"
-        );
-        prop_assert_eq!(Cursor::decode(&encoded), Ok(cursor));
-    }
-
-    #[test]
-    fn a_decoded_cursor_is_a_storable_instant_and_round_trips(raw in cursor_like()) {
-        if let Ok(cursor) = Cursor::decode(&raw) {
-            prop_assert!((1..=9999).contains(&cursor.created_at.year()));
-            prop_assert_eq!(Cursor::decode(&cursor.encode()), Ok(cursor));
-        }
     }
 }

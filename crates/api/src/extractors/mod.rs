@@ -4,12 +4,14 @@
 mod admin;
 mod client;
 mod current_user;
+mod cursor;
 mod json;
 mod pagination;
 
 pub use admin::AdminUser;
 pub use client::{RequestClient, TrustedProxies};
 pub use current_user::CurrentUser;
+pub use cursor::{InvalidCursor, decode_cursor, encode_cursor};
 pub(crate) use json::read_limited;
 pub use json::{ValidJson, missing_field};
 pub use pagination::Pagination;

@@ -1,11 +1,10 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
-use auth_domain::common::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
-
-use crate::error::FieldError;
+use auth_domain::common::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest};
 use futures_util::future::{Ready, ready};
 
-use crate::error::ApiError;
+use super::decode_cursor;
+use crate::error::{ApiError, FieldError};
 
 /// `?limit=&cursor=` (plus any other parameters, kept for the handler):
 /// `limit` 1 to 100 (default 20), `cursor` as returned in `next_cursor`.
@@ -57,7 +56,7 @@ impl Pagination {
         };
         let after = match value("cursor").filter(|raw| !raw.is_empty()) {
             None => None,
-            Some(raw) => match Cursor::decode(raw) {
+            Some(raw) => match decode_cursor(raw) {
                 Ok(cursor) => Some(cursor),
                 Err(e) => {
                     errors.push(FieldError::new("cursor", e));

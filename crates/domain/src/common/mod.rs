@@ -15,7 +15,7 @@ pub(crate) use name::parse_name;
 pub use name::{MAX_NAME_LENGTH, NAME_PATTERN, NameError};
 pub use network::rate_limit_subject;
 pub use operations::{HashingLoad, Readiness};
-pub use page::{Cursor, DEFAULT_PAGE_SIZE, InvalidCursor, MAX_PAGE_SIZE, Page, PageRequest};
+pub use page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use ports::{Clock, IdGenerator, SecretGenerator, TokenHash};
 pub use rate_limit::{RateLimiter, WindowCount};
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::error::FieldError;
 use crate::error::{ApiError, Problem};
-use crate::extractors::{AdminUser, Pagination, ValidJson};
+use crate::extractors::{AdminUser, Pagination, ValidJson, encode_cursor};
 use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::{RoleName, UserResponse};
 use crate::state::AppState;
@@ -71,7 +71,7 @@ pub async fn list(
         .await?;
     Ok(HttpResponse::Ok().json(AdminUserList {
         items: page.items.iter().map(AdminUserResponse::from).collect(),
-        next_cursor: page.next.map(|c| c.encode()),
+        next_cursor: page.next.as_ref().map(encode_cursor),
     }))
 }
 

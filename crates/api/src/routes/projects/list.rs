@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::ProjectResponse;
 use crate::error::{ApiError, Problem};
-use crate::extractors::{CurrentUser, Pagination};
+use crate::extractors::{CurrentUser, Pagination, encode_cursor};
 use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
@@ -39,6 +39,6 @@ pub async fn handle(
     let page = state.projects.list(caller.user.id, pagination.page).await?;
     Ok(HttpResponse::Ok().json(ProjectList {
         items: page.items.iter().map(ProjectResponse::from).collect(),
-        next_cursor: page.next.map(|c| c.encode()),
+        next_cursor: page.next.as_ref().map(encode_cursor),
     }))
 }
