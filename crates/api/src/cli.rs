@@ -25,7 +25,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, then serve HTTP.
-    Serve,
+    Serve {
+        /// Serve without touching the schema (run `authd migrate up` once
+        /// per deploy instead).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Check the configuration.
+    Config {
+        /// The configuration action.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Exit 0 when the server configured here answers `GET /health` (for
+    /// container health checks: the image needs no curl).
+    Healthcheck,
     /// Manage the database schema.
     Migrate {
         /// The migration action.
@@ -46,6 +62,14 @@ pub enum Command {
     },
 }
 
+/// `authd config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Load and validate the configuration and print it with secrets
+    /// masked; exit 0 when it is usable, 2 when it is not.
+    Check,
+}
+
 /// `authd user …`.
 #[derive(Debug, Subcommand)]
 pub enum UserAction {
@@ -58,6 +82,25 @@ pub enum UserAction {
         /// Make the user an administrator.
         #[arg(long)]
         admin: bool,
+    },
+    /// Set a user's password (read from standard input when it is piped,
+    /// otherwise prompted for); every session of the user is revoked.
+    SetPassword {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable a user: their sessions are revoked and they cannot log in.
+    Disable {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
     },
     /// Promote or demote a user.
     SetRole {
@@ -90,7 +133,7 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result<()> {
     use auth_domain::auth::SignupError;
-    use auth_domain::user::{AdminError, Email, Password, PasswordPolicy, Role};
+    use auth_domain::user::{Email, Password, PasswordPolicy, Role};
 
     let db = open_database(settings).await?;
     Migrator::up(&db, None).await?;
@@ -136,21 +179,115 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
             println!("created {} {} ({})", user.role, user.email, user.id);
         }
         UserAction::SetRole { email, role } => {
-            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("email {e}"))?;
             let role: Role = role.parse()?;
+            let user = update_access(&services, &email, None, Some(role)).await?;
+            println!("{} is now {}", user.email, user.role);
+        }
+        UserAction::Disable { email } => {
+            let user = update_access(&services, &email, Some(false), None).await?;
+            println!("{} is disabled; their sessions are revoked", user.email);
+        }
+        UserAction::Enable { email } => {
+            let user = update_access(&services, &email, Some(true), None).await?;
+            println!("{} is enabled", user.email);
+        }
+        UserAction::SetPassword { email } => {
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("email {e}"))?;
+            let password = Password::parse(
+                secrecy::SecretString::from(read_password()?),
+                &PasswordPolicy {
+                    min_length: settings.password.min_length,
+                },
+                Some(&email),
+            )
+            .map_err(|e| anyhow::anyhow!("password {e}"))?;
             let user = services
-                .admin
-                .set_role_by_email(&email, role)
+                .recovery
+                .set_password(&email, &password)
                 .await
                 .map_err(|e| match e {
-                    AdminError::NotFound => anyhow::anyhow!("no user with this e-mail"),
-                    AdminError::LastAdmin => anyhow::anyhow!("{e}"),
+                    auth_domain::recovery::RecoveryError::UnknownUser => {
+                        anyhow::anyhow!("no user with this e-mail")
+                    }
                     other => anyhow::Error::new(other),
                 })?;
-            println!("{} is now {}", user.email, user.role);
+            println!("password of {} set; every session revoked", user.email);
         }
     }
     Ok(())
+}
+
+/// Applies an access change to the user with this address.
+async fn update_access(
+    services: &crate::startup::Services,
+    email: &str,
+    is_active: Option<bool>,
+    role: Option<auth_domain::user::Role>,
+) -> anyhow::Result<auth_domain::user::User> {
+    use auth_domain::user::{AccessChanges, AdminError, Email};
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("email {e}"))?;
+    services
+        .admin
+        .update_access_by_email(&email, AccessChanges { is_active, role })
+        .await
+        .map_err(|e| match e {
+            AdminError::NotFound => anyhow::anyhow!("no user with this e-mail"),
+            AdminError::LastAdmin => anyhow::anyhow!("{e}"),
+            other => anyhow::Error::new(other),
+        })
+}
+
+/// Asks the server configured in `settings` for `GET /health` over plain
+/// HTTP/1.1 (a wildcard listen address is reached on loopback).
+///
+/// # Errors
+/// When nothing answers within two seconds or the answer is not 200.
+pub fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read as _, Write as _};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs as _};
+    use std::time::Duration;
+
+    let timeout = Duration::from_secs(2);
+    let host = match settings.server.host.parse::<IpAddr>() {
+        Ok(ip) if ip.is_unspecified() && ip.is_ipv4() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Ok(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        Ok(ip) => ip,
+        Err(_) => (settings.server.host.as_str(), settings.server.port)
+            .to_socket_addrs()?
+            .next()
+            .context("the server host does not resolve")?
+            .ip(),
+    };
+    let address = SocketAddr::new(host, settings.server.port);
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("nothing answers on {address}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET /health HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut head = [0_u8; 32];
+    let read = stream.read(&mut head)?;
+    let status_line = String::from_utf8_lossy(&head[..read]);
+    anyhow::ensure!(
+        status_line.starts_with("HTTP/1.1 200"),
+        "GET /health on {address} answered {:?}",
+        status_line.lines().next().unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// Loads nothing new: checks what serving needs beyond what loading the
+/// settings already checked (a production secret, readable key files), and
+/// returns the settings with every secret masked.
+///
+/// # Errors
+/// The first problem found, worded for an operator.
+pub fn check_config(settings: &Settings) -> anyhow::Result<String> {
+    settings.validate_for_serving()?;
+    crate::startup::signing_keys(settings)?;
+    Ok(format!("{settings:#?}"))
 }
 
 /// `authd keys …`.
@@ -207,7 +344,7 @@ pub enum MigrateAction {
 /// # Errors
 /// Whatever the command fails with, for `main` to report.
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
         Command::User { action } => user_command(action, &settings).await,
         Command::Keys {
             action: KeysAction::Generate { alg, out },
@@ -216,10 +353,26 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("wrote {alg} private key to {} (kid {kid})", out.display());
             Ok(())
         }
-        Command::Serve => {
-            let app = Application::build(settings).await?;
+        Command::Serve { no_migrate } => {
+            let app = if no_migrate {
+                Application::build_without_migrations(settings).await?
+            } else {
+                Application::build(settings).await?
+            };
             app.run_until_stopped().await.context("server failed")
         }
+        Command::Openapi => {
+            let doc = crate::openapi::document(settings.password.min_length);
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!("{}", check_config(&settings)?);
+            Ok(())
+        }
+        Command::Healthcheck => healthcheck(&settings),
         Command::Migrate { action } => {
             let db = open_database(&settings).await?;
             match action {

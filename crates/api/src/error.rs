@@ -523,6 +523,7 @@ impl From<RecoveryError> for ApiError {
             RecoveryError::InvalidPassword(e) => {
                 Self::validation(vec![FieldError::new("new_password", e)])
             }
+            RecoveryError::UnknownUser => Self::not_found(),
             RecoveryError::AccountDisabled => Self::new(
                 StatusCode::FORBIDDEN,
                 "account_disabled",

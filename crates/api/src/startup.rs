@@ -325,6 +325,15 @@ impl Application {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
 
+    /// As [`Application::build`], but never touches the schema (`authd
+    /// serve --no-migrate`, when migrations run once per deploy).
+    ///
+    /// # Errors
+    /// As [`Application::build`], but for migrations.
+    pub async fn build_without_migrations(settings: Settings) -> anyhow::Result<Self> {
+        Self::assemble(settings, Arc::new(SystemClock), false).await
+    }
+
     /// As [`Application::build`], with every reading of the time (token
     /// lifetimes, grace periods, rate-limit windows, purges) taken from
     /// `clock`, so tests move time instead of sleeping.
@@ -335,12 +344,22 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        Self::assemble(settings, clock, true).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        migrate: bool,
+    ) -> anyhow::Result<Self> {
         settings.validate_for_serving()?;
         let keys = Arc::new(signing_keys(&settings)?);
         let db = open_database(&settings).await?;
-        Migrator::up(&db, None)
-            .await
-            .context("could not apply database migrations")?;
+        if migrate {
+            Migrator::up(&db, None)
+                .await
+                .context("could not apply database migrations")?;
+        }
 
         let services = Services::wire(&settings, db, keys, clock.clone()).await?;
         spawn_purge(

@@ -92,9 +92,16 @@ impl Modify for Security {
 
 /// `GET /openapi.json`: the document, with the configured password policy.
 pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(state.password_policy.min_length))
+}
+
+/// The document as served, for a password policy of `min_length` (also
+/// printed by `authd openapi`).
+#[must_use]
+pub fn document(min_length: usize) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    apply_password_policy(&mut doc, state.password_policy.min_length);
-    HttpResponse::Ok().json(doc)
+    apply_password_policy(&mut doc, min_length);
+    doc
 }
 
 /// New passwords are annotated with the default minimum length; the served

@@ -669,3 +669,76 @@ api_test!(
         }
     }
 );
+
+api_test!(the_cli_disables_enables_and_sets_passwords, |app| {
+    let signup = app.signed_up("operated@example.com").await;
+    let token = signup["access_token"].as_str().unwrap().to_owned();
+
+    let output = authd(
+        &app,
+        &["user", "disable", "--email", "Operated@example.com"],
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    assert_problem(app.me(&token).await, 401, "unauthorized").await;
+    assert_problem(
+        app.login("operated@example.com", PASSWORD).await,
+        403,
+        "account_disabled",
+    )
+    .await;
+
+    let output = authd(
+        &app,
+        &["user", "enable", "--email", "operated@example.com"],
+        None,
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let login: Value = app
+        .login("operated@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let live = login["access_token"].as_str().unwrap().to_owned();
+
+    let output = authd(
+        &app,
+        &["user", "set-password", "--email", "operated@example.com"],
+        Some("a password set by the operator\n"),
+    )
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    // Every session ends, the old password with them.
+    assert_problem(app.me(&live).await, 401, "unauthorized").await;
+    assert_problem(
+        app.login("operated@example.com", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        app.login("operated@example.com", "a password set by the operator")
+            .await
+            .status(),
+        200
+    );
+
+    // Unknown addresses and weak passwords are refused with a message.
+    for (args, stdin) in [
+        (
+            vec!["user", "disable", "--email", "ghost@example.com"],
+            None,
+        ),
+        (
+            vec!["user", "set-password", "--email", "operated@example.com"],
+            Some("password\n"),
+        ),
+    ] {
+        let output = authd(&app, &args, stdin).await;
+        assert!(!output.status.success(), "{output:?}");
+        assert!(!output.stderr.is_empty());
+    }
+});

@@ -109,3 +109,104 @@ fn environment_variables_are_typed() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("configuration"));
 }
+
+#[test]
+fn openapi_prints_the_document() {
+    let output = authd(&["openapi"], &[]);
+    assert!(output.status.success(), "{output:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
+    assert!(doc["paths"]["/auth/login"]["post"].is_object());
+}
+
+#[test]
+fn config_check_masks_secrets_and_exits_2_on_a_bad_configuration() {
+    let secret = "a-configuration-secret-of-sufficient-length-and-variety-0123";
+    let output = authd(
+        &["config", "check"],
+        &[("AUTH__JWT__SECRET", secret), ("AUTH__ENV", "staging")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains(secret), "{stdout}");
+    assert!(stdout.contains("REDACTED"), "{stdout}");
+    assert!(stdout.contains("staging"), "{stdout}");
+
+    for env in [
+        vec![("AUTH__ENV", "production")],
+        vec![("AUTH__JWT__ALGORITHM", "ES256")],
+        vec![("AUTH__JWT__ALGORITHM", "EdDSA")],
+    ] {
+        let output = authd(&["config", "check"], &env);
+        assert_eq!(output.status.code(), Some(2), "{env:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn healthcheck_fails_when_nothing_listens() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("address")
+        .port()
+        .to_string();
+    let output = authd(&["healthcheck"], &[("AUTH__SERVER__PORT", port.as_str())]);
+    assert!(!output.status.success(), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_passes_against_a_running_server() {
+    let app = crate::helpers::TestApp::spawn(auth_infra::testing::Backend::Sqlite)
+        .await
+        .expect("an SQLite app");
+    let port = app.address.rsplit(':').next().expect("port").to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        authd(&["healthcheck"], &[("AUTH__SERVER__PORT", port.as_str())])
+    })
+    .await
+    .expect("ran");
+    assert!(output.status.success(), "{output:?}");
+}
+
+#[test]
+fn serve_without_migrations_leaves_the_schema_alone() {
+    let (dir, url) = temp_sqlite_url();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("address")
+        .port()
+        .to_string();
+    let env = [
+        ("AUTH__DATABASE__URL", url.as_str()),
+        ("AUTH__SERVER__PORT", port.as_str()),
+    ];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .args(["serve", "--no-migrate"])
+        .env_remove("DATABASE_URL")
+        .envs(env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start authd");
+    // Serving, so start-up (and any migration it would run) is over.
+    let serving = (0..100).any(|_| {
+        if authd(&["healthcheck"], &env).status.success() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        false
+    });
+    child.kill().ok();
+    child.wait().ok();
+    assert!(serving, "authd serve --no-migrate did not come up");
+    let status = authd(
+        &["migrate", "status"],
+        &[("AUTH__DATABASE__URL", url.as_str())],
+    );
+    let listing = String::from_utf8_lossy(&status.stdout);
+    assert!(!listing.contains("applied"), "{listing}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -7,6 +7,9 @@ pub enum RecoveryError {
     /// The new password breaks the policy.
     #[error("invalid new password: {0}")]
     InvalidPassword(crate::user::PasswordError),
+    /// No user has this address (the operator's `set_password`).
+    #[error("no user with this e-mail address")]
+    UnknownUser,
     /// The token's account was disabled by an administrator; nothing changed.
     #[error("account disabled")]
     AccountDisabled,

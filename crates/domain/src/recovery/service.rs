@@ -247,6 +247,48 @@ impl RecoveryService {
         Ok(())
     }
 
+    /// Sets a new password for the user with this address, as an operator
+    /// does from the command line (`authd user set-password`): every session
+    /// of the user and every outstanding reset link is revoked, as after a
+    /// reset.
+    ///
+    /// # Errors
+    /// [`RecoveryError::UnknownUser`] when no user has the address.
+    #[tracing::instrument(name = "set_password", skip_all, fields(user_id))]
+    pub async fn set_password(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<User, RecoveryError> {
+        let user = self
+            .ports
+            .users
+            .find_by_email(email)
+            .await?
+            .ok_or(RecoveryError::UnknownUser)?;
+        tracing::Span::current().record("user_id", tracing::field::display(user.id));
+        let hash = self.ports.hasher.hash(password).await?;
+        let now = self.ports.clock.now();
+        if !self
+            .ports
+            .users
+            .update_password_hash(user.id, &hash, now)
+            .await?
+        {
+            return Err(RecoveryError::UnknownUser);
+        }
+        self.ports
+            .tokens
+            .invalidate(user.id, TokenPurpose::ResetPassword, now)
+            .await?;
+        let revoked = self.ports.sessions.revoke_all(user.id, now).await?;
+        tracing::info!(
+            revoked,
+            "password set by an operator; every session revoked"
+        );
+        Ok(user)
+    }
+
     /// The user `token` was issued to, if the account is still usable.
     async fn active_owner(&self, token: &ActionToken) -> Result<User, RecoveryError> {
         let user = self

@@ -492,3 +492,73 @@ async fn request_email_verification_past_the_allowance_is_rate_limited() {
         "{error:?}"
     );
 }
+
+// ------------------------------------------------------------ set_password
+
+#[tokio::test]
+async fn an_operator_sets_a_password_and_ends_every_session_and_link() {
+    let at = later();
+    let mut m = MailMocks::at(at);
+    m.mocks
+        .expect_find_by_email(email(), Some(user(USER_ID, true)));
+    m.mocks
+        .hasher
+        .expect_hash()
+        .times(1)
+        .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
+    m.mocks
+        .users
+        .expect_update_password_hash()
+        .withf(move |id, hash, updated_at| {
+            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
+        })
+        .times(1)
+        .return_once(|_, _, _| Ok(true));
+    m.tokens
+        .expect_invalidate()
+        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
+        .times(1)
+        .return_once(|_, _, _| Ok(0));
+    m.mocks
+        .sessions
+        .expect_revoke_all()
+        .with(eq(USER_ID), eq(at))
+        .times(1)
+        .return_once(|_, _| Ok(2));
+    let service = m.service();
+    let password = crate::user::Password::parse(
+        SecretString::from(NEW_PASSWORD),
+        &PasswordPolicy::default(),
+        Some(&email()),
+    )
+    .expect("valid");
+
+    let user = service
+        .set_password(&email(), &password)
+        .await
+        .expect("set");
+
+    assert_eq!(user.id, USER_ID);
+}
+
+#[tokio::test]
+async fn an_operator_cannot_set_the_password_of_an_unknown_address() {
+    let mut m = MailMocks::at(later());
+    m.mocks.expect_find_by_email(email(), None);
+    m.expect_no_password_change();
+    m.tokens.expect_invalidate().never();
+    let service = m.service();
+    let password = crate::user::Password::parse(
+        SecretString::from(NEW_PASSWORD),
+        &PasswordPolicy::default(),
+        None,
+    )
+    .expect("valid");
+
+    let error = service
+        .set_password(&email(), &password)
+        .await
+        .expect_err("unknown");
+
+    assert!(matches!(error, RecoveryError::UnknownUser), "{error:?}");
+}

@@ -123,25 +123,24 @@ impl AdminService {
         }
     }
 
-    /// Sets the role of the user with this address (the command line's
-    /// `authd user set-role`).
+    /// Applies `changes` to the user with this address (the command line's
+    /// `authd user set-role`, `disable` and `enable`), with the same rules
+    /// as [`AdminService::update_access`].
     ///
     /// # Errors
     /// [`AdminError::NotFound`] for an unknown address;
-    /// [`AdminError::LastAdmin`] when demoting the last active administrator.
-    pub async fn set_role_by_email(&self, email: &Email, role: Role) -> Result<User, AdminError> {
+    /// [`AdminError::LastAdmin`] when the change would leave no active
+    /// administrator.
+    pub async fn update_access_by_email(
+        &self,
+        email: &Email,
+        changes: AccessChanges,
+    ) -> Result<User, AdminError> {
         let user = self
             .users
             .find_by_email(email)
             .await?
             .ok_or(AdminError::NotFound)?;
-        self.update_access(
-            user.id,
-            AccessChanges {
-                is_active: None,
-                role: Some(role),
-            },
-        )
-        .await
+        self.update_access(user.id, changes).await
     }
 }

@@ -513,7 +513,41 @@ async fn list_users_with_a_control_character_matches_nothing_without_asking() {
     }
 }
 
-// --- set_role_by_email --------------------------------------------------------
+// --- update_access_by_email -----------------------------------------------
+
+fn role_change(role: Role) -> AccessChanges {
+    AccessChanges {
+        is_active: None,
+        role: Some(role),
+    }
+}
+
+#[tokio::test]
+async fn disabling_by_email_revokes_the_users_sessions() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_find_by_email()
+        .with(eq(email()))
+        .times(1)
+        .returning(|_| Ok(Some(user(Role::User, true))));
+    mocks.expect_find(Some(user(Role::User, true)));
+    mocks.expect_no_count();
+    mocks.expect_update(false, Role::User);
+    mocks.expect_revoke_all();
+    let updated = mocks
+        .service()
+        .update_access_by_email(
+            &email(),
+            AccessChanges {
+                is_active: Some(false),
+                role: None,
+            },
+        )
+        .await
+        .expect("disabled");
+    assert!(!updated.is_active);
+}
 
 #[tokio::test]
 async fn set_role_of_an_unknown_email_is_not_found() {
@@ -528,14 +562,14 @@ async fn set_role_of_an_unknown_email_is_not_found() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .set_role_by_email(&email(), Role::Admin)
+        .update_access_by_email(&email(), role_change(Role::Admin))
         .await
         .expect_err("not found");
     assert!(matches!(error, AdminError::NotFound), "{error:?}");
 }
 
 #[tokio::test]
-async fn set_role_by_email_promotes_the_user_with_that_address() {
+async fn promoting_by_email_promotes_the_user_with_that_address() {
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -549,14 +583,14 @@ async fn set_role_by_email_promotes_the_user_with_that_address() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .set_role_by_email(&email(), Role::Admin)
+        .update_access_by_email(&email(), role_change(Role::Admin))
         .await
         .expect("promoted");
     assert_eq!(updated.role, Role::Admin);
 }
 
 #[tokio::test]
-async fn set_role_by_email_keeps_the_last_admin() {
+async fn demoting_by_email_keeps_the_last_admin() {
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -571,7 +605,7 @@ async fn set_role_by_email_keeps_the_last_admin() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .set_role_by_email(&email(), Role::User)
+        .update_access_by_email(&email(), role_change(Role::User))
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
