@@ -64,6 +64,17 @@ impl Fields {
         }
     }
 
+    /// A request's only optional field: its parsed value, `None` when it was
+    /// absent, or 422 naming it.
+    pub fn optional<T, E: fmt::Display>(
+        field: &str,
+        parsed: Option<Result<T, E>>,
+    ) -> Result<Option<T>, ApiError> {
+        parsed
+            .transpose()
+            .map_err(|e| ApiError::validation(vec![FieldError::new(field, e)]))
+    }
+
     /// Notes an error under `field`.
     pub fn refuse(&mut self, field: &str, message: impl fmt::Display) {
         self.0.push(FieldError::new(field, message));

@@ -9,10 +9,38 @@ use auth_domain::auth::LoginError;
 use auth_domain::session::RefreshError;
 use futures_util::future::LocalBoxFuture;
 use secrecy::SecretString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+
+/// The form fields of a token request, one shape per grant type.
+// Only documents the body: [`FormFields`] reads the raw form and
+// [`Grant::from_fields`] the grant, so that a bad request gets an RFC 6749
+// error rather than a deserialisation one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// Resource owner password credentials (RFC 6749 §4.3).
+    Password {
+        /// The e-mail address.
+        #[schema(example = "ada@example.com", min_length = 1)]
+        username: String,
+        /// The password.
+        #[schema(value_type = String, example = "correct horse battery staple", min_length = 1)]
+        password: SecretString,
+        /// Ignored: every token carries the user's role, not scopes.
+        scope: Option<String>,
+    },
+    /// A refresh (RFC 6749 §6); the refresh token rotates.
+    RefreshToken {
+        /// The refresh token of the last token response.
+        #[schema(value_type = String, min_length = 1)]
+        refresh_token: SecretString,
+        /// Ignored: every token carries the user's role, not scopes.
+        scope: Option<String>,
+    },
+}
 
 /// An RFC 6749 §5.2 error.
 #[derive(Debug, Serialize, ToSchema)]

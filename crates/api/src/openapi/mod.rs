@@ -2,9 +2,11 @@
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{
-    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
 };
 use utoipa::{Modify, OpenApi};
 
@@ -66,6 +68,8 @@ pub mod responses;
 )]
 pub struct ApiDoc;
 
+/// The security schemes, and the requirement of every operation that needs
+/// a token.
 struct Security;
 
 impl Modify for Security {
@@ -87,7 +91,36 @@ impl Modify for Security {
                 Scopes::new(),
             ))])),
         );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if needs_token(operation) {
+                    operation.security = Some(vec![
+                        SecurityRequirement::new("bearer", Vec::<String>::new()),
+                        SecurityRequirement::new("oauth2", Vec::<String>::new()),
+                    ]);
+                }
+            }
+        }
     }
+}
+
+/// Whether an operation answers 401 `unauthorized`, which it does by listing
+/// [`responses::BearerErrors`] or [`responses::AdminErrors`]: then it takes a
+/// bearer token, from any client or from Swagger UI's OAuth 2.0 password flow.
+fn needs_token(operation: &Operation) -> bool {
+    matches!(
+        operation.responses.responses.get("401"),
+        Some(RefOr::T(response)) if response.description == responses::UNAUTHORIZED
+    )
 }
 
 /// `GET /openapi.json`: the document, with the configured password policy.

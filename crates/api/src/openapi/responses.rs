@@ -10,6 +10,11 @@ use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
+/// The description of the 401 that [`BearerErrors`] and [`AdminErrors`]
+/// document. An operation that lists either needs an access token, and the
+/// document's `security` says so for it (see `openapi::Security`).
+pub(crate) const UNAUTHORIZED: &str = "Missing, invalid, expired or revoked token (`unauthorized`)";
+
 /// A problem+json response (RFC 9457) with this description.
 fn problem(description: &str) -> Response {
     ResponseBuilder::new()
@@ -74,10 +79,7 @@ pub struct BearerErrors;
 
 impl IntoResponses for BearerErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses([(
-            "401",
-            problem("Missing, invalid, expired or revoked token (`unauthorized`)"),
-        )])
+        responses([("401", problem(UNAUTHORIZED))])
     }
 }
 
@@ -88,10 +90,7 @@ pub struct AdminErrors;
 impl IntoResponses for AdminErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         responses([
-            (
-                "401",
-                problem("Missing, invalid, expired or revoked token (`unauthorized`)"),
-            ),
+            ("401", problem(UNAUTHORIZED)),
             ("403", problem("Not an administrator (`forbidden`)")),
         ])
     }
@@ -150,6 +149,98 @@ impl IntoResponses for HashingUnavailable {
             "503",
             problem_with_retry_after(
                 "Database or hashing capacity unavailable (`service_unavailable`)",
+            ),
+        )])
+    }
+}
+
+/// A resource path whose `{id}` names nothing the caller may see.
+#[derive(Debug)]
+pub struct NotFound;
+
+impl IntoResponses for NotFound {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "404",
+            problem("No such resource of the caller, or a malformed id (`not_found`)"),
+        )])
+    }
+}
+
+/// A page's query parameters.
+#[derive(Debug)]
+pub struct PageErrors;
+
+impl IntoResponses for PageErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "422",
+            problem("Bad `limit`, `cursor` or filter (`validation_failed`)"),
+        )])
+    }
+}
+
+/// A password that confirms a sensitive change.
+#[derive(Debug)]
+pub struct WrongPassword;
+
+impl IntoResponses for WrongPassword {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "403",
+            problem("Wrong password (`wrong_password`); the session stays valid"),
+        )])
+    }
+}
+
+/// What redeeming a mailed single-use token can answer.
+#[derive(Debug)]
+pub struct ActionTokenErrors;
+
+impl IntoResponses for ActionTokenErrors {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([
+            (
+                "400",
+                problem(
+                    "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)",
+                ),
+            ),
+            (
+                "403",
+                problem("The account is disabled (`account_disabled`); nothing changed"),
+            ),
+        ])
+    }
+}
+
+/// The limits on a log-in: wrong passwords per account (from one address
+/// and in all), and requests per address.
+#[derive(Debug)]
+pub struct LoginLimited;
+
+impl IntoResponses for LoginLimited {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "429",
+            problem_with_retry_after(
+                "Too many failed log-ins for this account from this address or in all, or too many requests from this address (`rate_limited`); see `Retry-After`",
+            ),
+        )])
+    }
+}
+
+/// The limits on mailing a link: requests per address, mails per e-mail
+/// address and hour.
+#[derive(Debug)]
+pub struct MailLimited;
+
+impl IntoResponses for MailLimited {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "429",
+            problem_with_retry_after(
+                "Too many requests from this address, or this e-mail address already had its hourly allowance of mails (`rate_limited`); see `Retry-After`",
             ),
         )])
     }

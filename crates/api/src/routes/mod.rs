@@ -25,11 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/health/ready", "GET").get(health::ready))
         .service(resource("/openapi.json", "GET").get(crate::openapi::serve))
         .service(resource("/metrics", "GET").get(health::metrics))
-        .service(web::resource("/docs").to(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header((actix_web::http::header::LOCATION, "/docs/"))
-                .finish()
-        }))
+        .service(web::redirect("/docs", "/docs/").permanent())
         .service(resource("/.well-known/jwks.json", "GET").get(well_known::jwks))
         .service(auth_post("/auth/signup", auth::signup::handle))
         .service(auth_post("/auth/login", auth::login::handle))

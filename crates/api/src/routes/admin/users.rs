@@ -4,12 +4,12 @@ use actix_web::{HttpResponse, web};
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use crate::error::FieldError;
-use crate::error::{ApiError, Problem};
-use crate::extractors::{AdminUser, Pagination, ValidJson, encode_cursor};
-use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
+use crate::error::{ApiError, Fields, Problem};
+use crate::extractors::{AdminUser, PageQuery, Pagination, PathId, ValidJson, encode_cursor};
+use crate::openapi::responses::{
+    AdminErrors, DatabaseUnavailable, JsonBodyErrors, NotFound, PageErrors,
+};
 use crate::routes::{RoleName, UserResponse};
 use crate::state::AppState;
 
@@ -41,24 +41,15 @@ pub struct AdminUserList {
     pub next_cursor: Option<String>,
 }
 
-fn user_id(raw: &str) -> Result<UserId, ApiError> {
-    Uuid::parse_str(raw)
-        .map(UserId)
-        .map_err(|_| ApiError::not_found())
-}
-
 /// Users, newest first, optionally by e-mail prefix (case-insensitive).
 #[utoipa::path(get, path = "/admin/users", operation_id = "list_users", tag = "admin",
-    security(("bearer" = []), ("oauth2" = [])),
     params(
-        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
+        PageQuery,
         ("email" = Option<String>, Query, description = "E-mail prefix, case-insensitive"),
     ),
     responses(
-        AdminErrors, DatabaseUnavailable,
+        AdminErrors, DatabaseUnavailable, PageErrors,
         (status = 200, description = "A page of users", body = AdminUserList),
-        (status = 422, description = "Bad `limit` or `cursor` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -77,19 +68,17 @@ pub async fn list(
 
 /// One user.
 #[utoipa::path(get, path = "/admin/users/{id}", operation_id = "get_user", tag = "admin",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "User id")),
     responses(
-        AdminErrors, DatabaseUnavailable,
+        AdminErrors, DatabaseUnavailable, NotFound,
         (status = 200, description = "The user", body = AdminUserResponse),
-        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.admin.get_user(user_id(&id)?).await?;
+    let user = state.admin.get_user(id).await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
 }
 
@@ -105,27 +94,20 @@ pub struct UpdateUser {
 
 /// Enables, disables, promotes or demotes a user.
 #[utoipa::path(patch, path = "/admin/users/{id}", operation_id = "update_user", tag = "admin",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "User id")),
     request_body = UpdateUser,
     responses(
-        JsonBodyErrors, AdminErrors, DatabaseUnavailable,
+        JsonBodyErrors, AdminErrors, DatabaseUnavailable, NotFound,
         (status = 200, description = "The updated user", body = AdminUserResponse),
-        (status = 404, description = "No such user (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave no active administrator (`last_admin`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
     _admin: AdminUser,
-    id: web::Path<String>,
+    PathId(id): PathId<UserId>,
     ValidJson(body): ValidJson<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = user_id(&id)?;
-    let role = match body.role.as_deref().map(str::parse::<Role>) {
-        None => None,
-        Some(Ok(role)) => Some(role),
-        Some(Err(e)) => return Err(ApiError::validation(vec![FieldError::new("role", e)])),
-    };
+    let role = Fields::optional("role", body.role.as_deref().map(str::parse::<Role>))?;
     let user = state
         .admin
         .update_access(

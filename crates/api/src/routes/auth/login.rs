@@ -1,6 +1,5 @@
 //! `POST /auth/login`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::auth::LoginCommand;
 use secrecy::SecretString;
@@ -9,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::extractors::{RequestClient, ValidJson};
-use crate::openapi::responses::{HashingUnavailable, JsonBodyErrors};
+use crate::openapi::responses::{HashingUnavailable, JsonBodyErrors, LoginLimited};
 use crate::routes::TokenResponse;
 use crate::state::AppState;
 
@@ -28,12 +27,10 @@ pub struct LoginRequest {
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        JsonBodyErrors, HashingUnavailable,
+        JsonBodyErrors, LoginLimited, HashingUnavailable,
         (status = 200, description = "Signed in", body = TokenResponse),
         (status = 401, description = "Unknown e-mail or wrong password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Account disabled (`account_disabled`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed log-ins for this account from this address or in all, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,
@@ -52,7 +49,5 @@ pub async fn handle(
         .metrics
         .observe_login(crate::metrics::login_outcome(&result));
     let (user, tokens) = result?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(TokenResponse::new(&tokens, Some(&user))))
+    Ok(HttpResponse::Ok().json(TokenResponse::new(&tokens, Some(&user))))
 }

@@ -10,7 +10,6 @@ use crate::state::AppState;
 /// Revokes the caller's session: its refresh tokens and every access token
 /// carrying its `sid` stop working at once.
 #[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth",
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         BearerErrors, AddressLimited, DatabaseUnavailable,
         (status = 204, description = "Session revoked"),

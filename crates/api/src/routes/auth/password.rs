@@ -5,10 +5,10 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extractors::ValidJson;
 use crate::openapi::responses::{
-    AddressLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
+    ActionTokenErrors, AddressLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
 };
 use crate::state::AppState;
 
@@ -50,11 +50,8 @@ pub struct ResetPassword {
 #[utoipa::path(post, path = "/auth/password/reset", operation_id = "reset_password", tag = "auth",
     request_body = ResetPassword,
     responses(
-        JsonBodyErrors, AddressLimited, HashingUnavailable,
+        JsonBodyErrors, ActionTokenErrors, AddressLimited, HashingUnavailable,
         (status = 204, description = "Password changed; every session revoked"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account is disabled (`account_disabled`); nothing changed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid new password or missing field (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset(
     state: web::Data<AppState>,

@@ -1,6 +1,5 @@
 //! `POST /auth/refresh`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -36,7 +35,5 @@ pub async fn handle(
         .sessions
         .refresh(body.refresh_token.expose_secret())
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(TokenResponse::new(&tokens, None)))
+    Ok(HttpResponse::Ok().json(TokenResponse::new(&tokens, None)))
 }

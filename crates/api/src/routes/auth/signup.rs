@@ -1,6 +1,5 @@
 //! `POST /auth/signup`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::auth::SignupCommand;
 use auth_domain::user::{DisplayName, Email, Password};
@@ -66,7 +65,5 @@ pub async fn handle(
             client,
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(TokenResponse::new(&tokens, Some(&user))))
+    Ok(HttpResponse::Created().json(TokenResponse::new(&tokens, Some(&user))))
 }

@@ -5,22 +5,19 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extractors::{CurrentUser, ValidJson};
 use crate::openapi::responses::{
-    AddressLimited, BearerErrors, DatabaseUnavailable, JsonBodyErrors,
+    ActionTokenErrors, AddressLimited, BearerErrors, DatabaseUnavailable, JsonBodyErrors,
+    MailLimited,
 };
 use crate::state::AppState;
 
 /// Mails the caller a single-use verification link (valid 24 h).
 #[utoipa::path(post, path = "/auth/verify-email/request", operation_id = "request_email_verification", tag = "auth",
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
-        BearerErrors,
+        BearerErrors, MailLimited, DatabaseUnavailable,
         (status = 202, description = "A link was mailed (nothing is sent when the address is verified already)"),
-        (status = 429, description = "Too many requests from this address, or this e-mail address already had its hourly allowance of mails (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
-        (status = 503, description = "Database or mailer unavailable (`service_unavailable`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn request(
     state: web::Data<AppState>,
@@ -45,10 +42,8 @@ pub struct VerifyEmail {
 #[utoipa::path(post, path = "/auth/verify-email", operation_id = "verify_email", tag = "auth",
     request_body = VerifyEmail,
     responses(
-        JsonBodyErrors, AddressLimited, DatabaseUnavailable,
+        JsonBodyErrors, ActionTokenErrors, AddressLimited, DatabaseUnavailable,
         (status = 204, description = "Verified"),
-        (status = 400, description = "Unknown, used or expired token (`invalid_token`), or a body that is not JSON (`malformed_request`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The account is disabled (`account_disabled`); nothing changed", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn confirm(
     state: web::Data<AppState>,

@@ -26,7 +26,6 @@ pub struct CreateProject {
 
 /// Creates a project owned by the caller.
 #[utoipa::path(post, path = "/projects", operation_id = "create_project", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
     request_body = CreateProject,
     responses(
         JsonBodyErrors, BearerErrors, DatabaseUnavailable,

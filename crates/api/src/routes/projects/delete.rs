@@ -2,29 +2,25 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::project_id;
-use crate::error::{ApiError, Problem};
-use crate::extractors::CurrentUser;
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
+use auth_domain::project::ProjectId;
+
+use crate::error::ApiError;
+use crate::extractors::{CurrentUser, PathId};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, NotFound};
 use crate::state::AppState;
 
 /// Deletes one of the caller's projects.
 #[utoipa::path(delete, path = "/projects/{id}", operation_id = "delete_project", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(
-        BearerErrors, DatabaseUnavailable,
+        BearerErrors, DatabaseUnavailable, NotFound,
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: CurrentUser,
-    id: web::Path<String>,
+    PathId(id): PathId<ProjectId>,
 ) -> Result<HttpResponse, ApiError> {
-    state
-        .projects
-        .delete(caller.user.id, project_id(&id)?)
-        .await?;
+    state.projects.delete(caller.user.id, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

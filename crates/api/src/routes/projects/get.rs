@@ -2,26 +2,26 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{ProjectResponse, project_id};
-use crate::error::{ApiError, Problem};
-use crate::extractors::CurrentUser;
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
+use auth_domain::project::ProjectId;
+
+use super::ProjectResponse;
+use crate::error::ApiError;
+use crate::extractors::{CurrentUser, PathId};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, NotFound};
 use crate::state::AppState;
 
 /// One of the caller's projects.
 #[utoipa::path(get, path = "/projects/{id}", operation_id = "get_project", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     responses(
-        BearerErrors, DatabaseUnavailable,
+        BearerErrors, DatabaseUnavailable, NotFound,
         (status = 200, description = "The project", body = ProjectResponse),
-        (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: CurrentUser,
-    id: web::Path<String>,
+    PathId(id): PathId<ProjectId>,
 ) -> Result<HttpResponse, ApiError> {
-    let project = state.projects.get(caller.user.id, project_id(&id)?).await?;
+    let project = state.projects.get(caller.user.id, id).await?;
     Ok(HttpResponse::Ok().json(ProjectResponse::from(&project)))
 }

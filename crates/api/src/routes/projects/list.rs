@@ -5,9 +5,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::ProjectResponse;
-use crate::error::{ApiError, Problem};
-use crate::extractors::{CurrentUser, Pagination, encode_cursor};
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
+use crate::error::ApiError;
+use crate::extractors::{CurrentUser, PageQuery, Pagination, encode_cursor};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, PageErrors};
 use crate::state::AppState;
 
 /// A page of projects.
@@ -21,15 +21,10 @@ pub struct ProjectList {
 
 /// The caller's projects, newest first.
 #[utoipa::path(get, path = "/projects", operation_id = "list_projects", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(
-        ("limit" = Option<u64>, Query, minimum = 1, maximum = 100, description = "Page size (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page"),
-    ),
+    params(PageQuery),
     responses(
-        BearerErrors, DatabaseUnavailable,
+        BearerErrors, DatabaseUnavailable, PageErrors,
         (status = 200, description = "A page of projects", body = ProjectList),
-        (status = 422, description = "Bad `limit` or `cursor` (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,

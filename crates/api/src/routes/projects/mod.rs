@@ -6,13 +6,11 @@ pub mod get;
 pub mod list;
 pub mod update;
 
-use auth_domain::project::{Project, ProjectId};
+use auth_domain::project::Project;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-use crate::error::ApiError;
 
 /// A project as clients see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,11 +40,4 @@ impl From<&Project> for ProjectResponse {
             updated_at: project.updated_at,
         }
     }
-}
-
-/// A project id from the path; a malformed one is simply not found.
-pub(crate) fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
-    Uuid::parse_str(raw)
-        .map(ProjectId)
-        .map_err(|_| ApiError::not_found())
 }

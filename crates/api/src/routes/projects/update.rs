@@ -1,14 +1,14 @@
 //! `PATCH /projects/{id}`.
 
 use actix_web::{HttpResponse, web};
-use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectName};
+use auth_domain::project::{ProjectChanges, ProjectDescription, ProjectId, ProjectName};
 use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
-use super::{ProjectResponse, project_id};
+use super::ProjectResponse;
 use crate::error::{ApiError, Fields, Problem};
-use crate::extractors::{CurrentUser, ValidJson};
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors};
+use crate::extractors::{CurrentUser, PathId, ValidJson};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, JsonBodyErrors, NotFound};
 use crate::routes::Name;
 use crate::state::AppState;
 
@@ -34,22 +34,19 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 
 /// Renames or re-describes one of the caller's projects.
 #[utoipa::path(patch, path = "/projects/{id}", operation_id = "update_project", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Project id")),
     request_body = UpdateProject,
     responses(
-        JsonBodyErrors, BearerErrors, DatabaseUnavailable,
+        JsonBodyErrors, BearerErrors, DatabaseUnavailable, NotFound,
         (status = 200, description = "The updated project", body = ProjectResponse),
-        (status = 404, description = "No such project of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name in use (`project_name_taken`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(
     state: web::Data<AppState>,
     caller: CurrentUser,
-    id: web::Path<String>,
+    PathId(id): PathId<ProjectId>,
     ValidJson(body): ValidJson<UpdateProject>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = project_id(&id)?;
     let mut fields = Fields::default();
     let mut changes = ProjectChanges::default();
     match body.name {

@@ -1,31 +1,28 @@
 //! `GET`, `PATCH` and `DELETE /users/me`.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::user::DisplayName;
 use secrecy::SecretString;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, Fields, Problem};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::openapi::responses::{
     BearerErrors, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+    WrongPassword,
 };
 use crate::routes::{Name, UserResponse};
 use crate::state::AppState;
 
 /// The authenticated user.
 #[utoipa::path(get, path = "/users/me", operation_id = "get_me", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         BearerErrors, DatabaseUnavailable,
         (status = 200, description = "The current user", body = UserResponse),
     ))]
 pub async fn get(caller: CurrentUser) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(UserResponse::from(&caller.user)))
+    Ok(HttpResponse::Ok().json(UserResponse::from(&caller.user)))
 }
 
 /// Profile changes.
@@ -33,19 +30,13 @@ pub async fn get(caller: CurrentUser) -> Result<HttpResponse, ApiError> {
 pub struct UpdateMe {
     /// 1 to 100 characters after trimming, no control characters; `null`
     /// clears it. Required: send `null` to clear.
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "Option::deserialize")]
     #[schema(value_type = Option<Name>, required = true)]
     pub display_name: Option<String>,
 }
 
-/// A required field that may be `null`.
-fn nullable<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(deserializer)
-}
-
 /// Sets or clears the caller's display name.
 #[utoipa::path(patch, path = "/users/me", operation_id = "update_me", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     request_body = UpdateMe,
     responses(
         JsonBodyErrors, BearerErrors, DatabaseUnavailable,
@@ -56,23 +47,15 @@ pub async fn update(
     caller: CurrentUser,
     ValidJson(body): ValidJson<UpdateMe>,
 ) -> Result<HttpResponse, ApiError> {
-    let display_name = match body.display_name.as_deref().map(DisplayName::parse) {
-        None => None,
-        Some(Ok(name)) => Some(name),
-        Some(Err(e)) => {
-            return Err(ApiError::validation(vec![FieldError::new(
-                "display_name",
-                e,
-            )]));
-        }
-    };
+    let display_name = Fields::optional(
+        "display_name",
+        body.display_name.as_deref().map(DisplayName::parse),
+    )?;
     let user = state
         .account
         .update_profile(caller.0.user, display_name)
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(UserResponse::from(&user)))
+    Ok(HttpResponse::Ok().json(UserResponse::from(&user)))
 }
 
 /// The password confirming an account deletion.
@@ -85,14 +68,11 @@ pub struct DeleteMe {
 
 /// Deletes the caller's account, their projects and sessions.
 #[utoipa::path(delete, path = "/users/me", operation_id = "delete_me", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     request_body = DeleteMe,
     responses(
-        JsonBodyErrors, BearerErrors, PasswordLimited, HashingUnavailable,
+        JsonBodyErrors, BearerErrors, WrongPassword, PasswordLimited, HashingUnavailable,
         (status = 204, description = "Deleted"),
-        (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The caller is the last active administrator (`last_admin`); promote another user first", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -6,10 +6,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, FieldError};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::openapi::responses::{
-    BearerErrors, HashingUnavailable, JsonBodyErrors, PasswordLimited,
+    BearerErrors, HashingUnavailable, JsonBodyErrors, PasswordLimited, WrongPassword,
 };
 use crate::state::AppState;
 
@@ -26,13 +26,10 @@ pub struct ChangePassword {
 
 /// Changes the caller's password and revokes every other session.
 #[utoipa::path(post, path = "/users/me/password", operation_id = "change_password", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     request_body = ChangePassword,
     responses(
-        JsonBodyErrors, BearerErrors, PasswordLimited, HashingUnavailable,
+        JsonBodyErrors, BearerErrors, WrongPassword, PasswordLimited, HashingUnavailable,
         (status = 204, description = "Changed; other sessions revoked"),
-        (status = 403, description = "Wrong current password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid new password (`validation_failed`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change(
     state: web::Data<AppState>,

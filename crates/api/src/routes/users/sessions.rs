@@ -1,6 +1,5 @@
 //! `/users/me/sessions`: listing and revoking the caller's sessions.
 
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_domain::session::SessionId;
 use chrono::{DateTime, Utc};
@@ -8,9 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::error::{ApiError, Problem};
-use crate::extractors::CurrentUser;
-use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
+use crate::error::ApiError;
+use crate::extractors::{CurrentUser, PathId};
+use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, NotFound};
 use crate::state::AppState;
 
 /// One signed-in device or client.
@@ -39,7 +38,6 @@ pub struct SessionList {
 
 /// The caller's live sessions, newest first.
 #[utoipa::path(get, path = "/users/me/sessions", operation_id = "list_sessions", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         BearerErrors, DatabaseUnavailable,
         (status = 200, description = "Live sessions", body = SessionList),
@@ -60,36 +58,27 @@ pub async fn list(
             ip: session.client.ip,
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(SessionList { items }))
+    Ok(HttpResponse::Ok().json(SessionList { items }))
 }
 
 /// Revokes one of the caller's sessions.
 #[utoipa::path(delete, path = "/users/me/sessions/{id}", operation_id = "revoke_session", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(
-        BearerErrors, DatabaseUnavailable,
+        BearerErrors, DatabaseUnavailable, NotFound,
         (status = 204, description = "Session revoked"),
-        (status = 404, description = "No such session of the caller (`not_found`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: CurrentUser,
-    id: web::Path<String>,
+    PathId(id): PathId<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
-    state
-        .sessions
-        .revoke_session(caller.user.id, SessionId(id))
-        .await?;
+    state.sessions.revoke_session(caller.user.id, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Revokes every session of the caller, the current one included.
 #[utoipa::path(delete, path = "/users/me/sessions", operation_id = "revoke_all_sessions", tag = "users",
-    security(("bearer" = []), ("oauth2" = [])),
     responses(
         BearerErrors, DatabaseUnavailable,
         (status = 204, description = "All sessions revoked"),
