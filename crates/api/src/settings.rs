@@ -105,6 +105,8 @@ pub struct Settings {
     pub password: PasswordSettings,
     /// `AUTH__HASHING__*`.
     pub hashing: HashingSettings,
+    /// `AUTH__SESSION_CACHE__*`.
+    pub session_cache: SessionCacheSettings,
 }
 
 /// `AUTH__SERVER__*`.
@@ -343,6 +345,35 @@ impl Default for HashingSettings {
             max_concurrent: std::thread::available_parallelism().map_or(1, usize::from),
             max_queue: 1024,
         }
+    }
+}
+
+/// `AUTH__SESSION_CACHE__*`: validated sessions kept in memory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SessionCacheSettings {
+    /// How long a cached session is trusted at most; `0` turns the cache
+    /// off. Revocations made through this instance, and on PostgreSQL
+    /// through any instance, take effect at once regardless.
+    pub max_age_ms: u64,
+    /// Sessions kept at most.
+    pub capacity: u64,
+}
+
+impl Default for SessionCacheSettings {
+    fn default() -> Self {
+        Self {
+            max_age_ms: 1000,
+            capacity: 100_000,
+        }
+    }
+}
+
+impl SessionCacheSettings {
+    /// `max_age_ms` as a duration.
+    #[must_use]
+    pub fn max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.max_age_ms)
     }
 }
 

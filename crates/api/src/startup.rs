@@ -30,6 +30,7 @@ use auth_infra::sea_orm::{
     SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
 };
+use auth_infra::session_cache::{CachedSessions, CachedUsers, SessionCache, listen};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
@@ -181,6 +182,9 @@ pub struct Services {
     pub hashing: Arc<dyn HashingLoad>,
     /// Whether the database answers.
     pub readiness: Arc<dyn Readiness>,
+    /// Validated sessions in memory; [`listen`] keeps it in step with the
+    /// other instances.
+    pub session_cache: Arc<SessionCache>,
 }
 
 impl Services {
@@ -220,9 +224,19 @@ impl Services {
 
         let jwks = serde_json::to_value(keys.jwks()).context("could not encode the JWKS")?;
         let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(db.clone()));
-        let users: Arc<dyn UserRepository> = Arc::new(SeaOrmUserRepository::new(db.clone()));
-        let sessions: Arc<dyn SessionRepository> =
-            Arc::new(SeaOrmSessionRepository::new(db.clone()));
+        let session_cache = SessionCache::new(
+            settings.session_cache.max_age(),
+            settings.session_cache.capacity,
+            &db,
+        );
+        let users: Arc<dyn UserRepository> = Arc::new(CachedUsers::new(
+            SeaOrmUserRepository::new(db.clone()),
+            session_cache.clone(),
+        ));
+        let sessions: Arc<dyn SessionRepository> = Arc::new(CachedSessions::new(
+            SeaOrmSessionRepository::new(db.clone()),
+            session_cache.clone(),
+        ));
         let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
         let hasher: Arc<dyn PasswordHasher> = hasher;
@@ -310,6 +324,7 @@ impl Services {
             rate_limiter,
             hashing: pool,
             readiness: Arc::new(SeaOrmReadiness::new(db)),
+            session_cache,
         })
     }
 }
@@ -361,7 +376,8 @@ impl Application {
                 .context("could not apply database migrations")?;
         }
 
-        let services = Services::wire(&settings, db, keys, clock.clone()).await?;
+        let services = Services::wire(&settings, db.clone(), keys, clock.clone()).await?;
+        listen(services.session_cache.clone(), &db);
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
@@ -379,6 +395,7 @@ impl Application {
             rate_limiter,
             hashing,
             readiness,
+            session_cache: _,
         } = services;
         let state = web::Data::new(AppState {
             jwks,

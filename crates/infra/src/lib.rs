@@ -3,6 +3,8 @@
 //! - [`sea_orm`]: user, session and project repositories on SQLite and PostgreSQL.
 //! - [`argon2`]: the Argon2id password hasher on a bounded blocking pool.
 //! - [`jwt`]: the access-token issuer and verifier.
+//! - [`session_cache`]: validated sessions in memory, invalidated on every
+//!   revocation, across instances on PostgreSQL.
 //! - [`system`]: clock, UUIDv7 ids and random secrets.
 
 pub mod argon2;
@@ -10,6 +12,7 @@ pub mod blocking;
 pub mod jwt;
 pub mod mail;
 pub mod sea_orm;
+pub mod session_cache;
 pub mod system;
 
 #[cfg(feature = "testing")]

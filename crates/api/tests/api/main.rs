@@ -15,6 +15,7 @@ mod errors;
 mod hardening;
 mod hardening_edge;
 mod health;
+mod instances;
 mod jwks;
 mod login;
 mod mail;

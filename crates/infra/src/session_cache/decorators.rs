@@ -1,0 +1,214 @@
+//! The repositories, with the cache read on the hot path and invalidated by
+//! every write that changes what a token may do.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auth_domain::common::{Page, PageRequest, StorageError, TokenHash};
+use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
+use auth_domain::user::{
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, User, UserId,
+    UserRepository,
+};
+use chrono::{DateTime, Utc};
+
+use super::{Invalidation, SessionCache};
+
+/// A [`SessionRepository`] that answers [`find_with_user`] from the cache
+/// when it can, and invalidates on every revocation.
+///
+/// [`find_with_user`]: SessionRepository::find_with_user
+#[derive(Debug)]
+pub struct CachedSessions<R> {
+    inner: R,
+    cache: Arc<SessionCache>,
+}
+
+impl<R> CachedSessions<R> {
+    /// `inner`, behind `cache`.
+    pub fn new(inner: R, cache: Arc<SessionCache>) -> Self {
+        Self { inner, cache }
+    }
+}
+
+#[async_trait]
+impl<R: SessionRepository> SessionRepository for CachedSessions<R> {
+    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
+        self.inner.insert(session, token).await
+    }
+
+    async fn find_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StorageError> {
+        if let Some(hit) = self.cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let epoch = self.cache.epoch();
+        let found = self.inner.find_with_user(id).await?;
+        if let Some((session, user)) = &found {
+            self.cache.store(epoch, session.clone(), user.clone());
+        }
+        Ok(found)
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<(RefreshToken, Session, User)>, StorageError> {
+        self.inner.find_refresh_token(hash).await
+    }
+
+    async fn rotate(
+        &self,
+        used: RefreshTokenId,
+        replacement: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.inner.rotate(used, replacement, now).await
+    }
+
+    async fn supersede(
+        &self,
+        replacement: &RefreshToken,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.inner.supersede(replacement, now).await
+    }
+
+    async fn revoke(
+        &self,
+        user: UserId,
+        id: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = self.inner.revoke(user, id, now).await;
+        if !matches!(result, Ok(false)) {
+            self.cache.invalidate(Invalidation::Session(id)).await;
+        }
+        result
+    }
+
+    async fn revoke_all(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let result = self.inner.revoke_all(user, now).await;
+        self.cache.invalidate(Invalidation::User(user)).await;
+        result
+    }
+
+    async fn revoke_all_except(
+        &self,
+        user: UserId,
+        keep: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StorageError> {
+        let result = self.inner.revoke_all_except(user, keep, now).await;
+        self.cache.invalidate(Invalidation::User(user)).await;
+        result
+    }
+
+    async fn list_live(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StorageError> {
+        self.inner.list_live(user, now).await
+    }
+
+    async fn purge(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        self.inner.purge(now).await
+    }
+}
+
+/// A [`UserRepository`] that invalidates a user's cached sessions whenever
+/// the user changes, so that a cached pair never shows an old role, state
+/// or profile.
+#[derive(Debug)]
+pub struct CachedUsers<R> {
+    inner: R,
+    cache: Arc<SessionCache>,
+}
+
+impl<R> CachedUsers<R> {
+    /// `inner`, invalidating `cache`.
+    pub fn new(inner: R, cache: Arc<SessionCache>) -> Self {
+        Self { inner, cache }
+    }
+
+    /// Invalidates after a write, also a failed one: a write whose answer
+    /// was lost may still have committed.
+    async fn changed<T>(
+        &self,
+        id: UserId,
+        result: Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.cache.invalidate(Invalidation::User(id)).await;
+        result
+    }
+}
+
+#[async_trait]
+impl<R: UserRepository> UserRepository for CachedUsers<R> {
+    async fn insert(&self, user: &User) -> Result<(), CreateUserError> {
+        self.inner.insert(user).await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
+        self.inner.find_by_id(id).await
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        self.inner.find_by_email(email).await
+    }
+
+    async fn update_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = self.inner.update_password_hash(id, hash, updated_at).await;
+        self.changed(id, result).await
+    }
+
+    async fn list(
+        &self,
+        page: PageRequest,
+        email_prefix: Option<String>,
+    ) -> Result<Page<User>, StorageError> {
+        self.inner.list(page, email_prefix).await
+    }
+
+    async fn update_access(
+        &self,
+        id: UserId,
+        changes: AccessChanges,
+        updated_at: DateTime<Utc>,
+    ) -> Result<AccessUpdate, StorageError> {
+        let result = self.inner.update_access(id, changes, updated_at).await;
+        self.changed(id, result).await
+    }
+
+    async fn update_display_name(
+        &self,
+        id: UserId,
+        display_name: Option<DisplayName>,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = self
+            .inner
+            .update_display_name(id, display_name, updated_at)
+            .await;
+        self.changed(id, result).await
+    }
+
+    async fn set_email_verified(
+        &self,
+        id: UserId,
+        updated_at: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = self.inner.set_email_verified(id, updated_at).await;
+        self.changed(id, result).await
+    }
+
+    async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
+        let result = self.inner.delete(id).await;
+        self.changed(id, result).await
+    }
+}
