@@ -41,9 +41,32 @@ pub struct BlockingPool {
     max_queue: usize,
 }
 
+/// How much nicer than the async workers the pool's threads run.
+pub const NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`NICENESS`], so that
+/// a flood of CPU-bound jobs (password hashes) yields the cores to the async
+/// workers: `/health` and token-authenticated reads stay fast while every
+/// hashing thread is busy. Linux sets the niceness per thread; elsewhere this
+/// does nothing. A refusal (a sandbox without the right) is logged once per
+/// thread and changes nothing else.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        let current = rustix::process::getpriority_process(Some(thread)).unwrap_or(0);
+        if let Err(error) =
+            rustix::process::setpriority_process(Some(thread), (current + NICENESS).min(19))
+        {
+            tracing::warn!(%error, "could not lower the priority of a hashing thread");
+        }
+    }
+}
+
 impl BlockingPool {
     /// Starts `workers` threads (at least one) named `{name}-{i}`, with room for
-    /// `max_queue` waiting jobs.
+    /// `max_queue` waiting jobs. The threads run at a lower priority than the
+    /// rest of the process (see [`NICENESS`]).
     ///
     /// # Errors
     /// When the operating system refuses to start a thread.
@@ -59,7 +82,10 @@ impl BlockingPool {
             let queued = Arc::clone(&queued);
             thread::Builder::new()
                 .name(format!("{name}-{index}"))
-                .spawn(move || worker_loop(&receiver, &queued))?;
+                .spawn(move || {
+                    lower_priority();
+                    worker_loop(&receiver, &queued);
+                })?;
         }
         Ok(Self {
             sender: Mutex::new(Some(sender)),
@@ -199,6 +225,21 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn jobs_run_at_a_lower_priority_than_the_caller() {
+        let caller = rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            .expect("own priority");
+        let pool = BlockingPool::new("test-pool", 1, 1).expect("pool");
+        let worker = pool
+            .run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
+            .await
+            .expect("ran")
+            .expect("worker priority");
+        // Capped at 19, the lowest priority there is.
+        assert_eq!(worker, (caller + NICENESS).min(19));
+    }
 
     #[tokio::test]
     async fn runs_jobs_off_the_async_threads() {
