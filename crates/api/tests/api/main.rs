@@ -25,4 +25,5 @@ mod rate_limit;
 mod sessions;
 mod signup;
 mod smtp;
+mod telemetry;
 mod token_endpoint;
