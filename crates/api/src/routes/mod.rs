@@ -18,10 +18,6 @@ use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 use crate::error::ApiError;
 use crate::metrics::RouteTemplate;
 
-/// The template of the Swagger UI's files, the one route not registered
-/// here (see [`route_label`]).
-pub const SWAGGER_UI_ROUTE: &str = "/docs/{_:.*}";
-
 /// Registers every route but `/metrics` ([`metrics`]), whose listener is a
 /// setting. Each resource answers other methods with 405 and an `Allow`
 /// header, and carries its template as a [`RouteTemplate`], the route
@@ -90,21 +86,30 @@ pub fn metrics(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/metrics", "GET").get(health::metrics));
 }
 
-/// The route label of the request that got `response`: the template its
-/// resource carries, the Swagger UI's, or `None` when no route matched.
-/// Only a Swagger UI request builds a string to find out.
+/// The route label of a finished request: the template its resource
+/// carries, else the template of the route its path matches when it was
+/// answered before routing (a CORS preflight) or by a service not built
+/// here (the Swagger UI's files), else `None` (no route matched).
+///
+/// Only those last requests build the template as a string, and it is
+/// interned: there are as many templates as routes, so the set is bounded.
 #[must_use]
 pub fn route_label(request: &actix_web::HttpRequest) -> Option<&'static str> {
+    static INTERNED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    > = std::sync::OnceLock::new();
     if let Some(template) = request.app_data::<RouteTemplate>() {
         return Some(template.0);
     }
-    request
-        .path()
-        .starts_with("/docs/")
-        .then(|| request.match_pattern())
-        .flatten()
-        .filter(|pattern| pattern == SWAGGER_UI_ROUTE)
-        .map(|_| SWAGGER_UI_ROUTE)
+    // No string is built when no route matches.
+    let pattern = request.match_pattern()?;
+    let mut interned = INTERNED.get_or_init(Default::default).lock().ok()?;
+    if let Some(known) = interned.get(pattern.as_str()) {
+        return Some(known);
+    }
+    let leaked: &'static str = Box::leak(pattern.into_boxed_str());
+    interned.insert(leaked);
+    Some(leaked)
 }
 
 /// A resource whose unmatched methods get 405 with `Allow: allowed`, labelled

@@ -255,6 +255,48 @@ api_test!(the_swagger_ui_is_labelled_by_its_route_template, |app| {
     assert!(!text.contains("swagger-initializer"), "a raw path leaked");
 });
 
+api_test!(
+    cors_preflights_are_labelled_by_their_route_template,
+    settings | s | {
+        s.server.cors_origins = vec!["https://app.example.com".into()];
+    },
+    |app| {
+        let raw_id = uuid::Uuid::now_v7().to_string();
+        for path in [format!("/projects/{raw_id}"), "/no/such/path".to_owned()] {
+            let preflight = app
+                .client
+                .request(reqwest::Method::OPTIONS, app.url(&path))
+                .header("Origin", "https://app.example.com")
+                .header("Access-Control-Request-Method", "GET")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(preflight.status(), 204, "{path}");
+        }
+        let text = metrics(&app).await;
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="OPTIONS",route="/projects/{id}",status="204"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="OPTIONS",route="unmatched",status="204"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&raw_id) && !text.contains("/no/such"),
+            "{text}"
+        );
+    }
+);
+
 // --- AUTH__METRICS__ADDRESS ---------------------------------------------------------
 
 api_test!(
