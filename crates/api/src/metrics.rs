@@ -1,12 +1,26 @@
 //! Prometheus metrics: request counts and latency by route and status,
-//! log-in outcomes and the hashing queue, served as text at `/metrics`.
+//! log-in outcomes, the hashing queue and the process's own resources,
+//! served as text (format 0.0.4) at `/metrics`.
+//!
+//! Built on `prometheus-client`: counters are atomics, each series of the
+//! latency histogram has its own lock, and a request's labels are
+//! `&'static str`s and a `u16`, so counting a request allocates nothing and
+//! takes no lock shared by every request (the families' maps are behind a
+//! read-write lock, taken for writing only when a series is first seen).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::Method;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+mod process;
+
+pub use process::ProcessCollector;
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -15,6 +29,18 @@ const BUCKETS: [f64; 12] = [
 
 /// The route label of every request that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Every log-in outcome, from [`login_outcome`].
+const LOGIN_OUTCOMES: [&str; 5] = [
+    "success",
+    "invalid_credentials",
+    "account_disabled",
+    "rate_limited",
+    "error",
+];
+
+/// The `Content-Type` of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The method label: one of a closed set, so a client inventing methods
 /// (`FOO1`, `FOO2`, …) cannot add series.
@@ -32,144 +58,172 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+/// The route a request was answered by, as its template
+/// (`/projects/{id}`). Registered as app data on each resource, so the
+/// request pipeline reads it back without building a string; see
+/// [`crate::routes::configure`].
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
+/// The route label of a finished request: the template its resource
+/// carries, else the template of the route its path matches when it was
+/// answered before routing (a CORS preflight) or by a service not built
+/// here (the Swagger UI's files), else `None` (no route matched).
+///
+/// Only those last requests build the template as a string, and it is
+/// interned: there are as many templates as routes, so the set is bounded.
+#[must_use]
+pub fn route_label(request: &actix_web::HttpRequest) -> Option<&'static str> {
+    static INTERNED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    > = std::sync::OnceLock::new();
+    if let Some(template) = request.app_data::<RouteTemplate>() {
+        return Some(template.0);
+    }
+    // No string is built when no route matches.
+    let pattern = request.match_pattern()?;
+    let mut interned = INTERNED.get_or_init(Default::default).lock().ok()?;
+    if let Some(known) = interned.get(pattern.as_str()) {
+        return Some(known);
+    }
+    let leaked: &'static str = Box::leak(pattern.into_boxed_str());
+    interned.insert(leaked);
+    Some(leaked)
 }
 
-/// One series: method label, route template, status.
-type SeriesKey = (&'static str, Arc<str>, u16);
+/// One series of the request metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: &'static str,
+    route: &'static str,
+    status: u16,
+}
 
-#[derive(Debug, Default)]
-struct Inner {
-    /// Route templates seen so far, so a request's label is a reference
-    /// count, not a new string.
-    routes: BTreeSet<Arc<str>>,
-    /// Requests per series; the count of requests is the histogram's.
-    requests: BTreeMap<SeriesKey, Histogram>,
-    logins: BTreeMap<&'static str, u64>,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoginLabels {
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
 }
 
 /// The process's metrics. Every label value comes from a closed set:
-/// methods from [`method_label`], routes are the matched route's template
-/// (`/projects/{id}`) or [`UNMATCHED_ROUTE`], never the raw path, so no
-/// request can add a time series the application does not define.
-#[derive(Debug, Default)]
+/// methods from [`method_label`], routes are the template of the route that
+/// answered ([`RouteTemplate`]) or [`UNMATCHED_ROUTE`], never the raw path,
+/// so no request can add a time series the application does not define.
+#[derive(Debug)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    logins: Family<LoginLabels, Counter>,
+    hashing_queue_depth: Gauge,
+    hashing_workers: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
+    /// The application's metrics, without process metrics.
+    #[must_use]
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route and status",
+            requests.clone(),
+        );
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by method, route and status",
+            latency.clone(),
+        );
+        let logins = Family::<LoginLabels, Counter>::default();
+        for outcome in LOGIN_OUTCOMES {
+            // Every outcome is exported from the start, at 0.
+            drop(logins.get_or_create(&LoginLabels { outcome }));
+        }
+        registry.register("auth_logins", "Log-in attempts by outcome", logins.clone());
+        let hashing_queue_depth = Gauge::default();
+        registry.register(
+            "password_hashing_queue_depth",
+            "Password hashes waiting for a worker",
+            hashing_queue_depth.clone(),
+        );
+        let hashing_workers = Gauge::default();
+        registry.register(
+            "password_hashing_workers",
+            "Threads computing password hashes",
+            hashing_workers.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            logins,
+            hashing_queue_depth,
+            hashing_workers,
+        }
+    }
+
+    /// The application's metrics and this process's (resident memory, CPU
+    /// time, file descriptors, start time), read from `/proc` at each
+    /// scrape.
+    #[must_use]
+    pub fn with_process_metrics() -> Self {
+        let mut metrics = Self::new();
+        metrics
+            .registry
+            .register_collector(Box::new(ProcessCollector::new()));
+        metrics
+    }
+
     /// Counts one finished request. `route` is the template of the route
     /// that answered, `None` when no route matched.
     pub fn observe_request(
         &self,
         method: &Method,
-        route: Option<&str>,
+        route: Option<&'static str>,
         status: u16,
         elapsed: Duration,
     ) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
+        let labels = RequestLabels {
+            method: method_label(method),
+            route: route.unwrap_or(UNMATCHED_ROUTE),
+            status,
         };
-        let route = route.unwrap_or(UNMATCHED_ROUTE);
-        let route = if let Some(known) = inner.routes.get(route) {
-            Arc::clone(known)
-        } else {
-            let interned: Arc<str> = Arc::from(route);
-            inner.routes.insert(Arc::clone(&interned));
-            interned
-        };
-        let histogram = inner
-            .requests
-            .entry((method_label(method), route, status))
-            .or_default();
-        let seconds = elapsed.as_secs_f64();
-        for (bucket, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *bucket += 1;
-            }
-        }
-        histogram.sum += seconds;
-        histogram.count += 1;
+        self.requests.get_or_create(&labels).inc();
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// Counts one log-in attempt by outcome (`success`,
     /// `invalid_credentials`, `account_disabled`, `rate_limited`, `error`).
     pub fn observe_login(&self, outcome: &'static str) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner.logins.entry(outcome).or_default() += 1;
-        }
+        self.logins.get_or_create(&LoginLabels { outcome }).inc();
     }
 
-    /// The Prometheus text exposition, with the hashing pool's gauges.
+    /// The Prometheus text exposition (format 0.0.4), with the hashing
+    /// pool's gauges.
     #[must_use]
     pub fn render(&self, hashing_queue_depth: usize, hashing_workers: usize) -> String {
-        let mut out = String::new();
-        let Ok(inner) = self.inner.lock() else {
-            return out;
-        };
-        out.push_str("# HELP http_requests_total HTTP requests by method, route and status.\n");
-        out.push_str("# TYPE http_requests_total counter\n");
-        for ((method, route, status), histogram) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {}",
-                escape(route),
-                histogram.count
-            );
-        }
-        out.push_str(
-            "# HELP http_request_duration_seconds HTTP request latency by method, route and status.\n",
-        );
-        out.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for ((method, route, status), histogram) in &inner.requests {
-            let labels = format!(
-                "method=\"{method}\",route=\"{}\",status=\"{status}\"",
-                escape(route)
-            );
-            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                histogram.count
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_sum{{{labels}}} {}",
-                histogram.sum
-            );
-            let _ = writeln!(
-                out,
-                "http_request_duration_seconds_count{{{labels}}} {}",
-                histogram.count
-            );
-        }
-        out.push_str("# HELP auth_logins_total Log-in attempts by outcome.\n");
-        out.push_str("# TYPE auth_logins_total counter\n");
-        for outcome in [
-            "success",
-            "invalid_credentials",
-            "account_disabled",
-            "rate_limited",
-            "error",
-        ] {
-            let count = inner.logins.get(outcome).copied().unwrap_or(0);
-            let _ = writeln!(out, "auth_logins_total{{outcome=\"{outcome}\"}} {count}");
-        }
-        out.push_str("# HELP password_hashing_queue_depth Password hashes waiting for a worker.\n");
-        out.push_str("# TYPE password_hashing_queue_depth gauge\n");
-        let _ = writeln!(out, "password_hashing_queue_depth {hashing_queue_depth}");
-        out.push_str("# HELP password_hashing_workers Threads computing password hashes.\n");
-        out.push_str("# TYPE password_hashing_workers gauge\n");
-        let _ = writeln!(out, "password_hashing_workers {hashing_workers}");
+        self.hashing_queue_depth
+            .set(i64::try_from(hashing_queue_depth).unwrap_or(i64::MAX));
+        self.hashing_workers
+            .set(i64::try_from(hashing_workers).unwrap_or(i64::MAX));
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
     }
 }
@@ -185,13 +239,6 @@ pub fn login_outcome<T>(result: &Result<T, auth_domain::auth::LoginError>) -> &'
         Err(LoginError::RateLimited { .. }) => "rate_limited",
         Err(_) => "error",
     }
-}
-
-fn escape(label: &str) -> String {
-    label
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -211,17 +258,26 @@ mod tests {
         metrics.observe_login("success");
         let text = metrics.render(2, 4);
         assert!(
-            text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2")
+            text.contains("# TYPE http_requests_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"),
+            "{text}"
         );
         assert!(text.contains(
             "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",status=\"200\",le=\"0.005\"} 1"
-        ));
+        ), "{text}");
+        assert!(text.contains(
+            "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",status=\"200\",le=\"10\"} 2"
+        ), "{text}");
         assert!(text.contains(
             "http_request_duration_seconds_bucket{method=\"GET\",route=\"/health\",status=\"200\",le=\"0.05\"} 2"
-        ));
+        ), "{text}");
         assert!(text.contains("auth_logins_total{outcome=\"success\"} 1"));
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
         assert!(text.contains("password_hashing_queue_depth 2"));
+        assert!(text.contains("password_hashing_workers 4"));
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub async fn request_context(
     let started = Instant::now();
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
+    // Inside the per-request Sentry scope when Sentry is on (see
+    // `startup`); without a client there is no scope to tag.
+    if sentry::Hub::current().client().is_some() {
+        sentry::configure_scope(|scope| scope.set_tag("request_id", &id));
+    }
     let span = tracing::info_span!(
         "http_request",
         request_id = %id,
@@ -105,15 +110,12 @@ pub async fn request_context(
         .request()
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
     {
-        // The template of the route that answered (`/projects/{id}`), as
-        // actix routed the decoded path; `None` for the default service.
-        let route = response.request().match_pattern();
-        state.metrics.observe_request(
-            response.request().method(),
-            route.as_deref(),
-            status,
-            elapsed,
-        );
+        // The template of the route that answered (`/projects/{id}`), which
+        // each resource carries as app data; `None` for the default service.
+        let route = crate::metrics::route_label(response.request());
+        state
+            .metrics
+            .observe_request(response.request().method(), route, status, elapsed);
     }
     if response.status().is_server_error() {
         tracing::warn!(status, latency_ms, "request completed");

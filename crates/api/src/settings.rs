@@ -107,6 +107,8 @@ pub struct Settings {
     pub hashing: HashingSettings,
     /// `AUTH__SESSION_CACHE__*`.
     pub session_cache: SessionCacheSettings,
+    /// `AUTH__METRICS__*`.
+    pub metrics: MetricsSettings,
 }
 
 /// `AUTH__SERVER__*`.
@@ -295,6 +297,73 @@ pub struct SentrySettings {
     /// Sentry DSN (its key is a credential); none turns Sentry off.
     #[serde(deserialize_with = "non_empty_secret")]
     pub dsn: Option<SecretString>,
+    /// The release events are reported under; by default `authd@` and the
+    /// git commit the binary was built from, else its version.
+    #[serde(deserialize_with = "non_empty_string")]
+    pub release: Option<String>,
+}
+
+/// An optional string in which an empty value means unset.
+fn non_empty_string<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.filter(|value| !value.trim().is_empty()))
+}
+
+/// `AUTH__METRICS__*`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served: unset (or empty) on the main
+    /// listener, `off` (or `none`) nowhere, `host:port` on a listener of its
+    /// own (and not on the main one).
+    pub address: Option<String>,
+}
+
+/// Where `GET /metrics` is served, from [`MetricsSettings::address`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsExposure {
+    /// On the main listener (the default).
+    Main,
+    /// Nowhere: `/metrics` answers 404.
+    Off,
+    /// On a listener of its own at this `host:port`; 404 on the main one.
+    Separate(String),
+}
+
+impl MetricsSettings {
+    /// Where `/metrics` is served.
+    ///
+    /// # Errors
+    /// When the address is neither `off`/`none` nor `host:port` with a port
+    /// number.
+    pub fn exposure(&self) -> anyhow::Result<MetricsExposure> {
+        let Some(address) = self
+            .address
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+        else {
+            return Ok(MetricsExposure::Main);
+        };
+        if address.eq_ignore_ascii_case("off") || address.eq_ignore_ascii_case("none") {
+            return Ok(MetricsExposure::Off);
+        }
+        // An IPv6 address is bracketed (`[::1]:9464`), as in a URL.
+        let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+            let host_valid = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                Some(ipv6) => ipv6.parse::<std::net::Ipv6Addr>().is_ok(),
+                None => !host.is_empty() && !host.contains(['/', ' ', '[', ']', ':', '@']),
+            };
+            host_valid && port.parse::<u16>().is_ok()
+        });
+        if !valid {
+            bail!(
+                "metrics.address must be host:port (e.g. 127.0.0.1:9464), off or none, not {address:?}"
+            );
+        }
+        Ok(MetricsExposure::Separate(address.to_owned()))
+    }
 }
 
 /// Log output format.
@@ -506,6 +575,7 @@ impl Settings {
         }
         crate::cors::CorsPolicy::parse(&self.server.cors_origins)
             .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?;
+        self.metrics.exposure()?;
         Ok(())
     }
 
@@ -780,6 +850,66 @@ mod tests {
         )
         .expect_err("mysql");
         assert!(!format!("{error:#}").contains("db-password"));
+    }
+
+    #[test]
+    fn the_metrics_address_moves_or_turns_off_metrics() {
+        let exposure = |pairs: &[(&str, &str)]| {
+            Settings::load_from(None, vars(pairs)).map(|s| s.metrics.exposure().expect("valid"))
+        };
+        assert_eq!(exposure(&[]).expect("loads"), MetricsExposure::Main);
+        assert_eq!(
+            exposure(&[("AUTH__METRICS__ADDRESS", "")]).expect("empty is unset"),
+            MetricsExposure::Main
+        );
+        for off in ["off", "OFF", "none", "None"] {
+            assert_eq!(
+                exposure(&[("AUTH__METRICS__ADDRESS", off)]).expect(off),
+                MetricsExposure::Off
+            );
+        }
+        for address in [
+            "127.0.0.1:9464",
+            "0.0.0.0:9464",
+            "[::1]:9464",
+            "metrics.internal:9464",
+        ] {
+            assert_eq!(
+                exposure(&[("AUTH__METRICS__ADDRESS", address)]).expect(address),
+                MetricsExposure::Separate(address.to_owned())
+            );
+        }
+        for bad in [
+            "9464",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            ":9464",
+            "http://host:9464",
+            "::1:9464",
+            "on",
+        ] {
+            let error =
+                Settings::load_from(None, vars(&[("AUTH__METRICS__ADDRESS", bad)])).expect_err(bad);
+            let message = format!("{error:#}");
+            assert!(message.contains("metrics.address"), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let mut settings = Settings::default();
+        settings.metrics.address = Some(" ".into());
+        assert_eq!(
+            settings.metrics.exposure().expect("blank"),
+            MetricsExposure::Main
+        );
+    }
+
+    #[test]
+    fn an_empty_sentry_release_means_unset() {
+        let settings =
+            Settings::load_from(None, vars(&[("AUTH__SENTRY__RELEASE", "")])).expect("loads");
+        assert!(settings.sentry.release.is_none());
+        let settings =
+            Settings::load_from(None, vars(&[("AUTH__SENTRY__RELEASE", "v1.2.3")])).expect("loads");
+        assert_eq!(settings.sentry.release.as_deref(), Some("v1.2.3"));
     }
 
     #[test]

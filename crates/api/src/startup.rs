@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, from_fn};
+use actix_web::middleware::{Compress, Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use auth_domain::auth::{
@@ -38,7 +38,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
-use crate::settings::{Environment, Settings};
+use crate::settings::{Environment, MetricsExposure, Settings};
 use crate::state::AppState;
 use crate::{middleware, routes};
 
@@ -47,6 +47,8 @@ use crate::{middleware, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    /// The listener of `/metrics` when it has one of its own.
+    metrics: Option<(u16, Server)>,
 }
 
 /// Opens the database, creating an SQLite file's folder when needed.
@@ -408,7 +410,7 @@ impl Application {
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
             clock,
-            metrics: Arc::new(crate::metrics::Metrics::default()),
+            metrics: Arc::new(crate::metrics::Metrics::with_process_metrics()),
             hashing,
             readiness,
             password_policy: PasswordPolicy {
@@ -418,6 +420,18 @@ impl Application {
                 .map_err(|entry| anyhow::anyhow!("invalid trusted proxy {entry:?}"))?,
             body_limit: settings.server.body_limit_bytes,
         });
+
+        let exposure = settings.metrics.exposure()?;
+        let metrics_here = exposure == MetricsExposure::Main;
+        let metrics = match &exposure {
+            MetricsExposure::Separate(address) => Some(metrics_server(address, state.clone())?),
+            MetricsExposure::Main | MetricsExposure::Off => None,
+        };
+        // A per-request Sentry scope (the request, its id as a tag) when
+        // Sentry is on; it costs a few allocations per request, so it is not
+        // there otherwise. Server errors reach Sentry as the ERROR line they
+        // are logged with (with its cause), not a second time from here.
+        let sentry = settings.sentry.dsn.is_some();
 
         let address = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
@@ -438,7 +452,18 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(from_fn(crate::cors::cors))
                 .wrap(from_fn(middleware::request_context))
+                .wrap(Condition::new(
+                    sentry,
+                    sentry_actix::Sentry::builder()
+                        .capture_server_errors(false)
+                        .finish(),
+                ))
                 .configure(routes::configure)
+                .configure(|cfg| {
+                    if metrics_here {
+                        routes::metrics(cfg);
+                    }
+                })
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
                     "/openapi.json",
                     <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
@@ -454,6 +479,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            metrics,
         })
     }
 
@@ -463,11 +489,44 @@ impl Application {
         self.port
     }
 
+    /// The port of `/metrics`'s own listener, when `metrics.address` gives
+    /// it one.
+    #[must_use]
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When a server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            Some((_, metrics)) => futures_util::future::try_join(self.server, metrics)
+                .await
+                .map(|_| ()),
+            None => self.server.await,
+        }
     }
+}
+
+/// `GET /metrics` alone on a listener at `address` (`metrics.address`),
+/// with the request pipeline of the main listener (request id, headers,
+/// problem documents; its requests are counted too). Returns its port.
+fn metrics_server(address: &str, state: web::Data<AppState>) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("could not bind the metrics listener {address}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(middleware::request_context))
+            .configure(routes::metrics)
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .listen(listener)?;
+    tracing::info!(%address, port, "metrics listening");
+    Ok((port, server.run()))
 }

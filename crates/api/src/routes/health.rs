@@ -64,7 +64,10 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus metrics: request counts and latency histograms by route and
-/// status, log-in outcomes, hashing queue depth.
+/// status, log-in outcomes, hashing queue depth, and the process's memory,
+/// CPU time and file descriptors. Served here unless
+/// `AUTH__METRICS__ADDRESS` moves it to a listener of its own or turns it
+/// off.
 #[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "health",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -72,6 +75,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .metrics
         .render(state.hashing.queue_depth(), state.hashing.workers());
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(text)
 }

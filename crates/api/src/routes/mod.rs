@@ -16,15 +16,17 @@ use actix_web::middleware::from_fn;
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use crate::error::ApiError;
+use crate::metrics::RouteTemplate;
 
-/// Registers every route. Each resource answers other methods with 405 and
-/// an `Allow` header. Every `/auth/*` route is registered with [`auth_post`],
-/// which puts it behind the per-address limit.
+/// Registers every route but `/metrics` ([`metrics`]), whose listener is a
+/// setting. Each resource answers other methods with 405 and an `Allow`
+/// header, and carries its template as a [`RouteTemplate`], the route
+/// label of its metrics. Every `/auth/*` route is registered with
+/// [`auth_post`], which puts it behind the per-address limit.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/health", "GET").get(health::live))
         .service(resource("/health/ready", "GET").get(health::ready))
         .service(resource("/openapi.json", "GET").get(crate::openapi::serve))
-        .service(resource("/metrics", "GET").get(health::metrics))
         .service(web::redirect("/docs", "/docs/").permanent())
         .service(resource("/.well-known/jwks.json", "GET").get(well_known::jwks))
         .service(auth_post("/auth/signup", auth::signup::handle))
@@ -71,13 +73,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// A resource whose unmatched methods get 405 with `Allow: allowed`.
-fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        HttpResponse::MethodNotAllowed()
-            .insert_header((actix_web::http::header::ALLOW, allowed))
-            .finish()
-    }))
+/// Registers `GET /metrics`, on the main listener or a listener of its own.
+pub fn metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/metrics", "GET").get(health::metrics));
+}
+
+/// A resource whose unmatched methods get 405 with `Allow: allowed`, labelled
+/// with its template.
+fn resource(path: &'static str, allowed: &'static str) -> actix_web::Resource {
+    web::resource(path)
+        .app_data(RouteTemplate(path))
+        .default_service(web::to(move || async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((actix_web::http::header::ALLOW, allowed))
+                .finish()
+        }))
 }
 
 /// A `POST /auth/*` resource behind the per-address limit
@@ -86,7 +96,7 @@ fn resource(path: &str, allowed: &'static str) -> actix_web::Resource {
 /// spelt (`/%61uth/login` is routed here after percent-decoding), and nothing
 /// that does not (`//auth/login` and `/auth/login/` match no route: 404).
 /// Wrong methods still get 405 with `Allow: POST`, and are counted too.
-fn auth_post<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory + 'static
+fn auth_post<F, Args>(path: &'static str, handler: F) -> impl HttpServiceFactory + 'static
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,

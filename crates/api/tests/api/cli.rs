@@ -145,6 +145,40 @@ fn config_check_masks_secrets_and_exits_2_on_a_bad_configuration() {
 }
 
 #[test]
+fn config_check_shows_the_metrics_address_and_refuses_a_bad_one() {
+    let output = authd(
+        &["config", "check"],
+        &[
+            ("AUTH__METRICS__ADDRESS", "127.0.0.1:9464"),
+            (
+                "AUTH__SENTRY__DSN",
+                "https://sentry-key@o1.ingest.sentry.io/42",
+            ),
+            ("AUTH__SENTRY__RELEASE", "v1.2.3"),
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("127.0.0.1:9464"), "{stdout}");
+    assert!(stdout.contains("v1.2.3"), "{stdout}");
+    assert!(!stdout.contains("sentry-key"), "{stdout}");
+
+    for (key, value) in [
+        ("AUTH__METRICS__ADDRESS", "9464"),
+        ("AUTH__METRICS__ADDRESS", "http://127.0.0.1:9464/metrics"),
+        ("AUTH__SENTRY__DSN", "not a dsn"),
+    ] {
+        for command in [&["config", "check"][..], &["serve"][..]] {
+            let output = authd(command, &[(key, value)]);
+            assert_eq!(output.status.code(), Some(2), "{key}={value}: {output:?}");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
+    }
+}
+
+#[test]
 fn healthcheck_fails_when_nothing_listens() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")

@@ -21,6 +21,9 @@ pub struct TestApp {
     /// The time every instance on this database reads; tests move it
     /// instead of sleeping.
     pub clock: Arc<ManualClock>,
+    /// `http://127.0.0.1:<port>` of `/metrics`'s own listener, when
+    /// `metrics.address` gives it one.
+    pub metrics_address: Option<String>,
 }
 
 impl TestApp {
@@ -57,6 +60,9 @@ impl TestApp {
             .await
             .expect("build the app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics_address = app
+            .metrics_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -67,6 +73,7 @@ impl TestApp {
             client,
             db,
             clock,
+            metrics_address,
         }
     }
 

@@ -26,4 +26,5 @@ mod rate_limit;
 mod sessions;
 mod signup;
 mod smtp;
+mod telemetry;
 mod token_endpoint;

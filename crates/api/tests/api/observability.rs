@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::api_test;
-use crate::helpers::{PASSWORD, TestApp};
+use crate::helpers::{PASSWORD, TestApp, assert_problem};
 
 async fn metrics(app: &TestApp) -> String {
     let response = app.client.get(app.url("/metrics")).send().await.unwrap();
@@ -179,6 +179,187 @@ api_test!(metrics_count_log_ins_by_outcome, |app| {
         Some(failed_before + 1.0)
     );
 });
+
+api_test!(metrics_export_the_process_resources, |app| {
+    let text = metrics(&app).await;
+    for (name, kind) in [
+        ("process_resident_memory_bytes", "gauge"),
+        ("process_cpu_seconds_total", "counter"),
+        ("process_open_fds", "gauge"),
+        ("process_max_fds", "gauge"),
+        ("process_start_time_seconds", "gauge"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} is not a {kind}:\n{text}"
+        );
+    }
+    let resident = sample(&text, "process_resident_memory_bytes").expect("resident memory");
+    assert!(resident > 1_000_000.0, "{resident} bytes resident");
+    let cpu = sample(&text, "process_cpu_seconds_total").expect("CPU time");
+    assert!(cpu >= 0.0, "{cpu}");
+    let open = sample(&text, "process_open_fds").expect("open fds");
+    assert!(open >= 3.0, "{open} open fds");
+    let max = sample(&text, "process_max_fds").expect("max fds");
+    assert!(max >= open, "{max} < {open}");
+    let started = sample(&text, "process_start_time_seconds").expect("start time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        started > 1_500_000_000.0 && started <= now + 1.0,
+        "{started}"
+    );
+    // The CPU time only grows.
+    for _ in 0..20 {
+        app.client.get(app.url("/health")).send().await.unwrap();
+    }
+    let later = sample(&metrics(&app).await, "process_cpu_seconds_total").unwrap();
+    assert!(later >= cpu, "{later} < {cpu}");
+});
+
+api_test!(concurrent_requests_are_each_counted_once, |app| {
+    const REQUESTS: usize = 40;
+    let series = r#"http_requests_total{method="GET",route="/health",status="200"}"#;
+    let before = sample(&metrics(&app).await, series).unwrap_or(0.0);
+    let requests = (0..REQUESTS).map(|_| async {
+        let response = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    });
+    futures_util::future::join_all(requests).await;
+    let text = metrics(&app).await;
+    assert_eq!(sample(&text, series), Some(before + REQUESTS as f64));
+    let bucket = sum_of(
+        &text,
+        "http_request_duration_seconds_count",
+        &[r#"method="GET""#, r#"route="/health""#, r#"status="200""#],
+    );
+    assert_eq!(bucket, Some(before + REQUESTS as f64));
+});
+
+api_test!(the_swagger_ui_is_labelled_by_its_route_template, |app| {
+    for path in ["/docs/", "/docs/swagger-initializer.js"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let text = metrics(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"http_requests_total{method="GET",route="/docs/{_:.*}",status="200"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(!text.contains("swagger-initializer"), "a raw path leaked");
+});
+
+api_test!(
+    cors_preflights_are_labelled_by_their_route_template,
+    settings | s | {
+        s.server.cors_origins = vec!["https://app.example.com".into()];
+    },
+    |app| {
+        let raw_id = uuid::Uuid::now_v7().to_string();
+        for path in [format!("/projects/{raw_id}"), "/no/such/path".to_owned()] {
+            let preflight = app
+                .client
+                .request(reqwest::Method::OPTIONS, app.url(&path))
+                .header("Origin", "https://app.example.com")
+                .header("Access-Control-Request-Method", "GET")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(preflight.status(), 204, "{path}");
+        }
+        let text = metrics(&app).await;
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="OPTIONS",route="/projects/{id}",status="204"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="OPTIONS",route="unmatched",status="204"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&raw_id) && !text.contains("/no/such"),
+            "{text}"
+        );
+    }
+);
+
+// --- AUTH__METRICS__ADDRESS ---------------------------------------------------------
+
+api_test!(
+    metrics_can_be_turned_off,
+    settings | s | {
+        s.metrics.address = Some("off".into());
+    },
+    |app| {
+        assert!(app.metrics_address.is_none());
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_problem(response, 404, "not_found").await;
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        assert_eq!(health.status(), 200, "the rest is served");
+    }
+);
+
+api_test!(
+    metrics_can_move_to_a_listener_of_their_own,
+    settings | s | {
+        s.metrics.address = Some("127.0.0.1:0".into());
+    },
+    |app| {
+        let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+        assert_problem(response, 404, "not_found").await;
+        app.signed_up("moved@example.com").await;
+
+        let own = app.metrics_address.clone().expect("a metrics listener");
+        let response = app
+            .client
+            .get(format!("{own}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("x-request-id").is_some());
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert!(content_type.starts_with("text/plain"), "{content_type}");
+        let text = response.text().await.unwrap();
+        // The main listener's requests, counted in the same registry.
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="POST",route="/auth/signup",status="201"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"http_requests_total{method="GET",route="unmatched",status="404"}"#
+            ),
+            Some(1.0),
+            "the main listener's /metrics is an unknown path: {text}"
+        );
+        assert!(sample(&text, "process_resident_memory_bytes").is_some());
+        // Only /metrics lives there.
+        for path in ["/health", "/auth/login", "/docs/"] {
+            let response = app.client.get(format!("{own}{path}")).send().await.unwrap();
+            assert_problem(response, 404, "not_found").await;
+        }
+    }
+);
 
 // --- /docs ------------------------------------------------------------------------
 
