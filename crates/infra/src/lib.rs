@@ -3,12 +3,15 @@
 //! - [`sea_orm`]: user, session and project repositories on SQLite and PostgreSQL.
 //! - [`argon2`]: the Argon2id password hasher on a bounded blocking pool.
 //! - [`jwt`]: the access-token issuer and verifier.
+//! - [`mail`] and [`outbox`]: the SMTP and log mailers, and the worker that
+//!   sends the mail queued in the database through them.
 //! - [`system`]: clock, UUIDv7 ids and random secrets.
 
 pub mod argon2;
 pub mod blocking;
 pub mod jwt;
 pub mod mail;
+pub mod outbox;
 pub mod sea_orm;
 pub mod system;
 
