@@ -25,13 +25,13 @@ use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm};
 use auth_infra::mail::{LogMailer, SmtpMailer};
+use auth_infra::outbox::{OutboxHandle, OutboxWorker, RetryPolicy};
 use auth_infra::sea_orm::{
-    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
-    SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmMailOutbox, SeaOrmProjectRepository,
+    SeaOrmRateLimiter, SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
 };
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
-use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -46,6 +46,7 @@ use crate::{middleware, routes};
 pub struct Application {
     port: u16,
     server: Server,
+    outbox: OutboxHandle,
 }
 
 /// Opens the database, creating an SQLite file's folder when needed.
@@ -95,8 +96,9 @@ fn spawn_purge(
     });
 }
 
-/// SMTP when `mail.smtp_url` is set, else the log, with the links' tokens
-/// redacted outside development.
+/// The transport the outbox worker sends through: SMTP when
+/// `mail.smtp_url` is set, else the log, with the links' tokens redacted
+/// outside development.
 ///
 /// # Errors
 /// When the SMTP URL or sender address is malformed.
@@ -181,6 +183,9 @@ pub struct Services {
     pub hashing: Arc<dyn HashingLoad>,
     /// Whether the database answers.
     pub readiness: Arc<dyn Readiness>,
+    /// Sends the mail the use-cases queue in the outbox; the server runs it
+    /// ([`OutboxWorker::spawn`]), the command line only queues.
+    pub mail: OutboxWorker,
 }
 
 impl Services {
@@ -224,6 +229,8 @@ impl Services {
         let sessions: Arc<dyn SessionRepository> =
             Arc::new(SeaOrmSessionRepository::new(db.clone()));
         let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
+        let outbox = SeaOrmMailOutbox::new(db.clone(), clock.clone());
+        let mail = OutboxWorker::new(outbox.clone(), mailer(settings)?, RetryPolicy::default());
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
         let hasher: Arc<dyn PasswordHasher> = hasher;
         let issuer = SessionIssuer::new(
@@ -279,7 +286,7 @@ impl Services {
                 sessions: sessions.clone(),
                 hasher,
                 tokens: action_tokens,
-                mailer: mailer(settings)?,
+                mailer: Arc::new(outbox),
                 limiter: rate_limiter.clone(),
                 clock: clock.clone(),
                 ids,
@@ -310,6 +317,7 @@ impl Services {
             rate_limiter,
             hashing: pool,
             readiness: Arc::new(SeaOrmReadiness::new(db)),
+            mail,
         })
     }
 }
@@ -356,7 +364,7 @@ impl Application {
         let keys = Arc::new(signing_keys(&settings)?);
         let db = open_database(&settings).await?;
         if migrate {
-            Migrator::up(&db, None)
+            auth_migrations::apply_pending(&db)
                 .await
                 .context("could not apply database migrations")?;
         }
@@ -379,6 +387,7 @@ impl Application {
             rate_limiter,
             hashing,
             readiness,
+            mail,
         } = services;
         let state = web::Data::new(AppState {
             jwks,
@@ -407,6 +416,10 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("could not bind {address}"))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
+        let openapi = web::Data::new(
+            crate::openapi::ServedDocument::new(settings.password.min_length)
+                .context("could not encode the OpenAPI document")?,
+        );
         let cors = web::Data::new(
             CorsPolicy::parse(&settings.server.cors_origins)
                 .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?,
@@ -417,15 +430,17 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(cors.clone())
+                .app_data(openapi.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
                 .wrap(from_fn(crate::cors::cors))
                 .wrap(from_fn(middleware::request_context))
                 .configure(routes::configure)
-                .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
-                    "/openapi.json",
-                    <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-                ))
+                // The UI reads the document `routes::configure` serves.
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+                )
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(30)
@@ -434,9 +449,12 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(%address, port, "listening");
+        // Started last, so a failed start leaves no worker behind.
+        let outbox = mail.spawn();
         Ok(Self {
             port,
             server: server.run(),
+            outbox,
         })
     }
 
@@ -446,11 +464,21 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+    /// The mail outbox worker of this instance (tests wake or drain it).
+    #[must_use]
+    pub fn mail_outbox(&self) -> OutboxHandle {
+        self.outbox.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests and
+    /// stops the mail worker (the send under way is finished and recorded;
+    /// queued mail waits in the database for the next start).
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.outbox.stop().await;
+        served
     }
 }
