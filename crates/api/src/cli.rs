@@ -136,7 +136,7 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
     use auth_domain::user::{Email, Password, PasswordPolicy, Role};
 
     let db = open_database(settings).await?;
-    Migrator::up(&db, None).await?;
+    auth_migrations::apply_pending(&db).await?;
     // The command line issues no tokens: without a configured secret, a
     // throwaway one does (and needs no warning).
     let keys = if settings.jwt.algorithm == auth_infra::jwt::SigningAlgorithm::HS256
@@ -377,11 +377,11 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let db = open_database(&settings).await?;
             match action {
                 MigrateAction::Up => {
-                    Migrator::up(&db, None).await?;
+                    auth_migrations::apply_pending(&db).await?;
                     println!("migrations applied");
                 }
                 MigrateAction::Down => {
-                    Migrator::down(&db, Some(1)).await?;
+                    auth_migrations::revert_latest(&db).await?;
                     println!("latest migration reverted");
                 }
                 MigrateAction::Status => {

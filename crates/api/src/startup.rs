@@ -25,14 +25,14 @@ use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm};
 use auth_infra::mail::{LogMailer, SmtpMailer};
+use auth_infra::outbox::{OutboxHandle, OutboxWorker, RetryPolicy};
 use auth_infra::sea_orm::{
-    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
-    SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmMailOutbox, SeaOrmProjectRepository,
+    SeaOrmRateLimiter, SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
 };
 use auth_infra::session_cache::{CachedSessions, CachedUsers, SessionCache, listen};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
-use auth_migrations::{Migrator, MigratorTrait as _};
 use chrono::TimeDelta;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -49,6 +49,7 @@ pub struct Application {
     server: Server,
     /// The listener of `/metrics` when it has one of its own.
     metrics: Option<(u16, Server)>,
+    outbox: OutboxHandle,
 }
 
 /// Opens the database, creating an SQLite file's folder when needed.
@@ -98,8 +99,9 @@ fn spawn_purge(
     });
 }
 
-/// SMTP when `mail.smtp_url` is set, else the log, with the links' tokens
-/// redacted outside development.
+/// The transport the outbox worker sends through: SMTP when
+/// `mail.smtp_url` is set, else the log, with the links' tokens redacted
+/// outside development.
 ///
 /// # Errors
 /// When the SMTP URL or sender address is malformed.
@@ -187,6 +189,9 @@ pub struct Services {
     /// Validated sessions in memory; [`listen`] keeps it in step with the
     /// other instances.
     pub session_cache: Arc<SessionCache>,
+    /// Sends the mail the use-cases queue in the outbox; the server runs it
+    /// ([`OutboxWorker::spawn`]), the command line only queues.
+    pub mail: OutboxWorker,
 }
 
 impl Services {
@@ -240,6 +245,8 @@ impl Services {
             session_cache.clone(),
         ));
         let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
+        let outbox = SeaOrmMailOutbox::new(db.clone(), clock.clone());
+        let mail = OutboxWorker::new(outbox.clone(), mailer(settings)?, RetryPolicy::default());
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
         let hasher: Arc<dyn PasswordHasher> = hasher;
         let issuer = SessionIssuer::new(
@@ -295,7 +302,7 @@ impl Services {
                 sessions: sessions.clone(),
                 hasher,
                 tokens: action_tokens,
-                mailer: mailer(settings)?,
+                mailer: Arc::new(outbox),
                 limiter: rate_limiter.clone(),
                 clock: clock.clone(),
                 ids,
@@ -327,6 +334,7 @@ impl Services {
             hashing: pool,
             readiness: Arc::new(SeaOrmReadiness::new(db)),
             session_cache,
+            mail,
         })
     }
 }
@@ -373,7 +381,7 @@ impl Application {
         let keys = Arc::new(signing_keys(&settings)?);
         let db = open_database(&settings).await?;
         if migrate {
-            Migrator::up(&db, None)
+            auth_migrations::apply_pending(&db)
                 .await
                 .context("could not apply database migrations")?;
         }
@@ -398,6 +406,7 @@ impl Application {
             hashing,
             readiness,
             session_cache: _,
+            mail,
         } = services;
         let state = web::Data::new(AppState {
             jwks,
@@ -438,6 +447,10 @@ impl Application {
             TcpListener::bind(&address).with_context(|| format!("could not bind {address}"))?;
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
+        let openapi = web::Data::new(
+            crate::openapi::ServedDocument::new(settings.password.min_length)
+                .context("could not encode the OpenAPI document")?,
+        );
         let cors = web::Data::new(
             CorsPolicy::parse(&settings.server.cors_origins)
                 .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?,
@@ -448,6 +461,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(cors.clone())
+                .app_data(openapi.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .wrap(Compress::default())
                 .wrap(from_fn(crate::cors::cors))
@@ -464,10 +478,11 @@ impl Application {
                         routes::metrics(cfg);
                     }
                 })
-                .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url(
-                    "/openapi.json",
-                    <crate::openapi::ApiDoc as utoipa::OpenApi>::openapi(),
-                ))
+                // The UI reads the document `routes::configure` serves.
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+                )
                 .default_service(web::to(routes::not_found))
         })
         .shutdown_timeout(30)
@@ -476,10 +491,13 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         tracing::info!(%address, port, "listening");
+        // Started last, so a failed start leaves no worker behind.
+        let outbox = mail.spawn();
         Ok(Self {
             port,
             server: server.run(),
             metrics,
+            outbox,
         })
     }
 
@@ -496,17 +514,27 @@ impl Application {
         self.metrics.as_ref().map(|(port, _)| *port)
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+    /// The mail outbox worker of this instance (tests wake or drain it).
+    #[must_use]
+    pub fn mail_outbox(&self) -> OutboxHandle {
+        self.outbox.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests and
+    /// stops the mail worker (the send under way is finished and recorded;
+    /// queued mail waits in the database for the next start).
     ///
     /// # Errors
     /// When a server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.metrics {
+        let served = match self.metrics {
             Some((_, metrics)) => futures_util::future::try_join(self.server, metrics)
                 .await
                 .map(|_| ()),
             None => self.server.await,
-        }
+        };
+        self.outbox.stop().await;
+        served
     }
 }
 

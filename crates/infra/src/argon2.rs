@@ -9,7 +9,7 @@ use ::argon2::{Algorithm, Argon2, Block, Params, Version};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
 use auth_domain::user::{HashError, Password, PasswordHash, PasswordHasher, PasswordVerification};
-use rand::RngCore as _;
+use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::blocking::{BlockingPool, PoolError};

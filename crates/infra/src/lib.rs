@@ -5,12 +5,15 @@
 //! - [`jwt`]: the access-token issuer and verifier.
 //! - [`session_cache`]: validated sessions in memory, invalidated on every
 //!   revocation, across instances on PostgreSQL.
+//! - [`mail`] and [`outbox`]: the SMTP and log mailers, and the worker that
+//!   sends the mail queued in the database through them.
 //! - [`system`]: clock, UUIDv7 ids and random secrets.
 
 pub mod argon2;
 pub mod blocking;
 pub mod jwt;
 pub mod mail;
+pub mod outbox;
 pub mod sea_orm;
 pub mod session_cache;
 pub mod system;

@@ -80,9 +80,10 @@ impl Mailer for LogMailer {
 /// `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port` (TLS),
 /// with credentials as `user:pass@`.
 ///
-/// Delivery happens in the background: the caller gets an answer at once,
-/// whatever the server's latency, so the time a request takes does not tell
-/// whether a mail was sent. Failures are logged.
+/// `send` returns once the server accepted the message, and fails when it
+/// did not: the outbox worker ([`crate::outbox`]) calls it and retries, and
+/// requests only queue their mail, so the time a request takes does not
+/// tell whether a mail was sent.
 #[derive(Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -159,12 +160,11 @@ fn plain_body(text: &str) -> Body {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: OutgoingMail) -> Result<(), MailError> {
         let message = self.message(&mail).map_err(MailError)?;
-        let transport = self.transport.clone();
-        tokio::spawn(async move {
-            if let Err(error) = transport.send(message).await {
-                tracing::error!(error = %error, subject = %mail.subject, "mail delivery failed");
-            }
-        });
+        self.transport
+            .send(message)
+            .await
+            .context("the SMTP server did not take the message")
+            .map_err(MailError)?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use auth_domain::common::{Clock, IdGenerator, SecretGenerator};
 use base64::Engine as _;
 use chrono::{DateTime, SubsecRound, Utc};
-use rand::RngCore;
+use rand::Rng as _;
 use uuid::Uuid;
 
 /// The system clock, to the microsecond (the precision both databases keep,

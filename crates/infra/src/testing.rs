@@ -85,6 +85,19 @@ impl TestDatabase {
     /// the database cannot be created or migrated: a configured PostgreSQL
     /// test must fail, not skip.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(true).await
+    }
+
+    /// An empty, freshly created PostgreSQL database (no migration
+    /// applied), or `None` when `TEST_DATABASE_URL` is unset.
+    ///
+    /// # Panics
+    /// As [`TestDatabase::postgres`].
+    pub async fn postgres_unmigrated() -> Option<Self> {
+        Self::postgres_with(false).await
+    }
+
+    async fn postgres_with(migrate: bool) -> Option<Self> {
         let admin_url = std::env::var(TEST_DATABASE_URL)
             .ok()
             .filter(|u| !u.is_empty())?;
@@ -101,9 +114,11 @@ impl TestDatabase {
         let db = connect(&url, 10)
             .await
             .expect("open the PostgreSQL test database");
-        Migrator::up(&db, None)
-            .await
-            .expect("migrate the PostgreSQL test database");
+        if migrate {
+            Migrator::up(&db, None)
+                .await
+                .expect("migrate the PostgreSQL test database");
+        }
         Some(Self {
             db,
             url,

@@ -1,5 +1,8 @@
 //! The OpenAPI 3.1 document of the contract, served at `/openapi.json`.
 
+use std::sync::LazyLock;
+
+use actix_web::http::header::ContentType;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::path::Operation;
@@ -12,7 +15,6 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{Problem, ProblemField};
 use crate::routes::{self, TokenResponse, UserResponse};
-use crate::state::AppState;
 
 pub mod responses;
 
@@ -123,16 +125,35 @@ fn needs_token(operation: &Operation) -> bool {
     )
 }
 
+/// The document as the code declares it, built once per process.
+static DECLARED: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+
+/// The served document, encoded once when the application is built.
+#[derive(Debug, Clone)]
+pub struct ServedDocument(web::Bytes);
+
+impl ServedDocument {
+    /// The document for a password policy of `min_length`, as JSON.
+    ///
+    /// # Errors
+    /// When the document cannot be encoded.
+    pub fn new(min_length: usize) -> serde_json::Result<Self> {
+        Ok(Self(serde_json::to_vec(&document(min_length))?.into()))
+    }
+}
+
 /// `GET /openapi.json`: the document, with the configured password policy.
-pub async fn serve(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(document(state.password_policy.min_length))
+pub async fn serve(document: web::Data<ServedDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document.0.clone())
 }
 
 /// The document as served, for a password policy of `min_length` (also
 /// printed by `authd openapi`).
 #[must_use]
 pub fn document(min_length: usize) -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
+    let mut doc = DECLARED.clone();
     apply_password_policy(&mut doc, min_length);
     doc
 }

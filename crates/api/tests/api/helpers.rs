@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use auth_api::settings::Settings;
 use auth_api::startup::Application;
+use auth_infra::outbox::OutboxHandle;
 use auth_infra::testing::{Backend, ManualClock, TestDatabase};
+use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 
 /// The HS256 secret every test app signs with.
@@ -24,6 +26,18 @@ pub struct TestApp {
     /// `http://127.0.0.1:<port>` of `/metrics`'s own listener, when
     /// `metrics.address` gives it one.
     pub metrics_address: Option<String>,
+    /// This instance's mail worker, to drain it from the test.
+    pub outbox: OutboxHandle,
+}
+
+/// One row of the mail outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i32,
+    pub claimed: bool,
+    pub has_body: bool,
 }
 
 impl TestApp {
@@ -63,6 +77,7 @@ impl TestApp {
         let metrics_address = app
             .metrics_port()
             .map(|port| format!("http://127.0.0.1:{port}"));
+        let outbox = app.mail_outbox();
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -74,7 +89,52 @@ impl TestApp {
             db,
             clock,
             metrics_address,
+            outbox,
         }
+    }
+
+    /// The mail queued on this database so far, oldest first. Every mail
+    /// goes through the outbox, so this is every mail the app will ever
+    /// send: tests count rows instead of waiting to see that nothing more
+    /// arrives.
+    pub async fn outbox_rows(&self) -> Vec<OutboxRow> {
+        let db = &self.db.db;
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT recipient, status, attempts, claimed_until, body \
+                 FROM mail_outbox ORDER BY created_at, id",
+            ))
+            .await
+            .expect("read the outbox");
+        rows.iter()
+            .map(|row| OutboxRow {
+                recipient: row.try_get("", "recipient").expect("recipient"),
+                status: row.try_get("", "status").expect("status"),
+                attempts: row.try_get("", "attempts").expect("attempts"),
+                claimed: row
+                    .try_get::<Option<chrono::DateTime<chrono::Utc>>>("", "claimed_until")
+                    .expect("claimed_until")
+                    .is_some(),
+                has_body: row
+                    .try_get::<Option<String>>("", "body")
+                    .expect("body")
+                    .is_some(),
+            })
+            .collect()
+    }
+
+    /// Waits until every queued mail satisfies `done` (the worker runs in
+    /// the background), and returns the rows.
+    pub async fn wait_for_outbox(&self, done: impl Fn(&OutboxRow) -> bool) -> Vec<OutboxRow> {
+        for _ in 0..400 {
+            let rows = self.outbox_rows().await;
+            if rows.iter().all(&done) {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the outbox never settled: {:?}", self.outbox_rows().await);
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,6 +1,5 @@
-use std::time::Duration;
-
 use auth_infra::testing::Backend;
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_problem};
@@ -66,7 +65,9 @@ async fn email_verification(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(request.status(), 202);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Nothing more was queued, so nothing more can arrive.
+    let rows = app.wait_for_outbox(|row| row.status == "sent").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(sink.count(), 1);
 }
 
@@ -171,4 +172,69 @@ async fn password_reset_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_postgres() {
     password_reset(Backend::Postgres).await;
+}
+
+/// SMTP is down when the mail is asked for; it comes up later and the mail
+/// arrives, once.
+async fn mail_survives_an_smtp_outage(backend: Backend) {
+    // A port nobody listens on yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let Some(app) = TestApp::spawn_with(backend, move |s| {
+        s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}").into());
+        s.mail.reset_url = "https://app.test/reset?token={token}".into();
+    })
+    .await
+    else {
+        return;
+    };
+    app.signed_up("patient@example.com").await;
+    let forgot = app
+        .post_json(
+            "/auth/password/forgot",
+            &json!({"email": "patient@example.com"}),
+        )
+        .await;
+    assert_eq!(forgot.status(), 202, "answered as usual while SMTP is down");
+    // The worker tried, failed, and the mail waits for its retry.
+    let rows = app
+        .wait_for_outbox(|row| row.attempts >= 1 && !row.claimed)
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, "pending");
+    assert!(rows[0].has_body);
+
+    let sink = SmtpSink::start_on(port).await;
+    // Not before its retry is due.
+    assert_eq!(app.outbox.drain().await.expect("drain").sent, 0);
+    assert_eq!(sink.count(), 0);
+    app.clock.advance(TimeDelta::hours(1));
+    app.outbox.drain().await.expect("drain");
+    let message = sink.message(1).await;
+    assert!(message.contains("To: patient@example.com"), "{message}");
+    assert!(
+        message.contains("https://app.test/reset?token="),
+        "{message}"
+    );
+    let rows = app.wait_for_outbox(|row| row.status == "sent").await;
+    assert!(!rows[0].has_body, "the sent body is forgotten");
+
+    // Sent once, whatever happens next.
+    app.clock.advance(TimeDelta::days(1));
+    app.outbox.wake();
+    assert_eq!(app.outbox.drain().await.expect("drain").sent, 0);
+    assert_eq!(sink.count(), 1);
+    assert_eq!(app.outbox_rows().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_survives_an_smtp_outage_sqlite() {
+    mail_survives_an_smtp_outage(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_survives_an_smtp_outage_postgres() {
+    mail_survives_an_smtp_outage(Backend::Postgres).await;
 }

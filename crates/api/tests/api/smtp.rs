@@ -16,7 +16,12 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(0).await
+    }
+
+    /// A sink on `port` (0: any free port), e.g. a server coming back.
+    pub async fn start_on(port: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
         let sink = Self {
             port: listener.local_addr().expect("addr").port(),
             messages: Arc::default(),

@@ -12,6 +12,7 @@ mod fixtures;
 mod jwt;
 mod mailer;
 mod migrations;
+mod outbox;
 mod pagination;
 mod projects;
 mod rate_limits;

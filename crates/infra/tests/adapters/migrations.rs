@@ -25,7 +25,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    assert_eq!(Migrator::migrations().len(), 7);
+    assert_eq!(Migrator::migrations().len(), 8);
     let tables = [
         "users",
         "projects",
@@ -33,6 +33,7 @@ db_test!(migrations_are_reversible, |db| {
         "refresh_tokens",
         "rate_limits",
         "action_tokens",
+        "mail_outbox",
     ];
     for table in tables {
         assert!(table_exists(&db.db, table).await, "{table} after up");
@@ -70,23 +71,31 @@ db_test!(migrations_are_reversible, |db| {
 
 db_test!(two_steps_down_revert_only_the_latest_two, |db| {
     Migrator::down(&db.db, Some(2)).await.expect("revert two");
-    assert!(!table_exists(&db.db, "action_tokens").await);
+    assert!(!table_exists(&db.db, "mail_outbox").await);
     for table in [
         "users",
         "projects",
         "sessions",
         "refresh_tokens",
         "rate_limits",
+        "action_tokens",
     ] {
-        assert!(table_exists(&db.db, table).await, "{table} after one down");
+        assert!(table_exists(&db.db, table).await, "{table} after two down");
     }
-    assert_eq!(
-        Migrator::get_pending_migrations(&db.db)
-            .await
-            .expect("pending")
-            .len(),
-        2
-    );
+    let pending: Vec<String> = Migrator::get_pending_migrations(&db.db)
+        .await
+        .expect("pending")
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let latest: Vec<String> = Migrator::migrations()
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|m| m.name().to_owned())
+        .collect();
+    assert_eq!(pending, latest);
 });
 
 db_test!(
@@ -98,7 +107,9 @@ db_test!(
         use auth_infra::sea_orm::{SeaOrmSessionRepository, SeaOrmUserRepository};
         use sea_orm::{ActiveValue::Set, EntityTrait as _};
 
-        Migrator::down(&db.db, Some(1))
+        // Back to before the index (the sixth migration is the last kept).
+        let after_index = u32::try_from(Migrator::migrations().len() - 6).expect("steps");
+        Migrator::down(&db.db, Some(after_index))
             .await
             .expect("revert the index");
         let ada = crate::fixtures::user("ada@example.com");
@@ -141,5 +152,89 @@ db_test!(
             .map(|row| row.id)
             .collect();
         assert_eq!(live, vec![siblings[1].id.0], "only the newest stays live");
+    }
+);
+
+/// The `seaql_migrations` rows, by name.
+async fn applied(db: &DatabaseConnection) -> Vec<String> {
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations ORDER BY version",
+        ))
+        .await
+        .expect("read seaql_migrations");
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "version").expect("version"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrators_apply_each_migration_once_on_postgres() {
+    let Some(db) = auth_infra::testing::TestDatabase::postgres_unmigrated().await else {
+        eprintln!("TEST_DATABASE_URL is unset: PostgreSQL test not run");
+        return;
+    };
+    assert!(!table_exists(&db.db, "users").await, "starts empty");
+    // Twenty instances starting together, each with a pool of its own.
+    let runs: Vec<_> = (0..20)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move {
+                let pool = auth_infra::sea_orm::connect(&url, 2)
+                    .await
+                    .expect("connect");
+                let result = auth_migrations::apply_pending(&pool).await;
+                pool.close().await.ok();
+                result
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await
+            .expect("migrator task")
+            .expect("every migrator succeeds");
+    }
+    let expected: Vec<String> = {
+        let mut names: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        applied(&db.db).await,
+        expected,
+        "each migration recorded once"
+    );
+    for table in ["users", "sessions", "action_tokens", "mail_outbox"] {
+        assert!(table_exists(&db.db, table).await, "{table}");
+    }
+    assert!(
+        Migrator::get_pending_migrations(&db.db)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+}
+
+db_test!(
+    apply_pending_and_revert_latest_work_on_either_engine,
+    |db| {
+        auth_migrations::revert_latest(&db.db)
+            .await
+            .expect("revert the latest");
+        assert_eq!(
+            Migrator::get_pending_migrations(&db.db)
+                .await
+                .expect("pending")
+                .len(),
+            1
+        );
+        auth_migrations::apply_pending(&db.db)
+            .await
+            .expect("apply it again");
+        assert_eq!(applied(&db.db).await.len(), Migrator::migrations().len());
     }
 );

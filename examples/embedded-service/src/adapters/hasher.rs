@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use auth_domain::user::{HashError, Password, PasswordHash, PasswordHasher, PasswordVerification};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
-use rand::RngCore as _;
+use rand::Rng as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use auth_domain::common::{Clock, IdGenerator, SecretGenerator};
 use base64::Engine as _;
 use chrono::{DateTime, SubsecRound as _, TimeDelta, Utc};
-use rand::RngCore as _;
+use rand::Rng as _;
 use uuid::Uuid;
 
 /// The system clock, to the microsecond: page cursors carry microseconds,
