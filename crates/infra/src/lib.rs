@@ -4,13 +4,17 @@
 //! - [`argon2`]: the Argon2id password hasher on a bounded blocking pool.
 //! - [`jwt`]: the access-token issuer and verifier.
 //! - [`system`]: clock, UUIDv7 ids and random secrets.
+//! - [`totp`] and [`cipher`]: the TOTP second factor's code arithmetic
+//!   (RFC 6238) and its secrets' encryption at rest (AES-256-GCM).
 
 pub mod argon2;
 pub mod blocking;
+pub mod cipher;
 pub mod jwt;
 pub mod mail;
 pub mod sea_orm;
 pub mod system;
+pub mod totp;
 
 #[cfg(feature = "testing")]
 pub mod testing;

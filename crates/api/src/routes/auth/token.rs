@@ -53,6 +53,7 @@ pub enum TokenRequest {
             (OAuthError = "application/json"),
             (Problem = "application/problem+json"),
         )),
+        (status = 403, description = "The password is correct but the user has MFA on (`mfa_required`, RFC 6749 style, with `mfa_token`)", body = OAuthError),
         (status = 415, description = "Not a form (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed log-ins, or too many requests from this address (`rate_limited`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
