@@ -34,6 +34,14 @@ impl TotpRsCodes {
     pub fn code_at(secret: &[u8], unix_secs: u64) -> String {
         totp(secret).generate(unix_secs).to_string()
     }
+
+    /// As [`TotpRsCodes::code_at`], for a secret in base32 as enrolment
+    /// shows it; `None` when it is not base32.
+    #[must_use]
+    pub fn code_at_base32(secret: &str, unix_secs: u64) -> Option<String> {
+        let secret = Secret::try_from_base32(secret).ok()?;
+        Some(Self::code_at(secret.as_ref(), unix_secs))
+    }
 }
 
 fn totp(secret: &[u8]) -> totp_rs::Totp {
