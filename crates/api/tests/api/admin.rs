@@ -149,6 +149,7 @@ api_test!(an_admin_lists_and_reads_users, |app| {
             "email_verified",
             "id",
             "is_active",
+            "mfa_enabled",
             "role",
             "updated_at"
         ]

@@ -41,6 +41,7 @@ api_test!(me_returns_the_current_user, |app| {
             "email",
             "email_verified",
             "id",
+            "mfa_enabled",
             "role",
             "updated_at"
         ]
