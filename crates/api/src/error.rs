@@ -128,7 +128,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
     www_authenticate: Option<&'static str>,
-    mfa_token: Option<SecretString>,
+    // Boxed: keeps `ApiError`, returned on every error path, small.
+    mfa_token: Option<Box<SecretString>>,
     cause: Option<anyhow::Error>,
 }
 
@@ -172,7 +173,7 @@ impl ApiError {
             "The password is correct; a second factor is required. Send `mfa_token` with a \
              code to /auth/mfa/verify.",
         );
-        error.mfa_token = Some(mfa_token);
+        error.mfa_token = Some(Box::new(mfa_token));
         error
     }
 

@@ -209,7 +209,7 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
         let locked = mfa_factor::Entity::update_many()
             .col_expr(
                 mfa_factor::Column::CreatedAt,
-                Expr::col(mfa_factor::Column::CreatedAt).into(),
+                Expr::col(mfa_factor::Column::CreatedAt),
             )
             .filter(mfa_factor::Column::UserId.eq(user.0))
             .filter(mfa_factor::Column::EnabledAt.is_not_null())
