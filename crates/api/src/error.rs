@@ -6,10 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
+use auth_domain::mfa::{MfaError, MfaVerifyError};
 use auth_domain::project::ProjectError;
 use auth_domain::recovery::RecoveryError;
 use auth_domain::session::{RefreshError, SessionError};
 use auth_domain::user::{AccountError, AdminError};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -113,6 +115,10 @@ pub struct Problem {
     /// For `validation_failed`: each invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ProblemField>>,
+    /// For `mfa_required`: the opaque, single-use token (5 minutes) to send
+    /// with a code to `POST /auth/mfa/verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 /// One invalid field of a `validation_failed` problem.
@@ -133,6 +139,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
     www_authenticate: Option<&'static str>,
+    // Boxed: keeps `ApiError`, returned on every error path, small.
+    mfa_token: Option<Box<SecretString>>,
     cause: Option<anyhow::Error>,
 }
 
@@ -162,8 +170,22 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             www_authenticate: None,
+            mfa_token: None,
             cause: None,
         }
+    }
+
+    /// 403 `mfa_required`, carrying the challenge's `mfa_token`.
+    #[must_use]
+    pub fn mfa_required(mfa_token: SecretString) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            "mfa_required",
+            "The password is correct; a second factor is required. Send `mfa_token` with a \
+             code to /auth/mfa/verify.",
+        );
+        error.mfa_token = Some(Box::new(mfa_token));
+        error
     }
 
     /// 400 `malformed_request`.
@@ -346,6 +368,10 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code,
+            mfa_token: self
+                .mfa_token
+                .as_ref()
+                .map(|token| token.expose_secret().to_owned()),
             errors: (!self.errors.is_empty()).then(|| {
                 self.errors
                     .iter()
@@ -425,6 +451,7 @@ impl From<LoginError> for ApiError {
                 "This account has been disabled.",
             ),
             LoginError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
+            LoginError::MfaRequired { mfa_token } => Self::mfa_required(mfa_token),
             LoginError::Unavailable(e) => Self::unavailable(e),
             LoginError::Unexpected(e) => Self::internal(e),
         }
@@ -543,6 +570,65 @@ impl From<RecoveryError> for ApiError {
             RecoveryError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
             RecoveryError::Unavailable(e) => Self::unavailable(e),
             RecoveryError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+/// 401 `invalid_mfa_code`.
+fn invalid_mfa_code() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_mfa_code",
+        "The code is wrong, expired or already used.",
+    )
+}
+
+impl From<MfaError> for ApiError {
+    fn from(error: MfaError) -> Self {
+        match error {
+            MfaError::WrongPassword => Self::new(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "The password is incorrect.",
+            ),
+            MfaError::InvalidCode => invalid_mfa_code(),
+            MfaError::AlreadyEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_already_enabled",
+                "Multi-factor authentication is already on.",
+            ),
+            MfaError::NotEnabled => Self::new(
+                StatusCode::CONFLICT,
+                "mfa_not_enabled",
+                "Multi-factor authentication is not on (or no enrolment is pending).",
+            ),
+            MfaError::NotFound => Self::not_found(),
+            MfaError::RateLimited { retry_after_secs } => Self::rate_limited(retry_after_secs),
+            MfaError::Unavailable(e) => Self::unavailable(e),
+            MfaError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<MfaVerifyError> for ApiError {
+    fn from(error: MfaVerifyError) -> Self {
+        match error {
+            MfaVerifyError::InvalidToken => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_mfa_token",
+                "The MFA token is unknown, already used or expired; log in again.",
+            ),
+            MfaVerifyError::InvalidCode => invalid_mfa_code(),
+            MfaVerifyError::AccountDisabled => Self::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account has been disabled.",
+            ),
+            MfaVerifyError::RateLimited { retry_after_secs } => {
+                Self::rate_limited(retry_after_secs)
+            }
+            MfaVerifyError::Unavailable(e) => Self::unavailable(e),
+            MfaVerifyError::Unexpected(e) => Self::internal(e),
         }
     }
 }

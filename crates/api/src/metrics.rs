@@ -237,6 +237,7 @@ pub fn login_outcome<T>(result: &Result<T, auth_domain::auth::LoginError>) -> &'
         Err(LoginError::InvalidCredentials) => "invalid_credentials",
         Err(LoginError::AccountDisabled) => "account_disabled",
         Err(LoginError::RateLimited { .. }) => "rate_limited",
+        Err(LoginError::MfaRequired { .. }) => "mfa_required",
         Err(_) => "error",
     }
 }

@@ -8,7 +8,7 @@ use actix_web::{FromRequest, HttpMessage as _, HttpRequest, HttpResponse, mime};
 use auth_domain::auth::LoginError;
 use auth_domain::session::RefreshError;
 use futures_util::future::LocalBoxFuture;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -50,6 +50,13 @@ pub struct OAuthError {
     pub error: &'static str,
     /// A human-readable explanation.
     pub error_description: String,
+    /// With `mfa_required` (status 403): the token to send with a code to
+    /// `POST /auth/mfa/verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    status: u16,
 }
 
 impl OAuthError {
@@ -57,13 +64,16 @@ impl OAuthError {
         Self {
             error,
             error_description: description.into(),
+            mfa_token: None,
+            status: 400,
         }
     }
 
-    /// The 400 response, never cached (RFC 6749 §5.1).
+    /// The response (400, or 403 for `mfa_required`), never cached (RFC
+    /// 6749 §5.1).
     #[must_use]
     pub fn response(&self) -> HttpResponse {
-        HttpResponse::build(StatusCode::BAD_REQUEST)
+        HttpResponse::build(StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .json(self)
@@ -82,6 +92,15 @@ impl OAuthError {
                 "invalid_grant",
                 "This account has been disabled.",
             )),
+            LoginError::MfaRequired { mfa_token } => Some(Self {
+                mfa_token: Some(mfa_token.expose_secret().to_owned()),
+                status: 403,
+                ..Self::new(
+                    "mfa_required",
+                    "The password is correct; a second factor is required: send mfa_token \
+                     with a code to /auth/mfa/verify.",
+                )
+            }),
             _ => None,
         }
     }

@@ -109,6 +109,31 @@ pub struct Settings {
     pub session_cache: SessionCacheSettings,
     /// `AUTH__METRICS__*`.
     pub metrics: MetricsSettings,
+    /// `AUTH__MFA__*`.
+    pub mfa: MfaSettings,
+}
+
+/// `AUTH__MFA__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct MfaSettings {
+    /// The AES-256-GCM key sealing TOTP secrets at rest: 32 bytes, standard
+    /// base64. Development without one generates one per process (and
+    /// warns); production refuses to start without one once any user has
+    /// MFA on.
+    #[serde(deserialize_with = "non_empty_secret")]
+    pub encryption_key: Option<SecretString>,
+    /// The issuer authenticator apps show next to the account.
+    pub issuer: String,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            issuer: "Auth Module".to_owned(),
+        }
+    }
 }
 
 /// `AUTH__SERVER__*`.
@@ -576,6 +601,15 @@ impl Settings {
         crate::cors::CorsPolicy::parse(&self.server.cors_origins)
             .map_err(|reason| anyhow::anyhow!("server.cors_origins: {reason}"))?;
         self.metrics.exposure()?;
+        if let Some(key) = &self.mfa.encryption_key {
+            auth_infra::cipher::check_key(key).map_err(|_| {
+                anyhow::anyhow!("mfa.encryption_key must be 32 bytes in standard base64")
+            })?;
+        }
+        let issuer = self.mfa.issuer.trim();
+        if issuer.is_empty() || issuer.contains(':') || issuer.chars().any(char::is_control) {
+            bail!("mfa.issuer must be a non-empty name without ':' or control characters");
+        }
         Ok(())
     }
 

@@ -14,6 +14,10 @@ use auth_domain::common::{
     Clock, HashingLoad, IdGenerator, RateLimiter, Readiness, SecretGenerator as _,
 };
 use auth_domain::mail::Mailer;
+use auth_domain::mfa::{
+    ChallengeIssuer, MfaChallengeRepository, MfaChallengeService, MfaPorts, MfaService,
+    SecondFactorRepository, SecretCipher,
+};
 use auth_domain::project::ProjectService;
 use auth_domain::recovery::{MailLinks, MailSettings, RecoveryPorts, RecoveryService};
 use auth_domain::session::{SessionRepository, SessionService};
@@ -23,16 +27,21 @@ use auth_domain::user::{
 };
 use auth_infra::argon2::Argon2PasswordHasher;
 use auth_infra::blocking::BlockingPool;
+use auth_infra::cipher::AesGcmSecretCipher;
 use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm};
 use auth_infra::mail::{LogMailer, SmtpMailer};
 use auth_infra::outbox::{OutboxHandle, OutboxWorker, RetryPolicy};
 use auth_infra::sea_orm::{
-    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmMailOutbox, SeaOrmProjectRepository,
-    SeaOrmRateLimiter, SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmMailOutbox,
+    SeaOrmMfaChallengeRepository, SeaOrmProjectRepository, SeaOrmRateLimiter, SeaOrmReadiness,
+    SeaOrmSecondFactorRepository, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
 };
-use auth_infra::session_cache::{CachedSessions, CachedUsers, SessionCache, listen};
+use auth_infra::session_cache::{
+    CachedSecondFactors, CachedSessions, CachedUsers, SessionCache, listen,
+};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
+use auth_infra::totp::TotpRsCodes;
 use chrono::TimeDelta;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -75,6 +84,7 @@ const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600)
 fn spawn_purge(
     sessions: Arc<SessionService>,
     recovery: Arc<RecoveryService>,
+    mfa_login: Arc<MfaChallengeService>,
     rate_limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
 ) {
@@ -89,6 +99,9 @@ fn spawn_purge(
             }
             if let Err(error) = recovery.purge().await {
                 tracing::warn!(error = %error, "mailed-token purge failed");
+            }
+            if let Err(error) = mfa_login.purge(clock.now()).await {
+                tracing::warn!(error = %error, "log-in challenge purge failed");
             }
             // No window is longer than a day.
             let before = clock.now() - TimeDelta::days(1);
@@ -163,6 +176,44 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     }
 }
 
+/// The cipher sealing TOTP secrets: from `mfa.encryption_key`, or a key
+/// made for this process (development, or production while no user has
+/// MFA on yet), with a warning.
+///
+/// # Errors
+/// When the key is malformed, or production has users with MFA on and no
+/// key to open their secrets.
+async fn secret_cipher(
+    settings: &Settings,
+    factors: &dyn SecondFactorRepository,
+) -> anyhow::Result<Arc<dyn SecretCipher>> {
+    if let Some(key) = &settings.mfa.encryption_key {
+        return Ok(Arc::new(
+            AesGcmSecretCipher::from_base64(key.expose_secret())
+                .context("mfa.encryption_key must be 32 bytes in standard base64")?,
+        ));
+    }
+    if settings.env.is_production()
+        && factors
+            .any_enabled()
+            .await
+            .context("could not check whether any user has MFA on")?
+    {
+        anyhow::bail!(
+            "AUTH__MFA__ENCRYPTION_KEY is required in production: users have MFA on \
+             and their secrets cannot be opened without it"
+        );
+    }
+    tracing::warn!(
+        "AUTH__MFA__ENCRYPTION_KEY is unset: using a random key for this process; \
+         TOTP enrolments will not survive a restart or work across instances"
+    );
+    let key = AesGcmSecretCipher::generate_key();
+    Ok(Arc::new(AesGcmSecretCipher::from_base64(
+        key.expose_secret(),
+    )?))
+}
+
 /// The use-cases, wired to their adapters.
 #[allow(missing_debug_implementations)]
 pub struct Services {
@@ -178,6 +229,10 @@ pub struct Services {
     pub projects: Arc<ProjectService>,
     /// User management.
     pub admin: Arc<AdminService>,
+    /// The caller's second factor, and an administrator's reset of it.
+    pub mfa: Arc<MfaService>,
+    /// Log-in challenges of users with a second factor.
+    pub mfa_login: Arc<MfaChallengeService>,
     /// The JWKS document.
     pub jwks: serde_json::Value,
     /// Shared request counters.
@@ -247,6 +302,13 @@ impl Services {
         let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
         let outbox = SeaOrmMailOutbox::new(db.clone(), clock.clone());
         let mail = OutboxWorker::new(outbox.clone(), mailer(settings)?, RetryPolicy::default());
+        let factors: Arc<dyn SecondFactorRepository> = Arc::new(CachedSecondFactors::new(
+            SeaOrmSecondFactorRepository::new(db.clone()),
+            session_cache.clone(),
+        ));
+        let challenges: Arc<dyn MfaChallengeRepository> =
+            Arc::new(SeaOrmMfaChallengeRepository::new(db.clone()));
+        let cipher = secret_cipher(settings, factors.as_ref()).await?;
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
         let hasher: Arc<dyn PasswordHasher> = hasher;
         let issuer = SessionIssuer::new(
@@ -281,10 +343,34 @@ impl Services {
                 verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
                 clock: clock.clone(),
                 ids: ids.clone(),
+                mfa: ChallengeIssuer::new(
+                    challenges.clone(),
+                    Arc::new(RandomSecretGenerator),
+                    ids.clone(),
+                    clock.clone(),
+                ),
             },
             issuer.clone(),
             guard.clone(),
             dummy_hash,
+        ));
+        let mfa_ports = MfaPorts {
+            users: users.clone(),
+            factors,
+            sessions: sessions.clone(),
+            codes: Arc::new(TotpRsCodes),
+            cipher,
+            guard: guard.clone(),
+            clock: clock.clone(),
+        };
+        let mfa = Arc::new(MfaService::new(
+            mfa_ports.clone(),
+            settings.mfa.issuer.trim().to_owned(),
+        ));
+        let mfa_login = Arc::new(MfaChallengeService::new(
+            mfa_ports,
+            challenges,
+            issuer.clone(),
         ));
         let session_service =
             Arc::new(SessionService::new(sessions.clone(), issuer, clock.clone()));
@@ -329,6 +415,8 @@ impl Services {
             recovery,
             projects,
             admin,
+            mfa,
+            mfa_login,
             jwks,
             rate_limiter,
             hashing: pool,
@@ -391,6 +479,7 @@ impl Application {
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
+            services.mfa_login.clone(),
             services.rate_limiter.clone(),
             clock.clone(),
         );
@@ -401,6 +490,8 @@ impl Application {
             recovery,
             projects,
             admin,
+            mfa,
+            mfa_login,
             jwks,
             rate_limiter,
             hashing,
@@ -416,6 +507,8 @@ impl Application {
             recovery,
             projects,
             admin,
+            mfa,
+            mfa_login,
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
             clock,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use auth_domain::auth::AuthService;
 use auth_domain::common::{Clock, HashingLoad, RateLimiter, Readiness};
+use auth_domain::mfa::{MfaChallengeService, MfaService};
 use auth_domain::project::ProjectService;
 use auth_domain::recovery::RecoveryService;
 use auth_domain::session::SessionService;
@@ -26,6 +27,10 @@ pub struct AppState {
     pub projects: Arc<ProjectService>,
     /// User management.
     pub admin: Arc<AdminService>,
+    /// The caller's second factor, and an administrator's reset of it.
+    pub mfa: Arc<MfaService>,
+    /// Log-in challenges of users with a second factor.
+    pub mfa_login: Arc<MfaChallengeService>,
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.

@@ -9,7 +9,8 @@
 //! [`auth::AuthService`] (sign-up, log-in, authentication),
 //! [`session::SessionService`] (refresh, log-out, revocation),
 //! [`user::AccountService`] and [`user::AdminService`],
-//! [`recovery::RecoveryService`] (mailed links) and
+//! [`recovery::RecoveryService`] (mailed links), [`mfa::MfaService`] and
+//! [`mfa::MfaChallengeService`] (the TOTP second factor) and
 //! [`project::ProjectService`].
 //!
 //! Nothing here does I/O or knows about HTTP, SQL, JWT or Argon2: adapters live
@@ -21,6 +22,7 @@
 pub mod auth;
 pub mod common;
 pub mod mail;
+pub mod mfa;
 pub mod project;
 pub mod recovery;
 pub mod session;

@@ -19,15 +19,16 @@ pub(crate) use crate::auth::{
 };
 pub(crate) use crate::common::{
     Clock, IdGenerator, MockClock, MockIdGenerator, MockRateLimiter, MockSecretGenerator,
-    StorageError, TokenHash, WindowCount,
+    SecretGenerator, StorageError, TokenHash, WindowCount,
 };
 pub(crate) use crate::mail::MockMailer;
+pub(crate) use crate::mfa::{ChallengeIssuer, MockMfaChallengeRepository};
 pub(crate) use crate::recovery::{
     MailSettings, MockActionTokenRepository, RecoveryPorts, RecoveryService,
 };
 pub(crate) use crate::session::{
-    ClientInfo, MockSessionRepository, RefreshToken, RefreshTokenId, Session, SessionId,
-    SessionRepository, SessionService,
+    AuthMethods, ClientInfo, MockSessionRepository, RefreshToken, RefreshTokenId, Session,
+    SessionId, SessionRepository, SessionService,
 };
 pub(crate) use crate::user::{
     AccountPorts, AccountService, DisplayName, Email, MockPasswordHasher, MockUserRepository,
@@ -86,6 +87,7 @@ pub(crate) fn user(id: UserId, is_active: bool) -> User {
         email_verified: true,
         role: Role::User,
         is_active,
+        mfa_enabled: false,
         created_at,
         updated_at: created_at,
     }
@@ -102,6 +104,7 @@ pub(crate) fn session(id: SessionId, user_id: UserId) -> Session {
         last_used_at: created_at,
         expires_at: now() + TimeDelta::days(1),
         revoked_at: None,
+        amr: AuthMethods::Password,
     }
 }
 
@@ -115,6 +118,7 @@ pub(crate) fn claims(user_id: UserId, session_id: SessionId) -> AccessClaims {
         issued_at,
         expires_at: issued_at + settings().access_ttl,
         token_id: TOKEN_ID,
+        amr: AuthMethods::Password,
     }
 }
 
@@ -160,6 +164,8 @@ pub(crate) struct Mocks {
     pub(crate) verifier: MockTokenVerifier,
     pub(crate) ids: MockIdGenerator,
     pub(crate) secrets: MockSecretGenerator,
+    /// Log-in challenges (the secrets of `mfa_token`s come from `secrets`).
+    pub(crate) challenges: MockMfaChallengeRepository,
     /// What the clock says, for every read.
     pub(crate) now: DateTime<Utc>,
     /// The refresh reuse grace period the service is built with.
@@ -176,6 +182,7 @@ impl Mocks {
             verifier: MockTokenVerifier::new(),
             ids: MockIdGenerator::new(),
             secrets: MockSecretGenerator::new(),
+            challenges: MockMfaChallengeRepository::new(),
             now: now(),
             grace: settings().refresh_reuse_grace,
         }
@@ -212,13 +219,20 @@ impl Mocks {
         let sessions: Arc<dyn SessionRepository> = Arc::new(self.sessions);
         let hasher: Arc<dyn PasswordHasher> = Arc::new(self.hasher);
         let ids: Arc<dyn IdGenerator> = Arc::new(self.ids);
+        let secrets: Arc<dyn SecretGenerator> = Arc::new(self.secrets);
         let issuer = SessionIssuer::new(
             sessions.clone(),
             Arc::new(self.issuer),
             clock.clone(),
             ids.clone(),
-            Arc::new(self.secrets),
+            secrets.clone(),
             settings,
+        );
+        let mfa = ChallengeIssuer::new(
+            Arc::new(self.challenges),
+            secrets,
+            ids.clone(),
+            clock.clone(),
         );
         let guard = PasswordGuard::new(hasher.clone(), Arc::new(limiter), limits, clock.clone());
         let ports = AuthPorts {
@@ -228,6 +242,7 @@ impl Mocks {
             verifier: Arc::new(self.verifier),
             clock,
             ids,
+            mfa,
         };
         AuthService::new(ports, issuer, guard, PasswordHash::new(DUMMY_HASH.into()))
     }

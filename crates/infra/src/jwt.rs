@@ -14,7 +14,7 @@ use auth_domain::auth::{
     AccessClaims, IssueTokenError, TokenIssuer, TokenRejection, TokenVerifier,
 };
 use auth_domain::common::Clock;
-use auth_domain::session::SessionId;
+use auth_domain::session::{AuthMethods, SessionId};
 use auth_domain::user::UserId;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -258,6 +258,10 @@ struct WireClaims {
     iss: String,
     aud: String,
     role: String,
+    /// RFC 8176 authentication methods; tokens from before it was added
+    /// have none and count as a password log-in.
+    #[serde(default)]
+    amr: Vec<String>,
 }
 
 /// Signs access tokens.
@@ -289,6 +293,7 @@ impl TokenIssuer for JwtTokenIssuer {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
             role: claims.role.as_str().to_owned(),
+            amr: claims.amr.names().iter().map(|&m| m.to_owned()).collect(),
         };
         jsonwebtoken::encode(&header, &wire, &self.keys.signing)
             .map_err(|e| IssueTokenError(e.into()))
@@ -368,6 +373,11 @@ impl TokenVerifier for JwtTokenVerifier {
             issued_at: instant(wire.iat)?,
             expires_at: instant(wire.exp)?,
             token_id: uuid(&wire.jti)?,
+            amr: match wire.amr.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                [] | ["pwd"] => AuthMethods::Password,
+                ["pwd", "otp"] => AuthMethods::PasswordAndOtp,
+                _ => return Err(TokenRejection::Malformed),
+            },
         })
     }
 }

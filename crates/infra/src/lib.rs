@@ -8,15 +8,19 @@
 //! - [`mail`] and [`outbox`]: the SMTP and log mailers, and the worker that
 //!   sends the mail queued in the database through them.
 //! - [`system`]: clock, UUIDv7 ids and random secrets.
+//! - [`totp`] and [`cipher`]: the TOTP second factor's code arithmetic
+//!   (RFC 6238) and its secrets' encryption at rest (AES-256-GCM).
 
 pub mod argon2;
 pub mod blocking;
+pub mod cipher;
 pub mod jwt;
 pub mod mail;
 pub mod outbox;
 pub mod sea_orm;
 pub mod session_cache;
 pub mod system;
+pub mod totp;
 
 #[cfg(feature = "testing")]
 pub mod testing;

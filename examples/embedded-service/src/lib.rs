@@ -44,6 +44,7 @@ use auth_domain::auth::{
     TokenVerifier,
 };
 use auth_domain::common::{Clock, IdGenerator, RateLimiter, SecretGenerator};
+use auth_domain::mfa::{ChallengeIssuer, MfaChallengeRepository};
 use auth_domain::recovery::ActionTokenRepository;
 use auth_domain::session::{SessionRepository, SessionService};
 use auth_domain::user::{
@@ -52,8 +53,8 @@ use auth_domain::user::{
 use secrecy::SecretString;
 
 use adapters::{
-    DemoPasswordHasher, InMemoryRateLimiter, InMemoryStore, OpaqueTokens, RandomSecretGenerator,
-    SystemClock, UuidV7Generator,
+    DemoPasswordHasher, InMemoryMfaChallenges, InMemoryRateLimiter, InMemoryStore, OpaqueTokens,
+    RandomSecretGenerator, SystemClock, UuidV7Generator,
 };
 pub use register::{FieldError, RegisterError, RegistrationForm};
 
@@ -84,6 +85,8 @@ pub struct Ports {
     pub ids: Arc<dyn IdGenerator>,
     /// Refresh tokens and other secrets.
     pub secrets: Arc<dyn SecretGenerator>,
+    /// Log-in challenges of users with a second factor.
+    pub mfa_challenges: Arc<dyn MfaChallengeRepository>,
 }
 
 impl Ports {
@@ -107,6 +110,7 @@ impl Ports {
             clock,
             ids: Arc::new(UuidV7Generator),
             secrets,
+            mfa_challenges: Arc::new(InMemoryMfaChallenges::default()),
         }
     }
 }
@@ -186,6 +190,12 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
             verifier: ports.token_verifier.clone(),
             clock: ports.clock.clone(),
             ids: ports.ids.clone(),
+            mfa: ChallengeIssuer::new(
+                ports.mfa_challenges.clone(),
+                ports.secrets.clone(),
+                ports.ids.clone(),
+                ports.clock.clone(),
+            ),
         },
         issuer.clone(),
         guard.clone(),

@@ -126,6 +126,22 @@ impl IntoResponses for PasswordLimited {
     }
 }
 
+/// The limits on wrong passwords and wrong codes for one account (MFA).
+#[derive(Debug)]
+pub struct CodeLimited;
+
+impl IntoResponses for CodeLimited {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        responses([(
+            "429",
+            problem_with_retry_after(
+                "Too many wrong passwords or codes for this account, or too many requests from \
+                 this address (`rate_limited`); see `Retry-After`",
+            ),
+        )])
+    }
+}
+
 /// The database does not answer.
 #[derive(Debug)]
 pub struct DatabaseUnavailable;

@@ -54,6 +54,8 @@ pub struct UserResponse {
     /// `user` or `admin`.
     #[schema(value_type = RoleName, example = "user")]
     pub role: &'static str,
+    /// Whether log-in asks for a second factor.
+    pub mfa_enabled: bool,
     /// RFC 3339, UTC.
     pub created_at: DateTime<Utc>,
     /// RFC 3339, UTC.
@@ -68,6 +70,7 @@ impl From<&User> for UserResponse {
             display_name: user.display_name.as_ref().map(|n| n.as_str().to_owned()),
             email_verified: user.email_verified,
             role: user.role.as_str(),
+            mfa_enabled: user.mfa_enabled,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }

@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth_post("/auth/refresh", auth::refresh::handle))
         .service(auth_post("/auth/logout", auth::logout::handle))
         .service(auth_post("/auth/token", auth::token::handle))
+        .service(auth_post("/auth/mfa/verify", auth::mfa::verify))
         .service(auth_post(
             "/auth/verify-email/request",
             auth::verify_email::request,
@@ -48,6 +49,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .delete(users::me::delete),
         )
         .service(resource("/users/me/password", "POST").post(users::password::change))
+        .service(
+            resource("/users/me/mfa/totp", "POST, DELETE")
+                .post(users::mfa::start)
+                .delete(users::mfa::disable),
+        )
+        .service(resource("/users/me/mfa/totp/confirm", "POST").post(users::mfa::confirm))
+        .service(
+            resource("/users/me/mfa/recovery-codes", "POST")
+                .post(users::mfa::regenerate_recovery_codes),
+        )
         .service(
             resource("/users/me/sessions", "GET, DELETE")
                 .get(users::sessions::list)
@@ -70,7 +81,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/admin/users/{id}", "GET, PATCH")
                 .get(admin::users::get)
                 .patch(admin::users::update),
-        );
+        )
+        .service(resource("/admin/users/{id}/mfa", "DELETE").delete(admin::users::reset_mfa));
 }
 
 /// Registers `GET /metrics`, on the main listener or a listener of its own.

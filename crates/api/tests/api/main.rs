@@ -20,6 +20,7 @@ mod jwks;
 mod login;
 mod mail;
 mod me;
+mod mfa;
 mod observability;
 mod projects;
 mod rate_limit;

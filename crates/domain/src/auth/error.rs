@@ -32,6 +32,13 @@ pub enum LoginError {
         /// Seconds until the window ends.
         retry_after_secs: u64,
     },
+    /// The password was right, and the user's second factor is on: answer
+    /// the challenge with a code to get tokens.
+    #[error("second factor required")]
+    MfaRequired {
+        /// The opaque, single-use challenge token (5 minutes).
+        mfa_token: secrecy::SecretString,
+    },
     /// Storage or hashing capacity is unavailable; try again later.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),

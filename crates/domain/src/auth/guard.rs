@@ -150,6 +150,36 @@ impl PasswordGuard {
         }
     }
 
+    /// Checks a second factor (a one-time or recovery code) for the account
+    /// known by `account` from `ip`, counted against the same allowance as
+    /// passwords before `check` runs: past a limit `check` never runs. A
+    /// code `check` accepts (`Ok(Some(_))`) resets the pair and takes back
+    /// the account's reservation; a refused code (`Ok(None)`) stays counted;
+    /// a check that failed (`Err(_)`) takes back both.
+    ///
+    /// # Errors
+    /// [`CheckRefused::RateLimited`] past a limit, with `check` not run;
+    /// `Storage` when the counters cannot be reached.
+    pub(crate) async fn check_code<T, E>(
+        &self,
+        account: &str,
+        ip: Option<&str>,
+        check: impl Future<Output = Result<Option<T>, E>>,
+    ) -> Result<Result<Option<T>, E>, CheckRefused> {
+        let keys = AttemptKeys::new(account, ip);
+        self.reserve(&keys).await?;
+        let outcome = check.await;
+        match &outcome {
+            Ok(Some(_)) => self.passed(&keys).await,
+            Ok(None) => {}
+            Err(_) => {
+                self.release(keys.pair.as_deref()).await;
+                self.release(Some(&keys.account)).await;
+            }
+        }
+        Ok(outcome)
+    }
+
     /// Reserves one check. The pair is counted first, so an address over
     /// its own limit cannot also use up the account's allowance and lock
     /// its owner out everywhere.

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use super::{AccessClaims, IssueTokenError, IssuedTokens, TokenIssuer};
 use crate::common::{Clock, IdGenerator, SecretGenerator, StorageError, TokenHash};
 use crate::session::{
-    ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
 };
 use crate::user::User;
 
@@ -75,11 +75,17 @@ impl SessionIssuer {
         self.settings
     }
 
-    /// Starts a session for `user` and issues its first token pair.
+    /// Starts a session for `user`, who signed in with `amr`, and issues its
+    /// first token pair.
     ///
     /// # Errors
     /// When the session cannot be stored or the access token not signed.
-    pub async fn open<E>(&self, user: &User, client: ClientInfo) -> Result<IssuedTokens, E>
+    pub async fn open<E>(
+        &self,
+        user: &User,
+        client: ClientInfo,
+        amr: AuthMethods,
+    ) -> Result<IssuedTokens, E>
     where
         E: From<StorageError> + From<IssueTokenError>,
     {
@@ -92,10 +98,11 @@ impl SessionIssuer {
             last_used_at: now,
             expires_at: now + self.settings.refresh_ttl,
             revoked_at: None,
+            amr,
         };
         let (refresh_token, stored) = self.new_refresh_token(session.id, now);
         self.sessions.insert(&session, &stored).await?;
-        Ok(self.token_pair(user, session.id, refresh_token)?)
+        Ok(self.token_pair(user, session.id, amr, refresh_token)?)
     }
 
     /// A fresh refresh token for `session`: the plaintext for the client and
@@ -118,7 +125,8 @@ impl SessionIssuer {
         (SecretString::from(plaintext), record)
     }
 
-    /// An access token for `user` in `session`, paired with `refresh_token`.
+    /// An access token for `user` in `session` (opened with `amr`), paired
+    /// with `refresh_token`.
     ///
     /// # Errors
     /// When the access token cannot be signed.
@@ -126,6 +134,7 @@ impl SessionIssuer {
         &self,
         user: &User,
         session: SessionId,
+        amr: AuthMethods,
         refresh_token: SecretString,
     ) -> Result<IssuedTokens, IssueTokenError> {
         let now = self.clock.now();
@@ -136,6 +145,7 @@ impl SessionIssuer {
             issued_at: now,
             expires_at: now + self.settings.access_ttl,
             token_id: self.ids.new_id(),
+            amr,
         })?;
         Ok(IssuedTokens {
             access_token: SecretString::from(access_token),

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use crate::session::{ClientInfo, SessionId};
+use crate::session::{AuthMethods, ClientInfo, SessionId};
 use crate::user::{DisplayName, Email, Password, Role, User, UserId};
 
 /// What an access token says about its bearer. Adapters add the issuer and
@@ -21,6 +21,8 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// `jti`.
     pub token_id: Uuid,
+    /// `amr`: how the user signed in.
+    pub amr: AuthMethods,
 }
 
 /// A fresh access token and refresh token for one session. Both are

@@ -9,7 +9,8 @@ use super::{
     SignupError, TokenVerifier,
 };
 use crate::common::{Clock, IdGenerator};
-use crate::session::SessionRepository;
+use crate::mfa::ChallengeIssuer;
+use crate::session::{AuthMethods, SessionRepository};
 use crate::user::{
     Email, Password, PasswordHash, PasswordHasher, PasswordVerification, Role, User, UserId,
     UserRepository,
@@ -31,6 +32,8 @@ pub struct AuthPorts {
     pub clock: Arc<dyn Clock>,
     /// New entity ids.
     pub ids: Arc<dyn IdGenerator>,
+    /// Log-in challenges for users with a second factor.
+    pub mfa: ChallengeIssuer,
 }
 
 /// Signing up, logging in and authenticating requests.
@@ -81,7 +84,7 @@ impl AuthService {
         self.ports.users.insert(&user).await?;
         let tokens = self
             .issuer
-            .open::<SignupError>(&user, command.client)
+            .open::<SignupError>(&user, command.client, AuthMethods::Password)
             .await?;
         Ok((user, tokens))
     }
@@ -118,6 +121,7 @@ impl AuthService {
             email_verified: false,
             role,
             is_active: true,
+            mfa_enabled: false,
             created_at: now,
             updated_at: now,
         })
@@ -131,7 +135,9 @@ impl AuthService {
     /// [`LoginError::InvalidCredentials`] for an unknown address or a wrong
     /// password (after the same amount of hashing work);
     /// [`LoginError::AccountDisabled`] only once the password was right;
-    /// [`LoginError::RateLimited`] past a limit, with no password checked.
+    /// [`LoginError::RateLimited`] past a limit, with no password checked;
+    /// [`LoginError::MfaRequired`], with no session opened, when the
+    /// password was right and the user's second factor is on.
     #[tracing::instrument(name = "login", skip_all, fields(user_id))]
     pub async fn login(&self, command: LoginCommand) -> Result<(User, IssuedTokens), LoginError> {
         let email = Email::parse(&command.email).ok();
@@ -167,9 +173,13 @@ impl AuthService {
         if needs_rehash {
             self.upgrade_hash(&user, command.password.clone()).await;
         }
+        if user.mfa_enabled {
+            let mfa_token = self.ports.mfa.issue(user.id).await?;
+            return Err(LoginError::MfaRequired { mfa_token });
+        }
         let tokens = self
             .issuer
-            .open::<LoginError>(&user, command.client)
+            .open::<LoginError>(&user, command.client, AuthMethods::Password)
             .await?;
         Ok((user, tokens))
     }

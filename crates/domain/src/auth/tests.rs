@@ -61,6 +61,7 @@ async fn signup_creates_a_user_and_opens_a_session() {
             last_used_at: now(),
             expires_at: now() + settings().refresh_ttl,
             revoked_at: None,
+            amr: AuthMethods::Password,
         }
     );
     assert_eq!(
@@ -89,6 +90,7 @@ async fn signup_creates_a_user_and_opens_a_session() {
             issued_at: now(),
             expires_at: now() + settings().access_ttl,
             token_id: TOKEN_ID,
+            amr: AuthMethods::Password,
         }
     );
     assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);

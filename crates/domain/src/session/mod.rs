@@ -11,7 +11,7 @@ mod tests;
 mod tests_revocation;
 
 pub use error::{RefreshError, SessionError};
-pub use model::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
+pub use model::{AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
 pub use ports::SessionRepository;
 pub use service::SessionService;
 

@@ -31,6 +31,48 @@ pub struct ClientInfo {
     pub ip: Option<String>,
 }
 
+/// How the user proved who they are when a session was opened: the `amr`
+/// claim (RFC 8176) of every access token the session backs, kept with the
+/// session so that a refreshed token says the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AuthMethods {
+    /// A password only: `["pwd"]`.
+    #[default]
+    Password,
+    /// A password, then a one-time code or recovery code: `["pwd", "otp"]`.
+    PasswordAndOtp,
+}
+
+impl AuthMethods {
+    /// The RFC 8176 method names, in the order they were used.
+    #[must_use]
+    pub const fn names(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndOtp => &["pwd", "otp"],
+        }
+    }
+
+    /// The storage name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndOtp => "pwd otp",
+        }
+    }
+
+    /// Reads a storage name back; `None` for anything else.
+    #[must_use]
+    pub fn from_stored(stored: &str) -> Option<Self> {
+        match stored {
+            "pwd" => Some(Self::Password),
+            "pwd otp" => Some(Self::PasswordAndOtp),
+            _ => None,
+        }
+    }
+}
+
 /// One signed-in device or client: a family of refresh tokens. Revoking it
 /// ends every refresh token of the family and every access token that
 /// carries its id.
@@ -51,6 +93,8 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// When the session was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// How the user signed in.
+    pub amr: AuthMethods,
 }
 
 impl Session {

@@ -69,7 +69,9 @@ impl SessionService {
                 .rotate(presented.id, &replacement, now)
                 .await?
             {
-                return Ok(self.issuer.token_pair(&user, session.id, plaintext)?);
+                return Ok(self
+                    .issuer
+                    .token_pair(&user, session.id, session.amr, plaintext)?);
             }
             // Another request rotated it an instant ago, or the session was
             // revoked: read again and judge the token as it is now.
@@ -85,7 +87,9 @@ impl SessionService {
             if !self.sessions.supersede(&replacement, now).await? {
                 return Err(RefreshError::InvalidToken);
             }
-            return Ok(self.issuer.token_pair(&user, session.id, plaintext)?);
+            return Ok(self
+                .issuer
+                .token_pair(&user, session.id, session.amr, plaintext)?);
         }
         self.sessions.revoke(user.id, session.id, now).await?;
         tracing::warn!("rotated refresh token reused after the grace period; session revoked");

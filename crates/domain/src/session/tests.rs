@@ -162,6 +162,7 @@ pub(super) fn assert_access_token(claims: &AccessClaims, tokens: &IssuedTokens, 
             issued_at: at,
             expires_at: at + settings().access_ttl,
             token_id: TOKEN_ID,
+            amr: AuthMethods::Password,
         }
     );
     assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);

@@ -83,6 +83,8 @@ pub struct User {
     pub role: Role,
     /// `false` once an administrator disabled the account.
     pub is_active: bool,
+    /// Whether log-in asks for a second factor (a confirmed TOTP enrolment).
+    pub mfa_enabled: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account last changed.

@@ -40,6 +40,7 @@ fn user(role: Role, is_active: bool) -> User {
         email_verified: true,
         role,
         is_active,
+        mfa_enabled: false,
         created_at,
         updated_at: created_at,
     }

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use auth_domain::common::{StorageError, TokenHash};
 use auth_domain::session::{
-    ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
 };
 use auth_domain::user::{User, UserId};
 use chrono::{DateTime, Utc};
@@ -42,6 +42,8 @@ fn to_domain(row: session::Model) -> Session {
         last_used_at: row.last_used_at,
         expires_at: row.expires_at,
         revoked_at: row.revoked_at,
+        // An unknown stored value grants no more than a password did.
+        amr: AuthMethods::from_stored(&row.amr).unwrap_or_default(),
     }
 }
 
@@ -159,6 +161,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             last_used_at: Set(session.last_used_at),
             expires_at: Set(session.expires_at),
             revoked_at: Set(session.revoked_at),
+            amr: Set(session.amr.as_str().to_owned()),
         };
         let txn = self.db.begin().await.map_err(storage_error)?;
         session::Entity::insert(row)

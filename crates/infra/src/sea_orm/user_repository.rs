@@ -43,6 +43,7 @@ pub(crate) fn to_domain(row: user::Model) -> Result<User, StorageError> {
             .parse()
             .map_err(|_| StorageError::Unexpected(anyhow!("unknown role {:?} stored", row.role)))?,
         is_active: row.is_active,
+        mfa_enabled: row.mfa_enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -57,6 +58,7 @@ fn to_row(user: &User) -> user::ActiveModel {
         email_verified: Set(user.email_verified),
         role: Set(user.role.as_str().to_owned()),
         is_active: Set(user.is_active),
+        mfa_enabled: Set(user.mfa_enabled),
         created_at: Set(user.created_at),
         updated_at: Set(user.updated_at),
     }

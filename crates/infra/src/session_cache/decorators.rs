@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auth_domain::common::{Page, PageRequest, StorageError, TokenHash};
+use auth_domain::mfa::{SealedSecret, SecondFactor, SecondFactorRepository};
 use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
 use auth_domain::user::{
     AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, User, UserId,
@@ -210,5 +211,87 @@ impl<R: UserRepository> UserRepository for CachedUsers<R> {
     async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
         let result = self.inner.delete(id).await;
         self.changed(id, result).await
+    }
+}
+
+/// A [`SecondFactorRepository`] that invalidates a user's cached sessions
+/// when their MFA is turned on or off (the cached user carries
+/// `mfa_enabled`).
+#[derive(Debug)]
+pub struct CachedSecondFactors<R> {
+    inner: R,
+    cache: Arc<SessionCache>,
+}
+
+impl<R> CachedSecondFactors<R> {
+    /// `inner`, invalidating `cache`.
+    pub fn new(inner: R, cache: Arc<SessionCache>) -> Self {
+        Self { inner, cache }
+    }
+}
+
+#[async_trait]
+impl<R: SecondFactorRepository> SecondFactorRepository for CachedSecondFactors<R> {
+    async fn find(&self, user: UserId) -> Result<Option<SecondFactor>, StorageError> {
+        self.inner.find(user).await
+    }
+
+    async fn start_enrolment(
+        &self,
+        user: UserId,
+        secret: &SealedSecret,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.inner.start_enrolment(user, secret, now).await
+    }
+
+    async fn enable(
+        &self,
+        user: UserId,
+        secret: &SealedSecret,
+        step: u64,
+        recovery_codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        let result = self
+            .inner
+            .enable(user, secret, step, recovery_codes, now)
+            .await;
+        self.cache.invalidate(Invalidation::User(user)).await;
+        result
+    }
+
+    async fn accept_step(&self, user: UserId, step: u64) -> Result<bool, StorageError> {
+        self.inner.accept_step(user, step).await
+    }
+
+    async fn consume_recovery_code(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.inner.consume_recovery_code(user, hash, now).await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user: UserId,
+        recovery_codes: &[TokenHash],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StorageError> {
+        self.inner
+            .replace_recovery_codes(user, recovery_codes, now)
+            .await
+    }
+
+    async fn disable(&self, user: UserId, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let result = self.inner.disable(user, now).await;
+        self.cache.invalidate(Invalidation::User(user)).await;
+        result
+    }
+
+    async fn any_enabled(&self) -> Result<bool, StorageError> {
+        self.inner.any_enabled().await
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! - **On this instance**, every write that revokes a session or changes
 //!   what a token may do (revoke, revoke all, log-out, password change or
-//!   reset, disable, role change, deletion, profile changes) goes through a
+//!   reset, disable, role change, deletion, profile changes, MFA turned on
+//!   or off) goes through a
 //!   decorator, which drops the affected entries after the write commits and
 //!   before it returns: the request that made the change already sees it.
 //! - **On other instances** sharing a PostgreSQL database, the decorator also
@@ -25,7 +26,7 @@
 mod decorators;
 mod listener;
 
-pub use decorators::{CachedSessions, CachedUsers};
+pub use decorators::{CachedSecondFactors, CachedSessions, CachedUsers};
 pub use listener::listen;
 
 use std::sync::Arc;

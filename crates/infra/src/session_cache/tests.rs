@@ -1,4 +1,4 @@
-use auth_domain::session::{ClientInfo, Session, SessionId};
+use auth_domain::session::{AuthMethods, ClientInfo, Session, SessionId};
 use auth_domain::user::{Email, PasswordHash, Role, User, UserId};
 use chrono::{TimeZone as _, Utc};
 use uuid::Uuid;
@@ -18,6 +18,7 @@ fn user(id: UserId) -> User {
         email_verified: false,
         role: Role::User,
         is_active: true,
+        mfa_enabled: false,
         created_at: at,
         updated_at: at,
     }
@@ -36,6 +37,7 @@ fn session(id: SessionId, user: UserId) -> Session {
         expires_at: at + chrono::TimeDelta::days(30),
         revoked_at: None,
         client: ClientInfo::default(),
+        amr: AuthMethods::default(),
     }
 }
 

@@ -3,7 +3,9 @@
 use auth_domain::common::{Clock as _, IdGenerator as _, SecretGenerator as _, TokenHash};
 use auth_domain::project::{Project, ProjectDescription, ProjectId, ProjectName};
 use auth_domain::recovery::{ActionToken, TokenPurpose};
-use auth_domain::session::{ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
+use auth_domain::session::{
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId,
+};
 use auth_domain::user::{DisplayName, Email, PasswordHash, Role, User, UserId};
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use chrono::{DateTime, Duration, Utc};
@@ -28,6 +30,7 @@ pub fn user(email: &str) -> User {
         email_verified: true,
         role: Role::Admin,
         is_active: false,
+        mfa_enabled: false,
         created_at,
         // Distinct from `created_at`, with sub-second digits of its own.
         updated_at: created_at + Duration::microseconds(1_234_567),
@@ -61,6 +64,7 @@ pub fn session(user_id: UserId) -> Session {
         last_used_at: now - Duration::microseconds(2_500_001),
         expires_at: now + Duration::days(30),
         revoked_at: None,
+        amr: AuthMethods::PasswordAndOtp,
     }
 }
 

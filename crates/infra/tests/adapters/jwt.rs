@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use auth_domain::auth::{AccessClaims, TokenIssuer as _, TokenRejection, TokenVerifier as _};
 use auth_domain::common::Clock;
-use auth_domain::session::SessionId;
+use auth_domain::session::{AuthMethods, SessionId};
 use auth_domain::user::{Role, UserId};
 use auth_infra::jwt::{
     JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, MIN_HS256_SECRET_BYTES,
@@ -71,6 +71,7 @@ fn claims(role: Role) -> AccessClaims {
         issued_at: now(),
         expires_at: now() + Duration::seconds(LIFETIME_SECS),
         token_id: Uuid::now_v7(),
+        amr: AuthMethods::PasswordAndOtp,
     }
 }
 

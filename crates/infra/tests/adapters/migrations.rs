@@ -25,7 +25,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    assert_eq!(Migrator::migrations().len(), 8);
+    assert_eq!(Migrator::migrations().len(), 9);
     let tables = [
         "users",
         "projects",
@@ -33,6 +33,9 @@ db_test!(migrations_are_reversible, |db| {
         "refresh_tokens",
         "rate_limits",
         "action_tokens",
+        "mfa_factors",
+        "mfa_recovery_codes",
+        "mfa_challenges",
         "mail_outbox",
     ];
     for table in tables {

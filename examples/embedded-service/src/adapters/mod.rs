@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `UserRepository`, `SessionRepository`, `ActionTokenRepository` | [`InMemoryStore`] |
 //! | `RateLimiter` | [`InMemoryRateLimiter`] |
+//! | `MfaChallengeRepository` | [`InMemoryMfaChallenges`] |
 //! | `TokenIssuer`, `TokenVerifier` | [`OpaqueTokens`] |
 //! | `PasswordHasher` | [`DemoPasswordHasher`] (demonstration only) |
 //! | `Clock` | [`SystemClock`], [`ManualClock`] for tests |
@@ -11,12 +12,14 @@
 //! | `SecretGenerator` | [`RandomSecretGenerator`] |
 
 mod hasher;
+mod mfa;
 mod rate_limiter;
 mod store;
 mod system;
 mod tokens;
 
 pub use hasher::{DEFAULT_CAPACITY, DEFAULT_ITERATIONS, DemoPasswordHasher};
+pub use mfa::InMemoryMfaChallenges;
 pub use rate_limiter::InMemoryRateLimiter;
 pub use store::InMemoryStore;
 pub use system::{ManualClock, RandomSecretGenerator, SystemClock, UuidV7Generator};

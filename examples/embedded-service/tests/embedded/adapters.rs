@@ -63,6 +63,7 @@ fn claims(clock: &dyn Clock, ttl: TimeDelta) -> AccessClaims {
         issued_at: clock.now(),
         expires_at: clock.now() + ttl,
         token_id: Uuid::now_v7(),
+        amr: auth_domain::session::AuthMethods::Password,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn user(email: &str, role: Role, created_at: DateTime<Utc>) -> User {
         email_verified: false,
         role,
         is_active: true,
+        mfa_enabled: false,
         created_at,
         updated_at: created_at,
     }
@@ -74,6 +75,7 @@ pub fn session(user: UserId) -> Session {
         last_used_at: start(),
         expires_at: start() + TimeDelta::days(1),
         revoked_at: None,
+        amr: auth_domain::session::AuthMethods::Password,
     }
 }
 

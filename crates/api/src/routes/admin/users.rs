@@ -120,3 +120,22 @@ pub async fn update(
         .await?;
     Ok(HttpResponse::Ok().json(AdminUserResponse::from(&user)))
 }
+
+/// Turns a user's MFA off (they lost their device) and revokes every
+/// session of theirs. They log in with their password alone next, and may
+/// enrol again.
+#[utoipa::path(delete, path = "/admin/users/{id}/mfa", operation_id = "reset_user_mfa", tag = "admin",
+    params(("id" = String, Path, description = "User id")),
+    responses(
+        AdminErrors, DatabaseUnavailable, NotFound,
+        (status = 204, description = "MFA is off; the user's sessions are revoked"),
+        (status = 409, description = "The user's MFA is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset_mfa(
+    state: web::Data<AppState>,
+    _admin: AdminUser,
+    PathId(id): PathId<UserId>,
+) -> Result<HttpResponse, ApiError> {
+    state.mfa.reset(id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -2,6 +2,7 @@
 
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod password;
 pub mod refresh;
 pub mod signup;

@@ -24,6 +24,7 @@ use crate::state::AppState;
             (OAuthError = "application/json"),
             (Problem = "application/problem+json"),
         )),
+        (status = 403, description = "The password is correct but the user has MFA on (`mfa_required`, RFC 6749 style, with `mfa_token`)", body = OAuthError),
         (status = 415, description = "Not a form (`unsupported_media_type`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn handle(

@@ -1,6 +1,9 @@
 //! SeaORM entities, one per table.
 
 pub mod action_token;
+pub mod mfa_challenge;
+pub mod mfa_factor;
+pub mod mfa_recovery_code;
 pub mod project;
 pub mod refresh_token;
 pub mod session;

@@ -11,6 +11,7 @@ pub struct Model {
     pub email_verified: bool,
     pub role: String,
     pub is_active: bool,
+    pub mfa_enabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
