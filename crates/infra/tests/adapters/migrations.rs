@@ -104,33 +104,56 @@ db_test!(two_steps_down_revert_only_the_latest_two, |db| {
 db_test!(
     the_one_live_token_migration_keeps_only_the_newest_live_token,
     |db| {
-        use auth_domain::session::SessionRepository as _;
-        use auth_domain::user::UserRepository as _;
-        use auth_infra::sea_orm::entities::refresh_token;
-        use auth_infra::sea_orm::{SeaOrmSessionRepository, SeaOrmUserRepository};
-        use sea_orm::{ActiveValue::Set, EntityTrait as _};
+        use auth_infra::sea_orm::entities::{refresh_token, session, user};
+        use sea_orm::ActiveValue::{NotSet, Set};
+        use sea_orm::EntityTrait as _;
 
         // Back to before the index (the sixth migration is the last kept).
         let after_index = u32::try_from(Migrator::migrations().len() - 6).expect("steps");
         Migrator::down(&db.db, Some(after_index))
             .await
             .expect("revert the index");
+        // Rows as the schema was then: the columns later migrations added
+        // (`users.mfa_enabled`, `sessions.amr`) are left out.
         let ada = crate::fixtures::user("ada@example.com");
-        SeaOrmUserRepository::new(db.db.clone())
-            .insert(&ada)
-            .await
-            .expect("insert ada");
-        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        user::Entity::insert(user::ActiveModel {
+            id: Set(ada.id.0),
+            email: Set(ada.email.as_str().to_owned()),
+            password_hash: Set(ada.password_hash.as_str().to_owned()),
+            display_name: Set(None),
+            email_verified: Set(false),
+            role: Set("user".to_owned()),
+            is_active: Set(true),
+            mfa_enabled: NotSet,
+            created_at: Set(ada.created_at),
+            updated_at: Set(ada.updated_at),
+        })
+        .exec_without_returning(&db.db)
+        .await
+        .expect("insert ada");
         let session = crate::fixtures::session(ada.id);
+        session::Entity::insert(session::ActiveModel {
+            id: Set(session.id.0),
+            user_id: Set(ada.id.0),
+            user_agent: Set(None),
+            ip: Set(None),
+            created_at: Set(session.created_at),
+            last_used_at: Set(session.last_used_at),
+            expires_at: Set(session.expires_at),
+            revoked_at: Set(None),
+            amr: NotSet,
+        })
+        .exec_without_returning(&db.db)
+        .await
+        .expect("insert the session");
         let oldest = crate::fixtures::refresh_token(&session);
-        sessions.insert(&session, &oldest).await.expect("insert");
         // Two more live tokens, as the old grace-period replays left them.
         let now = crate::fixtures::now();
         let siblings = [
             crate::fixtures::replacement(&session, now),
             crate::fixtures::replacement(&session, now + chrono::Duration::seconds(1)),
         ];
-        for token in &siblings {
+        for token in std::iter::once(&oldest).chain(&siblings) {
             refresh_token::Entity::insert(refresh_token::ActiveModel {
                 id: Set(token.id.0),
                 session_id: Set(token.session_id.0),
