@@ -73,6 +73,15 @@ impl Invalidation {
     }
 }
 
+/// The map behind the cache: bounded, each entry kept at most `max_age`.
+fn entries(max_age: Duration, capacity: u64) -> Cache<SessionId, Arc<(Session, User)>> {
+    Cache::builder()
+        .max_capacity(capacity)
+        .time_to_live(max_age)
+        .support_invalidation_closures()
+        .build()
+}
+
 /// The cache of validated sessions. See the [module](self) documentation.
 pub struct SessionCache {
     /// `None` when the cache is off (`max_age` 0): writes still publish.
@@ -102,18 +111,24 @@ impl SessionCache {
     #[must_use]
     pub fn new(max_age: Duration, capacity: u64, db: &DatabaseConnection) -> Arc<Self> {
         let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
-        let entries = (!max_age.is_zero()).then(|| {
-            Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(max_age)
-                .support_invalidation_closures()
-                .build()
-        });
+        let entries = (!max_age.is_zero()).then(|| entries(max_age, capacity));
         Arc::new(Self {
             entries,
             epoch: AtomicU64::new(0),
             trusted: AtomicBool::new(!postgres),
             publish_to: postgres.then(|| db.clone()),
+        })
+    }
+
+    /// A cache for one process on its own (SQLite, or a test or benchmark):
+    /// trusted at once, publishing nothing.
+    #[must_use]
+    pub fn local(max_age: Duration, capacity: u64) -> Arc<Self> {
+        Arc::new(Self {
+            entries: (!max_age.is_zero()).then(|| entries(max_age, capacity)),
+            epoch: AtomicU64::new(0),
+            trusted: AtomicBool::new(true),
+            publish_to: None,
         })
     }
 

@@ -42,18 +42,7 @@ fn session(id: SessionId, user: UserId) -> Session {
 }
 
 fn cache() -> Arc<SessionCache> {
-    Arc::new(SessionCache {
-        entries: Some(
-            Cache::builder()
-                .max_capacity(100)
-                .time_to_live(Duration::from_secs(60))
-                .support_invalidation_closures()
-                .build(),
-        ),
-        epoch: AtomicU64::new(0),
-        trusted: AtomicBool::new(true),
-        publish_to: None,
-    })
+    SessionCache::local(Duration::from_secs(60), 100)
 }
 
 fn ids() -> (SessionId, UserId) {
