@@ -10,6 +10,7 @@ mod m20261128_000004_create_refresh_tokens;
 mod m20261128_000005_create_rate_limits;
 mod m20261128_000006_create_action_tokens;
 mod m20261202_000007_one_live_refresh_token;
+mod m20261202_000009_audit_events;
 
 /// Applies and reverts the schema.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_rate_limits::Migration),
             Box::new(m20261128_000006_create_action_tokens::Migration),
             Box::new(m20261202_000007_one_live_refresh_token::Migration),
+            Box::new(m20261202_000009_audit_events::Migration),
         ]
     }
 }
