@@ -3,10 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::Method;
+use async_trait::async_trait;
+use auth_domain::audit::{AuditEvent, AuditFilter, AuditLog};
+use auth_domain::common::{Page, PageRequest, StorageError};
+use chrono::{DateTime, Utc};
 
 /// Upper bounds of the latency histogram buckets, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -59,6 +64,7 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    audit_write_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -102,6 +108,11 @@ impl Metrics {
         if let Ok(mut inner) = self.inner.lock() {
             *inner.logins.entry(outcome).or_default() += 1;
         }
+    }
+
+    /// Counts one audit event that could not be stored.
+    pub fn observe_audit_write_failure(&self) {
+        self.audit_write_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition, with the hashing pool's gauges.
@@ -170,7 +181,53 @@ impl Metrics {
         out.push_str("# HELP password_hashing_workers Threads computing password hashes.\n");
         out.push_str("# TYPE password_hashing_workers gauge\n");
         let _ = writeln!(out, "password_hashing_workers {hashing_workers}");
+        out.push_str("# HELP audit_write_failures_total Audit events that could not be stored.\n");
+        out.push_str("# TYPE audit_write_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "audit_write_failures_total {}",
+            self.audit_write_failures.load(Ordering::Relaxed)
+        );
         out
+    }
+}
+
+/// An [`AuditLog`] that counts, in [`Metrics`], the events its inner log
+/// failed to store (the use-cases log the failure and carry on).
+#[allow(missing_debug_implementations)]
+pub struct CountedAuditLog {
+    inner: Arc<dyn AuditLog>,
+    metrics: Arc<Metrics>,
+}
+
+impl CountedAuditLog {
+    /// Counts the failures of `inner` in `metrics`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn AuditLog>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl AuditLog for CountedAuditLog {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StorageError> {
+        let result = self.inner.record(event).await;
+        if result.is_err() {
+            self.metrics.observe_audit_write_failure();
+        }
+        result
+    }
+
+    async fn list(
+        &self,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, StorageError> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        self.inner.purge(before).await
     }
 }
 
@@ -222,6 +279,34 @@ mod tests {
         assert!(text.contains("auth_logins_total{outcome=\"success\"} 1"));
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
         assert!(text.contains("password_hashing_queue_depth 2"));
+        assert!(text.contains("audit_write_failures_total 0"));
+    }
+
+    #[tokio::test]
+    async fn failed_audit_writes_are_counted() {
+        let mut inner = auth_domain::audit::MockAuditLog::new();
+        inner
+            .expect_record()
+            .returning(|_| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
+        let metrics = Arc::new(Metrics::default());
+        let log = CountedAuditLog::new(Arc::new(inner), metrics.clone());
+        let event = AuditEvent {
+            id: uuid::Uuid::nil(),
+            kind: auth_domain::audit::AuditEventType::Logout,
+            user_id: None,
+            actor_id: None,
+            ip: None,
+            user_agent: None,
+            created_at: Utc::now(),
+            details: auth_domain::audit::AuditDetails::new(),
+        };
+        assert!(log.record(&event).await.is_err());
+        assert!(log.record(&event).await.is_err());
+        assert!(
+            metrics
+                .render(0, 1)
+                .contains("audit_write_failures_total 2")
+        );
     }
 
     #[test]

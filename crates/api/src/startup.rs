@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use auth_domain::audit::{AuditLog, AuditService, Auditor};
 use auth_domain::auth::{
     AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer,
 };
@@ -26,8 +27,8 @@ use auth_infra::blocking::BlockingPool;
 use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm};
 use auth_infra::mail::{LogMailer, SmtpMailer};
 use auth_infra::sea_orm::{
-    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmRateLimiter,
-    SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmAuditLog, SeaOrmProjectRepository,
+    SeaOrmRateLimiter, SeaOrmReadiness, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
 };
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
@@ -37,6 +38,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
+use crate::metrics::{CountedAuditLog, Metrics};
 use crate::settings::{Environment, Settings};
 use crate::state::AppState;
 use crate::{middleware, routes};
@@ -63,14 +65,16 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
 /// How often expired and revoked sessions are deleted.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Deletes expired and revoked sessions and stale rate-limit windows now
-/// and every hour, so the tables do not grow without bound. Harmless when
+/// Deletes expired and revoked sessions, stale rate-limit windows and audit
+/// events past retention now and every hour, so the tables do not grow
+/// without bound. Harmless when
 /// several instances do it. A plain Tokio task (not `actix_web::rt::spawn`,
 /// which needs a `LocalSet`), so the application can also be built inside
 /// any Tokio runtime, as the black-box tests do.
 fn spawn_purge(
     sessions: Arc<SessionService>,
     recovery: Arc<RecoveryService>,
+    audit: Arc<AuditService>,
     rate_limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
 ) {
@@ -90,6 +94,11 @@ fn spawn_purge(
             let before = clock.now() - TimeDelta::days(1);
             if let Err(error) = rate_limiter.purge(before).await {
                 tracing::warn!(error = %error, "rate-limit purge failed");
+            }
+            match audit.purge().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "audit events past retention purged"),
+                Err(error) => tracing::warn!(error = %error, "audit purge failed"),
             }
         }
     });
@@ -173,6 +182,8 @@ pub struct Services {
     pub projects: Arc<ProjectService>,
     /// User management.
     pub admin: Arc<AdminService>,
+    /// The audit trail, read and purged.
+    pub audit: Arc<AuditService>,
     /// The JWKS document.
     pub jwks: serde_json::Value,
     /// Shared request counters.
@@ -184,7 +195,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Wires every use-case to the adapters on `db` and `keys`.
+    /// Wires every use-case to the adapters on `db` and `keys`; audit events
+    /// that cannot be stored are counted in `metrics`.
     ///
     /// # Errors
     /// When the hashing pool cannot start.
@@ -193,6 +205,7 @@ impl Services {
         db: DatabaseConnection,
         keys: Arc<JwtKeys>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let jwt = JwtIdentity {
             issuer: settings.jwt.issuer.clone(),
@@ -225,6 +238,11 @@ impl Services {
             Arc::new(SeaOrmSessionRepository::new(db.clone()));
         let action_tokens = Arc::new(SeaOrmActionTokenRepository::new(db.clone()));
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
+        let audit_log: Arc<dyn AuditLog> = Arc::new(CountedAuditLog::new(
+            Arc::new(SeaOrmAuditLog::new(db.clone())),
+            metrics,
+        ));
+        let auditor = Auditor::new(audit_log.clone(), ids.clone(), clock.clone());
         let hasher: Arc<dyn PasswordHasher> = hasher;
         let issuer = SessionIssuer::new(
             sessions.clone(),
@@ -258,13 +276,18 @@ impl Services {
                 verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
                 clock: clock.clone(),
                 ids: ids.clone(),
+                audit: auditor.clone(),
             },
             issuer.clone(),
             guard.clone(),
             dummy_hash,
         ));
-        let session_service =
-            Arc::new(SessionService::new(sessions.clone(), issuer, clock.clone()));
+        let session_service = Arc::new(SessionService::new(
+            sessions.clone(),
+            issuer,
+            clock.clone(),
+            auditor.clone(),
+        ));
         let account = Arc::new(AccountService::new(AccountPorts {
             users: users.clone(),
             sessions: sessions.clone(),
@@ -272,6 +295,7 @@ impl Services {
             guard,
             action_tokens: action_tokens.clone(),
             clock: clock.clone(),
+            audit: auditor.clone(),
         }));
         let recovery = Arc::new(RecoveryService::new(
             RecoveryPorts {
@@ -284,6 +308,7 @@ impl Services {
                 clock: clock.clone(),
                 ids,
                 secrets: Arc::new(RandomSecretGenerator),
+                audit: auditor.clone(),
             },
             MailSettings {
                 links: MailLinks {
@@ -298,7 +323,12 @@ impl Services {
             clock.clone(),
             Arc::new(UuidV7Generator),
         ));
-        let admin = Arc::new(AdminService::new(users, sessions, clock.clone()));
+        let admin = Arc::new(AdminService::new(users, sessions, clock.clone(), auditor));
+        let audit = Arc::new(AuditService::new(
+            audit_log,
+            clock.clone(),
+            settings.audit.retention(),
+        ));
         Ok(Self {
             auth,
             sessions: session_service,
@@ -306,6 +336,7 @@ impl Services {
             recovery,
             projects,
             admin,
+            audit,
             jwks,
             rate_limiter,
             hashing: pool,
@@ -361,10 +392,12 @@ impl Application {
                 .context("could not apply database migrations")?;
         }
 
-        let services = Services::wire(&settings, db, keys, clock.clone()).await?;
+        let metrics = Arc::new(Metrics::default());
+        let services = Services::wire(&settings, db, keys, clock.clone(), metrics.clone()).await?;
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
+            services.audit.clone(),
             services.rate_limiter.clone(),
             clock.clone(),
         );
@@ -375,6 +408,7 @@ impl Application {
             recovery,
             projects,
             admin,
+            audit,
             jwks,
             rate_limiter,
             hashing,
@@ -388,10 +422,11 @@ impl Application {
             recovery,
             projects,
             admin,
+            audit,
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
             clock,
-            metrics: Arc::new(crate::metrics::Metrics::default()),
+            metrics,
             hashing,
             readiness,
             password_policy: PasswordPolicy {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use auth_domain::audit::AuditService;
 use auth_domain::auth::AuthService;
 use auth_domain::common::{Clock, HashingLoad, RateLimiter, Readiness};
 use auth_domain::project::ProjectService;
@@ -26,6 +27,8 @@ pub struct AppState {
     pub projects: Arc<ProjectService>,
     /// User management.
     pub admin: Arc<AdminService>,
+    /// The audit trail.
+    pub audit: Arc<AuditService>,
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.

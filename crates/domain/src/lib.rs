@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod mail;

@@ -44,6 +44,7 @@ pub mod responses;
         routes::users::sessions::list,
         routes::users::sessions::revoke,
         routes::users::sessions::revoke_all,
+        routes::users::audit::list,
         routes::well_known::jwks,
         routes::projects::list::handle,
         routes::projects::create::handle,
@@ -53,6 +54,7 @@ pub mod responses;
         routes::admin::users::list,
         routes::admin::users::get,
         routes::admin::users::update,
+        routes::admin::audit::list,
     ),
     components(schemas(Problem, ProblemField, TokenResponse, UserResponse)),
     modifiers(&Security),
@@ -61,7 +63,7 @@ pub mod responses;
         (name = "auth", description = "Signing up and logging in"),
         (name = "users", description = "The current user and their sessions"),
         (name = "projects", description = "Projects owned by the current user"),
-        (name = "admin", description = "User management (role `admin`)"),
+        (name = "admin", description = "User management and the audit trail (role `admin`)"),
     )
 )]
 pub struct ApiDoc;

@@ -184,7 +184,7 @@ pub(super) async fn replay_within_grace(since_rotation: TimeDelta) {
     let service = mocks.sessions_service();
 
     let tokens = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect("a replay within the grace period gets a fresh pair");
 
@@ -206,7 +206,10 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
     let issued = mocks.expect_pair_issued();
     let service = mocks.sessions_service();
 
-    let tokens = service.refresh(PRESENTED).await.expect("refresh succeeds");
+    let tokens = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect("refresh succeeds");
 
     let replacement = take(&replacement);
     assert_eq!(replacement, replacement_at(at, &tokens));
@@ -235,7 +238,7 @@ async fn refresh_that_loses_the_rotation_race_within_the_grace_period_supersedes
     let service = mocks.sessions_service();
 
     let tokens = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect("the racing request also gets a pair");
 
@@ -273,7 +276,7 @@ async fn refresh_that_loses_the_rotation_race_without_a_grace_period_revokes_the
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("a token is redeemed at most once");
 
@@ -309,7 +312,7 @@ async fn refresh_replaying_a_token_rotated_this_instant_without_a_grace_period_r
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("grace zero allows no replay");
 
@@ -357,7 +360,7 @@ async fn refresh_replaying_a_token_after_the_grace_period_revokes_the_session() 
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("a late replay is theft");
 
@@ -371,7 +374,10 @@ async fn refresh_with_an_unknown_token_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("unknown token");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("unknown token");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -390,7 +396,10 @@ async fn refresh_with_a_token_expiring_now_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("token expired");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("token expired");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -406,7 +415,10 @@ async fn refresh_with_an_expired_token_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("token expired");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("token expired");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -423,7 +435,7 @@ async fn refresh_in_a_revoked_session_is_refused_and_writes_nothing() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked");
 
@@ -445,7 +457,7 @@ async fn refresh_in_an_expired_session_is_refused() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session expired");
 
@@ -463,7 +475,10 @@ async fn refresh_of_a_disabled_user_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("user disabled");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("user disabled");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -492,7 +507,7 @@ async fn refresh_when_the_session_is_revoked_meanwhile_is_refused() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked meanwhile");
 
@@ -516,7 +531,7 @@ async fn refresh_replaying_within_grace_after_the_session_was_revoked_is_refused
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked meanwhile");
 
@@ -535,7 +550,7 @@ async fn refresh_when_storage_is_unavailable_is_unavailable() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("storage is down");
 
@@ -562,7 +577,7 @@ async fn refresh_when_rotation_cannot_be_stored_issues_no_token() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("storage is down");
 

@@ -14,8 +14,23 @@ use super::{
     AccessChanges, AccessUpdate, AdminError, AdminService, Email, MockUserRepository, PasswordHash,
     Role, User, UserId,
 };
+use crate::audit::Origin;
 use crate::common::{MockClock, Page, PageRequest, StorageError};
-use crate::session::MockSessionRepository;
+use crate::session::{ClientInfo, MockSessionRepository};
+use crate::testing::AuditSink;
+
+const ADMIN_ID: UserId = UserId(Uuid::from_u128(0x0009));
+
+/// The administrator making the change, from their browser.
+fn origin() -> Origin {
+    Origin::user(
+        ADMIN_ID,
+        ClientInfo {
+            user_agent: Some("admin-console/1.0".into()),
+            ip: Some("198.51.100.4".into()),
+        },
+    )
+}
 
 const USER_ID: UserId = UserId(Uuid::from_u128(0x0001));
 const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
@@ -80,6 +95,7 @@ struct Mocks {
     /// keep one (the repository enforces the rule atomically).
     admins: Option<u64>,
     current: Option<User>,
+    audit: AuditSink,
 }
 
 impl Mocks {
@@ -89,16 +105,21 @@ impl Mocks {
             sessions: MockSessionRepository::new(),
             admins: None,
             current: None,
+            audit: AuditSink::default(),
         }
     }
 
     fn service(self) -> AdminService {
-        let mut clock = MockClock::new();
-        clock.expect_now().return_const(now());
+        let clock = || {
+            let mut clock = MockClock::new();
+            clock.expect_now().return_const(now());
+            clock
+        };
         AdminService::new(
             Arc::new(self.users),
             Arc::new(self.sessions),
-            Arc::new(clock),
+            Arc::new(clock()),
+            self.audit.auditor(Arc::new(clock())),
         )
     }
 
@@ -136,9 +157,9 @@ impl Mocks {
         };
         self.users
             .expect_update_access()
-            .with(eq(USER_ID), always(), eq(now()))
+            .with(eq(USER_ID), always(), eq(now()), always())
             .times(1)
-            .return_once(move |_, _, _| {
+            .return_once(move |_, _, _, _| {
                 Ok(AccessUpdate::Updated {
                     before: Box::new(before),
                     after: Box::new(after),
@@ -153,9 +174,9 @@ impl Mocks {
             Some(count) if count <= 1 => {
                 self.users
                     .expect_update_access()
-                    .with(eq(USER_ID), always(), eq(now()))
+                    .with(eq(USER_ID), always(), eq(now()), always())
                     .times(1)
-                    .returning(|_, _, _| Ok(AccessUpdate::LastAdmin));
+                    .returning(|_, _, _, _| Ok(AccessUpdate::LastAdmin));
             }
             _ => {
                 self.users.expect_update_access().never();
@@ -188,7 +209,7 @@ async fn demoting_the_last_active_admin_is_refused() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -202,7 +223,7 @@ async fn disabling_the_last_active_admin_is_refused() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -220,7 +241,7 @@ async fn disabling_and_demoting_the_last_active_admin_at_once_is_refused() {
     };
     let error = mocks
         .service()
-        .update_access(USER_ID, changes)
+        .update_access(&origin(), USER_ID, changes)
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -234,7 +255,7 @@ async fn a_count_of_zero_is_refused_too() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -249,7 +270,7 @@ async fn demoting_one_of_two_active_admins_succeeds() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect("demoted");
     assert_eq!(updated.role, Role::User);
@@ -266,7 +287,7 @@ async fn disabling_one_of_two_active_admins_succeeds_and_revokes_their_sessions(
     mocks.expect_revoke_all();
     let updated = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("disabled");
     assert!(!updated.is_active);
@@ -282,7 +303,7 @@ async fn promoting_never_checks_the_admin_count() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::Admin))
+        .update_access(&origin(), USER_ID, set_role(Role::Admin))
         .await
         .expect("promoted");
     assert_eq!(updated.role, Role::Admin);
@@ -301,7 +322,7 @@ async fn keeping_an_active_admin_an_admin_never_checks_the_count() {
     };
     mocks
         .service()
-        .update_access(USER_ID, changes)
+        .update_access(&origin(), USER_ID, changes)
         .await
         .expect("unchanged");
 }
@@ -315,7 +336,7 @@ async fn enabling_a_disabled_admin_never_checks_the_count_nor_revokes() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, enable())
+        .update_access(&origin(), USER_ID, enable())
         .await
         .expect("enabled");
     assert!(updated.is_active);
@@ -330,7 +351,7 @@ async fn demoting_a_disabled_admin_never_checks_the_count() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect("demoted");
     assert_eq!(updated.role, Role::User);
@@ -348,7 +369,7 @@ async fn disabling_a_user_revokes_all_their_sessions_at_now() {
     mocks.expect_revoke_all();
     let updated = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("disabled");
     assert!(!updated.is_active);
@@ -364,7 +385,7 @@ async fn re_enabling_a_user_revokes_nothing() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, enable())
+        .update_access(&origin(), USER_ID, enable())
         .await
         .expect("enabled");
     assert!(updated.is_active);
@@ -378,7 +399,7 @@ async fn disabling_an_already_disabled_user_revokes_nothing() {
     mocks.expect_no_revoke();
     mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("still disabled");
 }
@@ -395,7 +416,7 @@ async fn a_failing_revocation_is_reported() {
         .returning(|_, _| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("unavailable");
     assert!(matches!(error, AdminError::Unavailable(_)), "{error:?}");
@@ -409,13 +430,13 @@ async fn updating_an_unknown_id_is_not_found() {
     mocks
         .users
         .expect_update_access()
-        .with(eq(USER_ID), eq(disable()), eq(now()))
+        .with(eq(USER_ID), eq(disable()), eq(now()), always())
         .times(1)
-        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
+        .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("not found");
     assert!(matches!(error, AdminError::NotFound), "{error:?}");
@@ -429,11 +450,11 @@ async fn a_user_deleted_during_the_update_is_not_found() {
         .users
         .expect_update_access()
         .times(1)
-        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
+        .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("not found");
     assert!(matches!(error, AdminError::NotFound), "{error:?}");

@@ -25,7 +25,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    assert_eq!(Migrator::migrations().len(), 7);
+    assert_eq!(Migrator::migrations().len(), 8);
     let tables = [
         "users",
         "projects",
@@ -33,6 +33,7 @@ db_test!(migrations_are_reversible, |db| {
         "refresh_tokens",
         "rate_limits",
         "action_tokens",
+        "audit_events",
     ];
     for table in tables {
         assert!(table_exists(&db.db, table).await, "{table} after up");
@@ -70,13 +71,14 @@ db_test!(migrations_are_reversible, |db| {
 
 db_test!(two_steps_down_revert_only_the_latest_two, |db| {
     Migrator::down(&db.db, Some(2)).await.expect("revert two");
-    assert!(!table_exists(&db.db, "action_tokens").await);
+    assert!(!table_exists(&db.db, "audit_events").await);
     for table in [
         "users",
         "projects",
         "sessions",
         "refresh_tokens",
         "rate_limits",
+        "action_tokens",
     ] {
         assert!(table_exists(&db.db, table).await, "{table} after one down");
     }
@@ -98,14 +100,15 @@ db_test!(
         use auth_infra::sea_orm::{SeaOrmSessionRepository, SeaOrmUserRepository};
         use sea_orm::{ActiveValue::Set, EntityTrait as _};
 
-        Migrator::down(&db.db, Some(1))
-            .await
-            .expect("revert the index");
         let ada = crate::fixtures::user("ada@example.com");
         SeaOrmUserRepository::new(db.db.clone())
-            .insert(&ada)
+            .insert(&ada, &crate::fixtures::event())
             .await
             .expect("insert ada");
+        // The audit table, then the index.
+        Migrator::down(&db.db, Some(2))
+            .await
+            .expect("revert the index");
         let sessions = SeaOrmSessionRepository::new(db.db.clone());
         let session = crate::fixtures::session(ada.id);
         let oldest = crate::fixtures::refresh_token(&session);

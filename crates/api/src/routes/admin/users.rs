@@ -1,6 +1,7 @@
 //! `GET /admin/users`, `GET /admin/users/{id}`, `PATCH /admin/users/{id}`.
 
 use actix_web::{HttpResponse, web};
+use auth_domain::audit::Origin;
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::FieldError;
 use crate::error::{ApiError, Problem};
-use crate::extractors::{AdminUser, Pagination, ValidJson, encode_cursor};
+use crate::extractors::{AdminUser, Pagination, RequestClient, ValidJson, encode_cursor};
 use crate::openapi::responses::{AdminErrors, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::{RoleName, UserResponse};
 use crate::state::AppState;
@@ -116,7 +117,8 @@ pub struct UpdateUser {
     ))]
 pub async fn update(
     state: web::Data<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    RequestClient(client): RequestClient,
     id: web::Path<String>,
     ValidJson(body): ValidJson<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
@@ -129,6 +131,7 @@ pub async fn update(
     let user = state
         .admin
         .update_access(
+            &Origin::user(admin.0.user.id, client),
             id,
             AccessChanges {
                 is_active: body.is_active,

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, Problem};
-use crate::extractors::CurrentUser;
+use crate::extractors::{CurrentUser, RequestClient};
 use crate::openapi::responses::{BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
@@ -77,12 +77,13 @@ pub async fn list(
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     state
         .sessions
-        .revoke_session(caller.user.id, SessionId(id))
+        .revoke_session(caller.user.id, SessionId(id), &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -97,7 +98,11 @@ pub async fn revoke(
 pub async fn revoke_all(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
 ) -> Result<HttpResponse, ApiError> {
-    state.sessions.revoke_all_sessions(caller.user.id).await?;
+    state
+        .sessions
+        .revoke_all_sessions(caller.user.id, &client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

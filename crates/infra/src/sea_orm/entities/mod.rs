@@ -1,6 +1,7 @@
 //! SeaORM entities, one per table.
 
 pub mod action_token;
+pub mod audit_event;
 pub mod project;
 pub mod refresh_token;
 pub mod session;
