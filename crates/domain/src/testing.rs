@@ -13,7 +13,7 @@ use mockall::predicate::eq;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-pub(crate) use crate::audit::{AuditEvent, AuditEventType, Auditor, MockAuditLog};
+pub(crate) use crate::audit::{AuditDetails, AuditEvent, AuditEventType, Auditor, MockAuditLog};
 pub(crate) use crate::auth::{
     AccessClaims, AuthPorts, AuthService, AuthSettings, IssuedTokens, LoginCommand, LoginLimits,
     MockTokenIssuer, MockTokenVerifier, PasswordGuard, SessionIssuer, SignupCommand,
@@ -159,6 +159,26 @@ pub(crate) fn take<T>(captured: &Captured<T>) -> T {
         .expect("lock not poisoned")
         .take()
         .expect("the mock was called")
+}
+
+/// An event as the tests' auditor builds it (id [`AUDIT_ID`], at `now()`).
+pub(crate) fn audit_event(
+    kind: AuditEventType,
+    user: Option<UserId>,
+    actor: Option<UserId>,
+    client: ClientInfo,
+    details: AuditDetails,
+) -> AuditEvent {
+    AuditEvent {
+        id: AUDIT_ID,
+        kind,
+        user_id: user,
+        actor_id: actor,
+        ip: client.ip,
+        user_agent: client.user_agent,
+        created_at: now(),
+        details,
+    }
 }
 
 /// The events recorded through the tests' auditor's [`MockAuditLog`] (those

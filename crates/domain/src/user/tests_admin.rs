@@ -14,7 +14,7 @@ use super::{
     AccessChanges, AccessUpdate, AdminError, AdminService, Email, MockUserRepository, PasswordHash,
     Role, User, UserId,
 };
-use crate::audit::Origin;
+use crate::audit::{AuditEventType, Origin};
 use crate::common::{MockClock, Page, PageRequest, StorageError};
 use crate::session::{ClientInfo, MockSessionRepository};
 use crate::testing::AuditSink;
@@ -630,4 +630,86 @@ async fn demoting_by_email_keeps_the_last_admin() {
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+// --- the audit trail ------------------------------------------------------
+
+#[tokio::test]
+async fn an_access_change_stores_its_event_by_the_administrator() {
+    let mut mocks = Mocks::new();
+    let before = user(Role::User, true);
+    let after = User {
+        role: Role::Admin,
+        updated_at: now(),
+        ..before.clone()
+    };
+    mocks
+        .users
+        .expect_update_access()
+        .withf(|id, _, _, event| {
+            let Some(event) = event else { return false };
+            *id == USER_ID
+                && event.kind == AuditEventType::AccountUpdated
+                && event.user_id == Some(USER_ID)
+                && event.actor_id == Some(ADMIN_ID)
+                && event.ip.as_deref() == Some("198.51.100.4")
+                && event.user_agent.as_deref() == Some("admin-console/1.0")
+                && event.created_at == now()
+        })
+        .times(1)
+        .return_once(move |_, _, _, event| {
+            // What the repository stores: the changed fields added.
+            let stored = event.map(|e| e.with_access_changes(&before, &after));
+            assert_eq!(
+                stored.map(|e| e.details.to_string()),
+                Some(r#"{"role":{"from":"user","to":"admin"}}"#.to_owned())
+            );
+            Ok(AccessUpdate::Updated {
+                before: Box::new(before),
+                after: Box::new(after),
+            })
+        });
+    let service = mocks.service();
+
+    service
+        .update_access(&origin(), USER_ID, set_role(Role::Admin))
+        .await
+        .expect("promoted");
+}
+
+#[tokio::test]
+async fn a_command_line_change_is_recorded_without_actor() {
+    let mut mocks = Mocks::new();
+    let found = user(Role::User, true);
+    mocks
+        .users
+        .expect_find_by_email()
+        .return_once(move |_| Ok(Some(found)));
+    let before = user(Role::User, true);
+    let after = User {
+        is_active: false,
+        ..before.clone()
+    };
+    mocks
+        .users
+        .expect_update_access()
+        .withf(|_, _, _, event| {
+            event
+                .as_ref()
+                .is_some_and(|e| e.actor_id.is_none() && e.ip.is_none())
+        })
+        .times(1)
+        .return_once(move |_, _, _, _| {
+            Ok(AccessUpdate::Updated {
+                before: Box::new(before),
+                after: Box::new(after),
+            })
+        });
+    mocks.expect_revoke_all();
+    let service = mocks.service();
+
+    service
+        .update_access_by_email(&email(), disable())
+        .await
+        .expect("disabled");
 }
