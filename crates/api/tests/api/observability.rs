@@ -256,6 +256,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/users/me/password"),
     ("get", "/users/me/sessions"),
     ("delete", "/users/me/sessions"),
+    ("get", "/users/me/audit"),
     ("delete", "/users/me/sessions/{id}"),
     ("get", "/projects"),
     ("post", "/projects"),
@@ -265,6 +266,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/admin/users"),
     ("get", "/admin/users/{id}"),
     ("patch", "/admin/users/{id}"),
+    ("get", "/admin/audit"),
 ];
 
 api_test!(
