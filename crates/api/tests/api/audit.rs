@@ -149,6 +149,8 @@ api_test!(bad_audit_queries_are_422_naming_the_field, |app| {
         ("limit=x", "limit"),
         ("cursor=zzz", "cursor"),
         ("user_id=not-a-uuid", "user_id"),
+        ("user_id=", "user_id"),
+        ("type=", "type"),
         ("type=LOGIN_FAILED", "type"),
         ("type=coffee_break", "type"),
     ] {

@@ -34,13 +34,15 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let mut filter = AuditFilter::default();
-    if let Some(raw) = pagination.param("user_id").filter(|raw| !raw.is_empty()) {
-        match Uuid::parse_str(raw.trim()) {
+    // Present but empty is no UUID and no type either: 422, as the
+    // document's formats say.
+    if let Some(raw) = pagination.param("user_id") {
+        match Uuid::parse_str(raw) {
             Ok(id) => filter.user_id = Some(UserId(id)),
             Err(_) => errors.push(FieldError::new("user_id", "is not a UUID")),
         }
     }
-    if let Some(raw) = pagination.param("type").filter(|raw| !raw.is_empty()) {
+    if let Some(raw) = pagination.param("type") {
         match parse_type(raw) {
             Ok(kind) => filter.kind = Some(kind),
             Err(e) => errors.push(FieldError::new("type", e)),
