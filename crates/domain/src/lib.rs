@@ -10,7 +10,9 @@
 //! [`session::SessionService`] (refresh, log-out, revocation),
 //! [`user::AccountService`] and [`user::AdminService`],
 //! [`recovery::RecoveryService`] (mailed links) and
-//! [`project::ProjectService`].
+//! [`project::ProjectService`]. The security audit trail
+//! ([`audit::AuditEvent`]) is recorded by those services through
+//! [`audit::Auditor`] and read through [`audit::AuditService`].
 //!
 //! Nothing here does I/O or knows about HTTP, SQL, JWT or Argon2: adapters live
 //! in other crates. With the `mocks` feature every port has a `mockall` mock

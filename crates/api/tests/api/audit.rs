@@ -522,3 +522,33 @@ async fn no_secret_reaches_the_trail_sqlite() {
 async fn no_secret_reaches_the_trail_postgres() {
     no_secret_reaches_the_trail(Backend::Postgres).await;
 }
+
+api_test!(a_failed_audit_write_keeps_the_login_and_is_counted, |app| {
+    app.signed_up("ada@example.com").await;
+    // The trail's table is gone: what is recorded after the fact fails.
+    app.db
+        .db
+        .execute_unprepared("DROP TABLE audit_events")
+        .await
+        .unwrap();
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(
+        app.login("ada@example.com", "wrong password!")
+            .await
+            .status(),
+        401
+    );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("audit_write_failures_total 2"),
+        "{metrics}"
+    );
+});
