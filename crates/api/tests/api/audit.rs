@@ -552,3 +552,128 @@ api_test!(a_failed_audit_write_keeps_the_login_and_is_counted, |app| {
         "{metrics}"
     );
 });
+
+/// Runs `authd` on the app's database with JSON logs, feeding `stdin`.
+async fn authd(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let url = app.db.url.clone();
+    let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
+        command
+            .args(&args)
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG");
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AUTH__") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("AUTH__DATABASE__URL", url)
+            .env("AUTH__LOG__FORMAT", "json")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run authd");
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(pipe);
+        child.wait_with_output().expect("authd output")
+    })
+    .await
+    .unwrap()
+}
+
+api_test!(
+    operator_commands_are_recorded_without_actor_and_logged,
+    |app| {
+        let new_password = "an operator's new phrase";
+        let mut log = String::new();
+        for (args, stdin) in [
+            (
+                vec!["user", "create", "--email", "ops@example.com"],
+                format!("{PASSWORD}\n"),
+            ),
+            (
+                vec![
+                    "user",
+                    "set-role",
+                    "--email",
+                    "ops@example.com",
+                    "--role",
+                    "admin",
+                ],
+                String::new(),
+            ),
+            (
+                vec!["user", "set-password", "--email", "ops@example.com"],
+                format!("{new_password}\n"),
+            ),
+        ] {
+            let output = authd(&app, &args, &stdin).await;
+            assert!(output.status.success(), "{output:?}");
+            log.push_str(&String::from_utf8_lossy(&output.stdout));
+            log.push_str(&String::from_utf8_lossy(&output.stderr));
+        }
+
+        let login: Value = app
+            .login("ops@example.com", new_password)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap();
+        let own = page(&app, token, "/users/me/audit").await;
+        // The command line reads the system clock, the app the tests' clock:
+        // look the events up by type, not by position.
+        let mut kinds = types(&own);
+        kinds.sort_unstable();
+        assert_eq!(
+            kinds,
+            [
+                "account_updated",
+                "login_succeeded",
+                "password_changed",
+                "signup"
+            ]
+        );
+        let of = |kind: &str| {
+            own["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["type"] == kind)
+                .unwrap()
+                .clone()
+        };
+        for kind in ["signup", "account_updated", "password_changed"] {
+            assert_eq!(of(kind)["actor_id"], Value::Null, "{kind}");
+            assert_eq!(of(kind)["ip"], Value::Null, "{kind}");
+        }
+        assert_eq!(of("password_changed")["details"], json!({"by": "operator"}));
+        assert_eq!(
+            of("account_updated")["details"],
+            json!({"role": {"from": "user", "to": "admin"}})
+        );
+        assert_eq!(of("signup")["details"], json!({"role": "user"}));
+
+        // Each event is also a structured log line under the `audit` target.
+        let audit_lines: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(r#""target":"audit""#))
+            .collect();
+        for kind in ["signup", "account_updated", "password_changed"] {
+            assert!(
+                audit_lines
+                    .iter()
+                    .any(|line| line.contains(&format!(r#""event_type":"{kind}""#))),
+                "{kind} not logged: {log}"
+            );
+        }
+        assert!(!log.contains(PASSWORD) && !log.contains(new_password));
+    }
+);
