@@ -17,6 +17,7 @@ mod m20261128_000005_create_rate_limits;
 mod m20261128_000006_create_action_tokens;
 mod m20261202_000007_one_live_refresh_token;
 mod m20261202_000008_mfa;
+mod m20261202_000009_audit_events;
 mod m20261202_000010_mail_outbox;
 
 /// Applies and reverts the schema.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_action_tokens::Migration),
             Box::new(m20261202_000007_one_live_refresh_token::Migration),
             Box::new(m20261202_000008_mfa::Migration),
+            Box::new(m20261202_000009_audit_events::Migration),
             Box::new(m20261202_000010_mail_outbox::Migration),
         ]
     }

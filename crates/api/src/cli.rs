@@ -154,6 +154,7 @@ async fn user_command(action: UserAction, settings: &Settings) -> anyhow::Result
         db,
         keys,
         std::sync::Arc::new(auth_infra::system::SystemClock),
+        std::sync::Arc::new(crate::metrics::Metrics::default()),
     )
     .await?;
     match action {

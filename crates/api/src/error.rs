@@ -5,6 +5,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use auth_domain::audit::AuditError;
 use auth_domain::auth::{AuthenticateError, LoginError, SignupError};
 use auth_domain::mfa::{MfaError, MfaVerifyError};
 use auth_domain::project::ProjectError;
@@ -485,6 +486,15 @@ impl From<RefreshError> for ApiError {
             ),
             RefreshError::Unavailable(e) => Self::unavailable(e),
             RefreshError::Unexpected(e) => Self::internal(e),
+        }
+    }
+}
+
+impl From<AuditError> for ApiError {
+    fn from(error: AuditError) -> Self {
+        match error {
+            AuditError::Unavailable(e) => Self::unavailable(e),
+            AuditError::Unexpected(e) => Self::internal(e),
         }
     }
 }

@@ -8,9 +8,14 @@
 //! takes no lock shared by every request (the families' maps are behind a
 //! read-write lock, taken for writing only when a series is first seen).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::Method;
+use async_trait::async_trait;
+use auth_domain::audit::{AuditEvent, AuditFilter, AuditLog};
+use auth_domain::common::{Page, PageRequest, StorageError};
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -120,6 +125,7 @@ pub struct Metrics {
     logins: Family<LoginLabels, Counter>,
     hashing_queue_depth: Gauge,
     hashing_workers: Gauge,
+    audit_write_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -165,6 +171,12 @@ impl Metrics {
             "Threads computing password hashes",
             hashing_workers.clone(),
         );
+        let audit_write_failures = Counter::default();
+        registry.register(
+            "audit_write_failures",
+            "Audit events that could not be stored",
+            audit_write_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -172,6 +184,7 @@ impl Metrics {
             logins,
             hashing_queue_depth,
             hashing_workers,
+            audit_write_failures,
         }
     }
 
@@ -213,6 +226,11 @@ impl Metrics {
         self.logins.get_or_create(&LoginLabels { outcome }).inc();
     }
 
+    /// Counts one audit event that could not be stored.
+    pub fn observe_audit_write_failure(&self) {
+        self.audit_write_failures.inc();
+    }
+
     /// The Prometheus text exposition (format 0.0.4), with the hashing
     /// pool's gauges.
     #[must_use]
@@ -225,6 +243,45 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// An [`AuditLog`] that counts, in [`Metrics`], the events its inner log
+/// failed to store (the use-cases log the failure and carry on).
+#[allow(missing_debug_implementations)]
+pub struct CountedAuditLog {
+    inner: Arc<dyn AuditLog>,
+    metrics: Arc<Metrics>,
+}
+
+impl CountedAuditLog {
+    /// Counts the failures of `inner` in `metrics`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn AuditLog>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+#[async_trait]
+impl AuditLog for CountedAuditLog {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StorageError> {
+        let result = self.inner.record(event).await;
+        if result.is_err() {
+            self.metrics.observe_audit_write_failure();
+        }
+        result
+    }
+
+    async fn list(
+        &self,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, StorageError> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        self.inner.purge(before).await
     }
 }
 
@@ -279,6 +336,38 @@ mod tests {
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
         assert!(text.contains("password_hashing_queue_depth 2"));
         assert!(text.contains("password_hashing_workers 4"));
+    }
+
+    #[tokio::test]
+    async fn failed_audit_writes_are_counted() {
+        let mut inner = auth_domain::audit::MockAuditLog::new();
+        inner
+            .expect_record()
+            .returning(|_| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
+        let metrics = Arc::new(Metrics::default());
+        assert!(
+            metrics
+                .render(0, 1)
+                .contains("audit_write_failures_total 0")
+        );
+        let log = CountedAuditLog::new(Arc::new(inner), metrics.clone());
+        let event = AuditEvent {
+            id: uuid::Uuid::nil(),
+            kind: auth_domain::audit::AuditEventType::Logout,
+            user_id: None,
+            actor_id: None,
+            ip: None,
+            user_agent: None,
+            created_at: Utc::now(),
+            details: auth_domain::audit::AuditDetails::new(),
+        };
+        assert!(log.record(&event).await.is_err());
+        assert!(log.record(&event).await.is_err());
+        assert!(
+            metrics
+                .render(0, 1)
+                .contains("audit_write_failures_total 2")
+        );
     }
 
     #[test]

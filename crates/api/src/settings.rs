@@ -111,6 +111,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// `AUTH__MFA__*`.
     pub mfa: MfaSettings,
+    /// `AUTH__AUDIT__*`.
+    pub audit: AuditSettings,
 }
 
 /// `AUTH__MFA__*`.
@@ -471,6 +473,29 @@ impl SessionCacheSettings {
     }
 }
 
+/// `AUTH__AUDIT__*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Days audit events are kept before the periodic purge deletes them;
+    /// `0` keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 90 }
+    }
+}
+
+impl AuditSettings {
+    /// How long events are kept; `None` for ever.
+    #[must_use]
+    pub fn retention(&self) -> Option<chrono::TimeDelta> {
+        (self.retention_days > 0).then(|| chrono::TimeDelta::days(self.retention_days.into()))
+    }
+}
+
 impl Settings {
     /// Loads the layered configuration from the process environment.
     ///
@@ -711,6 +736,11 @@ mod tests {
         assert_eq!(settings.password.min_length, 8);
         assert_eq!(settings.hashing.max_queue, 1024);
         assert!(settings.hashing.max_concurrent >= 1);
+        assert_eq!(settings.audit.retention_days, 90);
+        assert_eq!(
+            settings.audit.retention(),
+            Some(chrono::TimeDelta::days(90))
+        );
         assert_eq!(settings.log_format(), LogFormat::Pretty);
         assert_eq!(production().log_format(), LogFormat::Json);
         settings.validate().expect("development defaults are valid");

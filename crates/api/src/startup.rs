@@ -7,6 +7,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{Compress, Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use auth_domain::audit::{AuditLog, AuditService, Auditor};
 use auth_domain::auth::{
     AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer,
 };
@@ -32,7 +33,7 @@ use auth_infra::jwt::{JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, Si
 use auth_infra::mail::{LogMailer, SmtpMailer};
 use auth_infra::outbox::{OutboxHandle, OutboxWorker, RetryPolicy};
 use auth_infra::sea_orm::{
-    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmMailOutbox,
+    DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmAuditLog, SeaOrmMailOutbox,
     SeaOrmMfaChallengeRepository, SeaOrmProjectRepository, SeaOrmRateLimiter, SeaOrmReadiness,
     SeaOrmSecondFactorRepository, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
     ensure_sqlite_parent_dir,
@@ -47,6 +48,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::cors::CorsPolicy;
 use crate::extractors::TrustedProxies;
+use crate::metrics::{CountedAuditLog, Metrics};
 use crate::settings::{Environment, MetricsExposure, Settings};
 use crate::state::AppState;
 use crate::{middleware, routes};
@@ -76,8 +78,9 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DatabaseConnec
 /// How often expired and revoked sessions are deleted.
 const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Deletes expired and revoked sessions and stale rate-limit windows now
-/// and every hour, so the tables do not grow without bound. Harmless when
+/// Deletes expired and revoked sessions, stale rate-limit windows and audit
+/// events past retention now and every hour, so the tables do not grow
+/// without bound. Harmless when
 /// several instances do it. A plain Tokio task (not `actix_web::rt::spawn`,
 /// which needs a `LocalSet`), so the application can also be built inside
 /// any Tokio runtime, as the black-box tests do.
@@ -85,6 +88,7 @@ fn spawn_purge(
     sessions: Arc<SessionService>,
     recovery: Arc<RecoveryService>,
     mfa_login: Arc<MfaChallengeService>,
+    audit: Arc<AuditService>,
     rate_limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
 ) {
@@ -107,6 +111,11 @@ fn spawn_purge(
             let before = clock.now() - TimeDelta::days(1);
             if let Err(error) = rate_limiter.purge(before).await {
                 tracing::warn!(error = %error, "rate-limit purge failed");
+            }
+            match audit.purge().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "audit events past retention purged"),
+                Err(error) => tracing::warn!(error = %error, "audit purge failed"),
             }
         }
     });
@@ -233,6 +242,8 @@ pub struct Services {
     pub mfa: Arc<MfaService>,
     /// Log-in challenges of users with a second factor.
     pub mfa_login: Arc<MfaChallengeService>,
+    /// The audit trail, read and purged.
+    pub audit: Arc<AuditService>,
     /// The JWKS document.
     pub jwks: serde_json::Value,
     /// Shared request counters.
@@ -250,7 +261,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Wires every use-case to the adapters on `db` and `keys`.
+    /// Wires every use-case to the adapters on `db` and `keys`; audit events
+    /// that cannot be stored are counted in `metrics`.
     ///
     /// # Errors
     /// When the hashing pool cannot start.
@@ -259,6 +271,7 @@ impl Services {
         db: DatabaseConnection,
         keys: Arc<JwtKeys>,
         clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let jwt = JwtIdentity {
             issuer: settings.jwt.issuer.clone(),
@@ -310,6 +323,11 @@ impl Services {
             Arc::new(SeaOrmMfaChallengeRepository::new(db.clone()));
         let cipher = secret_cipher(settings, factors.as_ref()).await?;
         let ids: Arc<dyn IdGenerator> = Arc::new(UuidV7Generator);
+        let audit_log: Arc<dyn AuditLog> = Arc::new(CountedAuditLog::new(
+            Arc::new(SeaOrmAuditLog::new(db.clone())),
+            metrics,
+        ));
+        let auditor = Auditor::new(audit_log.clone(), ids.clone(), clock.clone());
         let hasher: Arc<dyn PasswordHasher> = hasher;
         let issuer = SessionIssuer::new(
             sessions.clone(),
@@ -349,6 +367,7 @@ impl Services {
                     ids.clone(),
                     clock.clone(),
                 ),
+                audit: auditor.clone(),
             },
             issuer.clone(),
             guard.clone(),
@@ -372,8 +391,12 @@ impl Services {
             challenges,
             issuer.clone(),
         ));
-        let session_service =
-            Arc::new(SessionService::new(sessions.clone(), issuer, clock.clone()));
+        let session_service = Arc::new(SessionService::new(
+            sessions.clone(),
+            issuer,
+            clock.clone(),
+            auditor.clone(),
+        ));
         let account = Arc::new(AccountService::new(AccountPorts {
             users: users.clone(),
             sessions: sessions.clone(),
@@ -381,6 +404,7 @@ impl Services {
             guard,
             action_tokens: action_tokens.clone(),
             clock: clock.clone(),
+            audit: auditor.clone(),
         }));
         let recovery = Arc::new(RecoveryService::new(
             RecoveryPorts {
@@ -393,6 +417,7 @@ impl Services {
                 clock: clock.clone(),
                 ids,
                 secrets: Arc::new(RandomSecretGenerator),
+                audit: auditor.clone(),
             },
             MailSettings {
                 links: MailLinks {
@@ -407,7 +432,12 @@ impl Services {
             clock.clone(),
             Arc::new(UuidV7Generator),
         ));
-        let admin = Arc::new(AdminService::new(users, sessions, clock.clone()));
+        let admin = Arc::new(AdminService::new(users, sessions, clock.clone(), auditor));
+        let audit = Arc::new(AuditService::new(
+            audit_log,
+            clock.clone(),
+            settings.audit.retention(),
+        ));
         Ok(Self {
             auth,
             sessions: session_service,
@@ -417,6 +447,7 @@ impl Services {
             admin,
             mfa,
             mfa_login,
+            audit,
             jwks,
             rate_limiter,
             hashing: pool,
@@ -474,12 +505,15 @@ impl Application {
                 .context("could not apply database migrations")?;
         }
 
-        let services = Services::wire(&settings, db.clone(), keys, clock.clone()).await?;
+        let metrics = Arc::new(Metrics::with_process_metrics());
+        let services =
+            Services::wire(&settings, db.clone(), keys, clock.clone(), metrics.clone()).await?;
         listen(services.session_cache.clone(), &db);
         spawn_purge(
             services.sessions.clone(),
             services.recovery.clone(),
             services.mfa_login.clone(),
+            services.audit.clone(),
             services.rate_limiter.clone(),
             clock.clone(),
         );
@@ -492,6 +526,7 @@ impl Application {
             admin,
             mfa,
             mfa_login,
+            audit,
             jwks,
             rate_limiter,
             hashing,
@@ -509,10 +544,11 @@ impl Application {
             admin,
             mfa,
             mfa_login,
+            audit,
             rate_limiter,
             ip_per_minute: settings.rate_limit.ip_per_minute,
             clock,
-            metrics: Arc::new(crate::metrics::Metrics::with_process_metrics()),
+            metrics,
             hashing,
             readiness,
             password_policy: PasswordPolicy {

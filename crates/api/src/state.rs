@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use auth_domain::audit::AuditService;
 use auth_domain::auth::AuthService;
 use auth_domain::common::{Clock, HashingLoad, RateLimiter, Readiness};
 use auth_domain::mfa::{MfaChallengeService, MfaService};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub mfa: Arc<MfaService>,
     /// Log-in challenges of users with a second factor.
     pub mfa_login: Arc<MfaChallengeService>,
+    /// The audit trail.
+    pub audit: Arc<AuditService>,
     /// Rules for new passwords.
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.

@@ -11,7 +11,9 @@
 //! [`user::AccountService`] and [`user::AdminService`],
 //! [`recovery::RecoveryService`] (mailed links), [`mfa::MfaService`] and
 //! [`mfa::MfaChallengeService`] (the TOTP second factor) and
-//! [`project::ProjectService`].
+//! [`project::ProjectService`]. The security audit trail
+//! ([`audit::AuditEvent`]) is recorded by those services through
+//! [`audit::Auditor`] and read through [`audit::AuditService`].
 //!
 //! Nothing here does I/O or knows about HTTP, SQL, JWT or Argon2: adapters live
 //! in other crates. With the `mocks` feature every port has a `mockall` mock
@@ -19,6 +21,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod mail;

@@ -13,6 +13,7 @@ use mockall::predicate::eq;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+pub(crate) use crate::audit::{AuditDetails, AuditEvent, AuditEventType, Auditor, MockAuditLog};
 pub(crate) use crate::auth::{
     AccessClaims, AuthPorts, AuthService, AuthSettings, IssuedTokens, LoginCommand, LoginLimits,
     MockTokenIssuer, MockTokenVerifier, PasswordGuard, SessionIssuer, SignupCommand,
@@ -49,6 +50,8 @@ pub(crate) const OTHER_USER_ID: UserId = UserId(Uuid::from_u128(0x0002));
 pub(crate) const SESSION_ID: SessionId = SessionId(Uuid::from_u128(0x0101));
 pub(crate) const TOKEN_ID: Uuid = Uuid::from_u128(0x0201);
 pub(crate) const REFRESH_TOKEN_ID: RefreshTokenId = RefreshTokenId(Uuid::from_u128(0x0301));
+/// The id of every audit event the tests' auditor builds.
+pub(crate) const AUDIT_ID: Uuid = Uuid::from_u128(0x0401);
 
 /// Not the defaults, so that a test notices when the service ignores them.
 pub(crate) fn settings() -> AuthSettings {
@@ -73,6 +76,14 @@ pub(crate) fn client() -> ClientInfo {
     ClientInfo {
         user_agent: Some("tests/1.0".into()),
         ip: Some("192.0.2.7".into()),
+    }
+}
+
+/// A client at `ip`, with no `User-Agent`.
+pub(crate) fn client_at(ip: &str) -> ClientInfo {
+    ClientInfo {
+        user_agent: None,
+        ip: Some(ip.into()),
     }
 }
 
@@ -154,6 +165,74 @@ pub(crate) fn take<T>(captured: &Captured<T>) -> T {
         .expect("the mock was called")
 }
 
+/// An event as the tests' auditor builds it (id [`AUDIT_ID`], at `now()`).
+pub(crate) fn audit_event(
+    kind: AuditEventType,
+    user: Option<UserId>,
+    actor: Option<UserId>,
+    client: ClientInfo,
+    details: AuditDetails,
+) -> AuditEvent {
+    AuditEvent {
+        id: AUDIT_ID,
+        kind,
+        user_id: user,
+        actor_id: actor,
+        ip: client.ip,
+        user_agent: client.user_agent,
+        created_at: now(),
+        details,
+    }
+}
+
+/// The events recorded through the tests' auditor's [`MockAuditLog`] (those
+/// recorded right after what they describe; the others reach the mocked
+/// repositories).
+#[derive(Clone, Default)]
+pub(crate) struct AuditSink {
+    events: Arc<Mutex<Vec<AuditEvent>>>,
+    /// When set, the log refuses every event.
+    pub(crate) failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AuditSink {
+    /// Every event recorded so far.
+    pub(crate) fn events(&self) -> Vec<AuditEvent> {
+        self.events.lock().expect("lock not poisoned").clone()
+    }
+
+    /// The one event recorded; panics unless exactly one was.
+    pub(crate) fn only(&self) -> AuditEvent {
+        let events = self.events();
+        assert_eq!(events.len(), 1, "exactly one audit event: {events:?}");
+        events.into_iter().next().expect("one event")
+    }
+
+    /// The types of the events recorded so far.
+    pub(crate) fn kinds(&self) -> Vec<AuditEventType> {
+        self.events().iter().map(|e| e.kind).collect()
+    }
+
+    pub(crate) fn auditor(&self, clock: Arc<dyn Clock>) -> Auditor {
+        let mut log = MockAuditLog::new();
+        let (events, failing) = (self.events.clone(), self.failing.clone());
+        log.expect_record().returning(move |event| {
+            events
+                .lock()
+                .expect("lock not poisoned")
+                .push(event.clone());
+            if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                Err(unavailable())
+            } else {
+                Ok(())
+            }
+        });
+        let mut ids = MockIdGenerator::new();
+        ids.expect_new_id().return_const(AUDIT_ID);
+        Auditor::new(Arc::new(log), Arc::new(ids), clock)
+    }
+}
+
 /// The mocked ports, set up one expectation at a time, then turned into the
 /// service.
 pub(crate) struct Mocks {
@@ -170,6 +249,8 @@ pub(crate) struct Mocks {
     pub(crate) now: DateTime<Utc>,
     /// The refresh reuse grace period the service is built with.
     pub(crate) grace: TimeDelta,
+    /// Where the auditor's log puts events.
+    pub(crate) audit: AuditSink,
 }
 
 impl Mocks {
@@ -185,6 +266,7 @@ impl Mocks {
             challenges: MockMfaChallengeRepository::new(),
             now: now(),
             grace: settings().refresh_reuse_grace,
+            audit: AuditSink::default(),
         }
     }
 
@@ -240,6 +322,7 @@ impl Mocks {
             sessions,
             hasher,
             verifier: Arc::new(self.verifier),
+            audit: self.audit.auditor(clock.clone()),
             clock,
             ids,
             mfa,
@@ -260,7 +343,8 @@ impl Mocks {
             Arc::new(self.secrets),
             settings,
         );
-        SessionService::new(sessions, issuer, clock)
+        let audit = self.audit.auditor(clock.clone());
+        SessionService::new(sessions, issuer, clock, audit)
     }
 
     /// The account service, with limits no test of it reaches unless
@@ -280,6 +364,7 @@ impl Mocks {
             hasher: hasher.clone(),
             guard: PasswordGuard::new(hasher, Arc::new(limiter), limits, clock.clone()),
             action_tokens: Arc::new(tokens),
+            audit: self.audit.auditor(clock.clone()),
             clock,
         })
     }
@@ -302,6 +387,7 @@ impl Mocks {
                 tokens: Arc::new(tokens),
                 mailer: Arc::new(mailer),
                 limiter: Arc::new(limiter),
+                audit: self.audit.auditor(clock.clone()),
                 clock,
                 ids: Arc::new(self.ids),
                 secrets: Arc::new(self.secrets),

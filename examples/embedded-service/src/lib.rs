@@ -39,6 +39,7 @@ mod register;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use auth_domain::audit::{AuditLog, Auditor};
 use auth_domain::auth::{
     AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer, TokenIssuer,
     TokenVerifier,
@@ -69,6 +70,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     /// Sessions and their refresh tokens.
     pub sessions: Arc<dyn SessionRepository>,
+    /// The audit trail (sign-ups, log-ins, password changes, deletions…).
+    pub audit: Arc<dyn AuditLog>,
     /// Mailed single-use tokens (a password change invalidates reset links).
     pub action_tokens: Arc<dyn ActionTokenRepository>,
     /// Password hashing.
@@ -102,6 +105,7 @@ impl Ports {
         Self {
             users: store.clone(),
             sessions: store.clone(),
+            audit: store.clone(),
             action_tokens: store,
             hasher: Arc::new(DemoPasswordHasher::default()),
             rate_limiter: Arc::new(InMemoryRateLimiter::new()),
@@ -182,6 +186,7 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
         settings.limits,
         ports.clock.clone(),
     );
+    let auditor = Auditor::new(ports.audit.clone(), ports.ids.clone(), ports.clock.clone());
     let auth = Arc::new(AuthService::new(
         AuthPorts {
             users: ports.users.clone(),
@@ -196,6 +201,7 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
                 ports.ids.clone(),
                 ports.clock.clone(),
             ),
+            audit: auditor.clone(),
         },
         issuer.clone(),
         guard.clone(),
@@ -205,6 +211,7 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
         ports.sessions.clone(),
         issuer,
         ports.clock.clone(),
+        auditor.clone(),
     ));
     let account = Arc::new(AccountService::new(AccountPorts {
         users: ports.users,
@@ -213,6 +220,7 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
         guard,
         action_tokens: ports.action_tokens,
         clock: ports.clock,
+        audit: auditor,
     }));
     Ok(Embedded {
         auth,

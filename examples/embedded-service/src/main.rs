@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let old_refresh_token = tokens.refresh_token;
     let tokens = embedded
         .sessions
-        .refresh(old_refresh_token.expose_secret())
+        .refresh(old_refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .context("refresh failed")?;
     embedded
@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
 
     embedded
         .sessions
-        .logout(caller.user.id, caller.session_id)
+        .logout(caller.user.id, caller.session_id, &ClientInfo::default())
         .await
         .context("log-out failed")?;
     println!("5. logged out    session {} revoked", caller.session_id);
@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
     }
     match embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
     {
         Err(RefreshError::InvalidToken) => {

@@ -53,6 +53,7 @@ pub mod responses;
         routes::users::sessions::list,
         routes::users::sessions::revoke,
         routes::users::sessions::revoke_all,
+        routes::users::audit::list,
         routes::well_known::jwks,
         routes::projects::list::handle,
         routes::projects::create::handle,
@@ -63,6 +64,7 @@ pub mod responses;
         routes::admin::users::get,
         routes::admin::users::update,
         routes::admin::users::reset_mfa,
+        routes::admin::audit::list,
     ),
     components(schemas(Problem, ProblemField, TokenResponse, UserResponse)),
     modifiers(&Security),
@@ -72,7 +74,7 @@ pub mod responses;
         (name = "users", description = "The current user and their sessions"),
         (name = "mfa", description = "The current user's second factor (TOTP) and recovery codes"),
         (name = "projects", description = "Projects owned by the current user"),
-        (name = "admin", description = "User management (role `admin`)"),
+        (name = "admin", description = "User management and the audit trail (role `admin`)"),
     )
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per area and one file per action.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod projects;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .delete(users::me::delete),
         )
         .service(resource("/users/me/password", "POST").post(users::password::change))
+        .service(resource("/users/me/audit", "GET").get(users::audit::list))
         .service(
             resource("/users/me/mfa/totp", "POST, DELETE")
                 .post(users::mfa::start)
@@ -77,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .delete(projects::delete::handle),
         )
         .service(resource("/admin/users", "GET").get(admin::users::list))
+        .service(resource("/admin/audit", "GET").get(admin::audit::list))
         .service(
             resource("/admin/users/{id}", "GET, PATCH")
                 .get(admin::users::get)

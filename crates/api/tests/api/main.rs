@@ -8,6 +8,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod audit;
 mod availability;
 mod capacity;
 mod cli;

@@ -442,6 +442,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/users/me/mfa/recovery-codes"),
     ("get", "/users/me/sessions"),
     ("delete", "/users/me/sessions"),
+    ("get", "/users/me/audit"),
     ("delete", "/users/me/sessions/{id}"),
     ("get", "/projects"),
     ("post", "/projects"),
@@ -452,6 +453,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/admin/users/{id}"),
     ("patch", "/admin/users/{id}"),
     ("delete", "/admin/users/{id}/mfa"),
+    ("get", "/admin/audit"),
 ];
 
 api_test!(

@@ -8,6 +8,7 @@ use super::{
     AuthenticateError, Authenticated, IssuedTokens, LoginCommand, LoginError, SignupCommand,
     SignupError, TokenVerifier,
 };
+use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::common::{Clock, IdGenerator};
 use crate::mfa::ChallengeIssuer;
 use crate::session::{AuthMethods, SessionRepository};
@@ -34,6 +35,8 @@ pub struct AuthPorts {
     pub ids: Arc<dyn IdGenerator>,
     /// Log-in challenges for users with a second factor.
     pub mfa: ChallengeIssuer,
+    /// The audit trail: sign-ups and log-in outcomes.
+    pub audit: Auditor,
 }
 
 /// Signing up, logging in and authenticating requests.
@@ -81,7 +84,14 @@ impl AuthService {
             .await?;
         user.display_name = command.display_name;
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
-        self.ports.users.insert(&user).await?;
+        let event = self.ports.audit.event(
+            AuditEventType::Signup,
+            Some(user.id),
+            &Origin::user(user.id, command.client.clone()),
+            AuditDetails::new(),
+        );
+        self.ports.users.insert(&user, &event).await?;
+        audit::emit(&event);
         let tokens = self
             .issuer
             .open::<SignupError>(&user, command.client, AuthMethods::Password)
@@ -101,7 +111,14 @@ impl AuthService {
         role: Role,
     ) -> Result<User, SignupError> {
         let user = self.new_user(email, &password, role).await?;
-        self.ports.users.insert(&user).await?;
+        let event = self.ports.audit.event(
+            AuditEventType::Signup,
+            Some(user.id),
+            &Origin::operator(),
+            AuditDetails::new().with("role", role.as_str()),
+        );
+        self.ports.users.insert(&user, &event).await?;
+        audit::emit(&event);
         Ok(user)
     }
 
@@ -151,7 +168,17 @@ impl AuthService {
         };
         // An unknown address costs the same work, then gets the same answer.
         let hash = user.as_ref().map_or(&self.dummy_hash, |u| &u.password_hash);
-        let verification = self
+        let subject = user.as_ref().map(|u| u.id);
+        let refused = |kind, details: AuditDetails| {
+            self.ports.audit.event(
+                kind,
+                subject,
+                &Origin::anonymous(command.client.clone()),
+                // The address as tried, cut to a sane length.
+                details.with("email", account.chars().take(320).collect::<String>()),
+            )
+        };
+        let verification = match self
             .guard
             .check(
                 &account,
@@ -159,15 +186,36 @@ impl AuthService {
                 &command.password,
                 hash,
             )
-            .await?;
+            .await
+        {
+            Ok(verification) => verification,
+            Err(CheckRefused::RateLimited(retry_after_secs)) => {
+                let details = AuditDetails::new().with("retry_after_secs", retry_after_secs);
+                self.ports
+                    .audit
+                    .record(refused(AuditEventType::LoginRateLimited, details))
+                    .await;
+                return Err(LoginError::RateLimited { retry_after_secs });
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let failed = |reason: &str| {
+            refused(
+                AuditEventType::LoginFailed,
+                AuditDetails::new().with("reason", reason),
+            )
+        };
         let Some(user) = user else {
+            self.ports.audit.record(failed("unknown_account")).await;
             return Err(LoginError::InvalidCredentials);
         };
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
         let PasswordVerification::Match { needs_rehash } = verification else {
+            self.ports.audit.record(failed("wrong_password")).await;
             return Err(LoginError::InvalidCredentials);
         };
         if !user.is_active {
+            self.ports.audit.record(failed("account_disabled")).await;
             return Err(LoginError::AccountDisabled);
         }
         if needs_rehash {
@@ -177,10 +225,19 @@ impl AuthService {
             let mfa_token = self.ports.mfa.issue(user.id).await?;
             return Err(LoginError::MfaRequired { mfa_token });
         }
+        let origin = Origin::user(user.id, command.client.clone());
         let tokens = self
             .issuer
             .open::<LoginError>(&user, command.client, AuthMethods::Password)
             .await?;
+        let details = AuditDetails::new().with("session_id", tokens.session_id.to_string());
+        let event = self.ports.audit.event(
+            AuditEventType::LoginSucceeded,
+            Some(user.id),
+            &origin,
+            details,
+        );
+        self.ports.audit.record(event).await;
         Ok((user, tokens))
     }
 
@@ -223,7 +280,7 @@ impl AuthService {
             Ok(hash) => self
                 .ports
                 .users
-                .update_password_hash(user.id, &hash, self.ports.clock.now())
+                .update_password_hash(user.id, &hash, self.ports.clock.now(), None)
                 .await
                 .map(|_| ())
                 .map_err(anyhow::Error::from),

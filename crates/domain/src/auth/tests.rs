@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use secrecy::ExposeSecret;
 
 use super::{IssueTokenError, LoginError, SignupError};
@@ -24,10 +24,14 @@ async fn signup_creates_a_user_and_opens_a_session() {
     mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     let inserted_user = Captured::default();
     let sink = Arc::clone(&inserted_user);
-    mocks.users.expect_insert().times(1).returning(move |user| {
-        *sink.lock().expect("lock not poisoned") = Some(user.clone());
-        Ok(())
-    });
+    mocks
+        .users
+        .expect_insert()
+        .times(1)
+        .returning(move |user, _| {
+            *sink.lock().expect("lock not poisoned") = Some(user.clone());
+            Ok(())
+        });
     let (inserted_session, issued) = mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
 
@@ -111,9 +115,9 @@ async fn signup_with_a_taken_email_opens_no_session() {
     mocks
         .users
         .expect_insert()
-        .withf(|user| user.email == email())
+        .withf(|user, _| user.email == email())
         .times(1)
-        .return_once(|_| Err(CreateUserError::EmailTaken));
+        .return_once(|_, _| Err(CreateUserError::EmailTaken));
     mocks.expect_no_session();
     let service = mocks.service();
 
@@ -178,7 +182,7 @@ async fn signup_when_user_storage_is_unavailable_is_unavailable() {
         .users
         .expect_insert()
         .times(1)
-        .return_once(|_| Err(CreateUserError::Storage(unavailable())));
+        .return_once(|_, _| Err(CreateUserError::Storage(unavailable())));
     mocks.expect_no_session();
     let service = mocks.service();
 
@@ -199,7 +203,11 @@ async fn signup_when_session_storage_is_unavailable_issues_no_token() {
         .times(1)
         .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
     mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0]);
-    mocks.users.expect_insert().times(1).return_once(|_| Ok(()));
+    mocks
+        .users
+        .expect_insert()
+        .times(1)
+        .return_once(|_, _| Ok(()));
     mocks
         .secrets
         .expect_generate()
@@ -230,7 +238,11 @@ async fn signup_when_signing_fails_is_unexpected() {
         .times(1)
         .return_once(|_| Ok(PasswordHash::new(NEW_HASH.into())));
     mocks.expect_ids(&[USER_ID.0, SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
-    mocks.users.expect_insert().times(1).return_once(|_| Ok(()));
+    mocks
+        .users
+        .expect_insert()
+        .times(1)
+        .return_once(|_, _| Ok(()));
     mocks
         .secrets
         .expect_generate()
@@ -453,9 +465,10 @@ async fn login_upgrades_an_outdated_hash() {
             eq(USER_ID),
             eq(PasswordHash::new(NEW_HASH.into())),
             eq(now()),
+            always(),
         )
         .times(1)
-        .return_once(|_, _, _| Ok(true));
+        .return_once(|_, _, _, _| Ok(true));
     mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
@@ -513,7 +526,7 @@ async fn login_succeeds_when_the_hash_upgrade_cannot_be_stored() {
         .users
         .expect_update_password_hash()
         .times(1)
-        .return_once(|_, _, _| Err(unavailable()));
+        .return_once(|_, _, _, _| Err(unavailable()));
     mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use secrecy::SecretString;
 
 use super::LoginError;
@@ -559,7 +559,7 @@ async fn wrong_current_passwords_count_toward_the_login_limits() {
             .change_password(
                 &ada,
                 SESSION_ID,
-                Some(CLIENT_IP),
+                &client_at(CLIENT_IP),
                 &SecretString::from(WRONG_PASSWORD),
                 &new_password(),
             )
@@ -571,7 +571,7 @@ async fn wrong_current_passwords_count_toward_the_login_limits() {
         .change_password(
             &ada,
             SESSION_ID,
-            Some(CLIENT_IP),
+            &client_at(CLIENT_IP),
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -582,7 +582,7 @@ async fn wrong_current_passwords_count_toward_the_login_limits() {
         "{error:?}"
     );
     let error = service
-        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(PASSWORD))
+        .delete_account(&ada, &client_at(CLIENT_IP), &SecretString::from(PASSWORD))
         .await
         .expect_err("limited");
     assert!(
@@ -625,21 +625,25 @@ async fn a_wrong_deletion_password_is_counted_and_a_right_one_releases() {
     mocks
         .users
         .expect_delete()
-        .with(eq(USER_ID))
+        .with(eq(USER_ID), always())
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_, _| Ok(true));
     let service = account_limited(mocks, &counts);
     let ada = user(USER_ID, true);
 
     let error = service
-        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(WRONG_PASSWORD))
+        .delete_account(
+            &ada,
+            &client_at(CLIENT_IP),
+            &SecretString::from(WRONG_PASSWORD),
+        )
         .await
         .expect_err("wrong");
     assert!(matches!(error, AccountError::WrongPassword), "{error:?}");
     assert_eq!((account_count(&counts), pair_count(&counts)), (1, 1));
 
     service
-        .delete_account(&ada, Some(CLIENT_IP), &SecretString::from(PASSWORD))
+        .delete_account(&ada, &client_at(CLIENT_IP), &SecretString::from(PASSWORD))
         .await
         .expect("deleted");
     assert_eq!((account_count(&counts), pair_count(&counts)), (1, 0));

@@ -6,10 +6,11 @@ use chrono::TimeDelta;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{ActionToken, ActionTokenRepository, RecoveryError, TokenPurpose};
+use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::retry_after;
 use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
 use crate::mail::{Mailer, OutgoingMail};
-use crate::session::SessionRepository;
+use crate::session::{ClientInfo, SessionRepository};
 use crate::user::{Email, Password, PasswordHasher, PasswordPolicy, User, UserRepository};
 
 /// How long an e-mail verification token is valid.
@@ -78,6 +79,8 @@ pub struct RecoveryPorts {
     pub ids: Arc<dyn IdGenerator>,
     /// New tokens.
     pub secrets: Arc<dyn SecretGenerator>,
+    /// The audit trail: verifications, reset requests and resets.
+    pub audit: Auditor,
 }
 
 /// E-mail verification and password reset.
@@ -135,7 +138,11 @@ impl RecoveryService {
     /// [`RecoveryError::InvalidToken`] for a token that is unknown, used or
     /// expired; [`RecoveryError::AccountDisabled`], with the token left
     /// unused, when the account is disabled.
-    pub async fn verify_email(&self, token: &str) -> Result<(), RecoveryError> {
+    pub async fn verify_email(
+        &self,
+        token: &str,
+        client: &ClientInfo,
+    ) -> Result<(), RecoveryError> {
         let now = self.ports.clock.now();
         let stored = self
             .ports
@@ -147,24 +154,38 @@ impl RecoveryService {
         if !self.ports.tokens.consume(stored.id, now).await? {
             return Err(RecoveryError::InvalidToken);
         }
+        // Holding the mailed token proves the user acted.
+        let event = self.ports.audit.event(
+            AuditEventType::EmailVerified,
+            Some(stored.user_id),
+            &Origin::user(stored.user_id, client.clone()),
+            AuditDetails::new(),
+        );
         if !self
             .ports
             .users
-            .set_email_verified(stored.user_id, now)
+            .set_email_verified(stored.user_id, now, &event)
             .await?
         {
             return Err(RecoveryError::InvalidToken);
         }
+        audit::emit(&event);
         Ok(())
     }
 
     /// Mails a password reset link when an account has this address. The
     /// caller answers the same either way, so the address's existence does
-    /// not leak.
+    /// not leak. A request for an active account is recorded as
+    /// `password_reset_requested` (`details.mail_sent` is `false` when the
+    /// hourly allowance was used up); other requests are not recorded.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage or the mailer fails.
-    pub async fn forgot_password(&self, email: &str) -> Result<(), RecoveryError> {
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<(), RecoveryError> {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
@@ -174,12 +195,21 @@ impl RecoveryService {
         if !user.is_active {
             return Ok(());
         }
+        let requested = |mail_sent: bool| {
+            self.ports.audit.event(
+                AuditEventType::PasswordResetRequested,
+                Some(user.id),
+                &Origin::anonymous(client.clone()),
+                AuditDetails::new().with("mail_sent", mail_sent),
+            )
+        };
         if self
             .mail_allowance_exceeded(user.email.as_str())
             .await?
             .is_some()
         {
             tracing::info!(user_id = %user.id, "reset mail not sent: hourly allowance used up");
+            self.ports.audit.record(requested(false)).await;
             return Ok(());
         }
         let token = self
@@ -200,12 +230,15 @@ impl RecoveryService {
                 user.email
             ),
         })
-        .await
+        .await?;
+        self.ports.audit.record(requested(true)).await;
+        Ok(())
     }
 
     /// Sets a new password with a reset token, and revokes every session of
     /// the user and every other reset link. The token is used up only when
-    /// the new password is valid.
+    /// the new password is valid. Recorded as `password_reset`, with the
+    /// new hash.
     ///
     /// # Errors
     /// [`RecoveryError::InvalidToken`] for a token that is unknown, used or
@@ -218,6 +251,7 @@ impl RecoveryService {
         token: &str,
         new_password: SecretString,
         policy: &PasswordPolicy,
+        client: &ClientInfo,
     ) -> Result<(), RecoveryError> {
         let now = self.ports.clock.now();
         let stored = self
@@ -234,10 +268,20 @@ impl RecoveryService {
         if !self.ports.tokens.consume(stored.id, now).await? {
             return Err(RecoveryError::InvalidToken);
         }
-        self.ports
+        let event = self.ports.audit.event(
+            AuditEventType::PasswordReset,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new(),
+        );
+        if self
+            .ports
             .users
-            .update_password_hash(user.id, &hash, now)
-            .await?;
+            .update_password_hash(user.id, &hash, now, Some(event.clone()))
+            .await?
+        {
+            audit::emit(&event);
+        }
         self.ports
             .tokens
             .invalidate(user.id, TokenPurpose::ResetPassword, now)
@@ -250,7 +294,8 @@ impl RecoveryService {
     /// Sets a new password for the user with this address, as an operator
     /// does from the command line (`authd user set-password`): every session
     /// of the user and every outstanding reset link is revoked, as after a
-    /// reset.
+    /// reset. Recorded as `password_changed` with no actor and
+    /// `{"by": "operator"}`.
     ///
     /// # Errors
     /// [`RecoveryError::UnknownUser`] when no user has the address.
@@ -269,14 +314,21 @@ impl RecoveryService {
         tracing::Span::current().record("user_id", tracing::field::display(user.id));
         let hash = self.ports.hasher.hash(password).await?;
         let now = self.ports.clock.now();
+        let event = self.ports.audit.event(
+            AuditEventType::PasswordChanged,
+            Some(user.id),
+            &Origin::operator(),
+            AuditDetails::new().with("by", "operator"),
+        );
         if !self
             .ports
             .users
-            .update_password_hash(user.id, &hash, now)
+            .update_password_hash(user.id, &hash, now, Some(event.clone()))
             .await?
         {
             return Err(RecoveryError::UnknownUser);
         }
+        audit::emit(&event);
         self.ports
             .tokens
             .invalidate(user.id, TokenPurpose::ResetPassword, now)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use mockall::Sequence;
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use uuid::Uuid;
 
 use super::{
@@ -314,13 +314,16 @@ async fn verify_email_consumes_the_token_then_marks_the_address_verified() {
     m.mocks
         .users
         .expect_set_email_verified()
-        .with(eq(USER_ID), eq(at))
+        .with(eq(USER_ID), eq(at), always())
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _| Ok(true));
+        .return_once(|_, _, _| Ok(true));
     let service = m.service();
 
-    service.verify_email(PRESENTED).await.expect("verified");
+    service
+        .verify_email(PRESENTED, &client())
+        .await
+        .expect("verified");
 }
 
 #[tokio::test]
@@ -332,7 +335,7 @@ async fn verify_email_with_an_unknown_or_expired_token_is_invalid() {
     let service = m.service();
 
     let error = service
-        .verify_email(PRESENTED)
+        .verify_email(PRESENTED, &client())
         .await
         .expect_err("invalid token");
 
@@ -355,7 +358,10 @@ async fn verify_email_with_a_token_consumed_meanwhile_is_invalid() {
     m.mocks.users.expect_set_email_verified().never();
     let service = m.service();
 
-    let error = service.verify_email(PRESENTED).await.expect_err("raced");
+    let error = service
+        .verify_email(PRESENTED, &client())
+        .await
+        .expect_err("raced");
 
     assert!(matches!(error, RecoveryError::InvalidToken), "{error:?}");
 }
@@ -377,11 +383,11 @@ async fn verify_email_of_a_vanished_user_is_invalid() {
         .users
         .expect_set_email_verified()
         .times(1)
-        .return_once(|_, _| Ok(false));
+        .return_once(|_, _, _| Ok(false));
     let service = m.service();
 
     let error = service
-        .verify_email(PRESENTED)
+        .verify_email(PRESENTED, &client())
         .await
         .expect_err("user gone");
 
@@ -399,7 +405,7 @@ async fn verify_email_when_storage_is_unavailable_is_unavailable() {
     let service = m.service();
 
     let error = service
-        .verify_email(PRESENTED)
+        .verify_email(PRESENTED, &client())
         .await
         .expect_err("storage down");
 

@@ -22,7 +22,7 @@ async fn forgot_password_of_an_unknown_address_sends_nothing() {
     let service = m.service();
 
     service
-        .forgot_password("Ada@Example.com")
+        .forgot_password("Ada@Example.com", &client())
         .await
         .expect("same answer");
 }
@@ -35,7 +35,7 @@ async fn forgot_password_of_a_malformed_address_never_queries_storage() {
     let service = m.service();
 
     service
-        .forgot_password("not an address")
+        .forgot_password("not an address", &client())
         .await
         .expect("same answer");
 }
@@ -49,7 +49,7 @@ async fn forgot_password_of_a_disabled_user_sends_nothing() {
     let service = m.service();
 
     service
-        .forgot_password("ada@example.com")
+        .forgot_password("ada@example.com", &client())
         .await
         .expect("same answer");
 }
@@ -64,7 +64,7 @@ async fn forgot_password_of_a_known_address_mails_a_reset_link() {
     let service = m.service();
 
     service
-        .forgot_password("  ADA@example.com ")
+        .forgot_password("  ADA@example.com ", &client())
         .await
         .expect("mail sent");
 
@@ -97,7 +97,7 @@ async fn forgot_password_when_the_mailer_fails_is_unavailable() {
     let service = m.service();
 
     let error = service
-        .forgot_password("ada@example.com")
+        .forgot_password("ada@example.com", &client())
         .await
         .expect_err("mailer down");
 
@@ -120,6 +120,7 @@ async fn reset_password_with_an_invalid_token_changes_nothing() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("invalid token");
@@ -150,6 +151,7 @@ async fn reset_password_with_a_weak_password_keeps_the_token() {
             PRESENTED,
             SecretString::from("short"),
             &PasswordPolicy { min_length: 12 },
+            &client(),
         )
         .await
         .expect_err("weak password");
@@ -185,6 +187,7 @@ async fn reset_password_refuses_the_users_own_address_as_password() {
             PRESENTED,
             SecretString::from("Ada@Example.com"),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("password is the address");
@@ -236,12 +239,12 @@ async fn reset_password_sets_the_new_hash_and_revokes_every_session() {
     m.mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at| {
+        .withf(move |id, hash, updated_at, _| {
             *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
         })
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(true));
+        .return_once(|_, _, _, _| Ok(true));
     m.tokens
         .expect_invalidate()
         .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
@@ -263,6 +266,7 @@ async fn reset_password_sets_the_new_hash_and_revokes_every_session() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect("password reset");
@@ -299,6 +303,7 @@ async fn reset_password_with_a_token_consumed_meanwhile_changes_nothing() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("raced");
@@ -328,6 +333,7 @@ async fn reset_password_of_a_vanished_user_is_invalid_and_keeps_the_token() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("user gone");
@@ -363,6 +369,7 @@ async fn reset_password_when_hashing_is_busy_keeps_the_token() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("hashing busy");
@@ -385,7 +392,10 @@ async fn verify_email_of_a_disabled_account_is_refused_and_keeps_the_token() {
     m.mocks.users.expect_set_email_verified().never();
     let service = m.service();
 
-    let error = service.verify_email(PRESENTED).await.expect_err("disabled");
+    let error = service
+        .verify_email(PRESENTED, &client())
+        .await
+        .expect_err("disabled");
 
     assert!(matches!(error, RecoveryError::AccountDisabled), "{error:?}");
 }
@@ -409,6 +419,7 @@ async fn reset_password_of_a_disabled_account_changes_nothing() {
             PRESENTED,
             SecretString::from(NEW_PASSWORD),
             &PasswordPolicy::default(),
+            &client(),
         )
         .await
         .expect_err("disabled");
@@ -451,7 +462,7 @@ async fn forgot_password_past_the_hourly_allowance_sends_nothing_and_still_succe
     let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 3), 3);
 
     service
-        .forgot_password("ada@example.com")
+        .forgot_password("ada@example.com", &client())
         .await
         .expect("the answer never says whether mail went out");
 }
@@ -466,7 +477,7 @@ async fn forgot_password_within_the_allowance_mails_a_link() {
     let service = m.service_limited(mail_limiter(later(), TimeDelta::minutes(20), 2), 3);
 
     service
-        .forgot_password("ada@example.com")
+        .forgot_password("ada@example.com", &client())
         .await
         .expect("sent");
 }
@@ -509,11 +520,11 @@ async fn an_operator_sets_a_password_and_ends_every_session_and_link() {
     m.mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at| {
+        .withf(move |id, hash, updated_at, _| {
             *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
         })
         .times(1)
-        .return_once(|_, _, _| Ok(true));
+        .return_once(|_, _, _, _| Ok(true));
     m.tokens
         .expect_invalidate()
         .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{RefreshError, Session, SessionError, SessionId, SessionRepository};
+use super::{ClientInfo, RefreshError, Session, SessionError, SessionId, SessionRepository};
+use crate::audit::{AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::{IssuedTokens, SessionIssuer};
 use crate::common::{Clock, TokenHash};
 use crate::user::UserId;
@@ -15,21 +16,38 @@ pub struct SessionService {
     sessions: Arc<dyn SessionRepository>,
     issuer: SessionIssuer,
     clock: Arc<dyn Clock>,
+    audit: Auditor,
 }
 
 impl SessionService {
-    /// A service on `sessions`, issuing tokens with `issuer`.
+    /// A service on `sessions`, issuing tokens with `issuer` and recording
+    /// reuse, log-outs and revocations with `audit`.
     #[must_use]
     pub fn new(
         sessions: Arc<dyn SessionRepository>,
         issuer: SessionIssuer,
         clock: Arc<dyn Clock>,
+        audit: Auditor,
     ) -> Self {
         Self {
             sessions,
             issuer,
             clock,
+            audit,
         }
+    }
+
+    /// Records `kind` about `user`'s `session`, caused by `origin`.
+    async fn record(
+        &self,
+        kind: AuditEventType,
+        user: UserId,
+        origin: &Origin,
+        details: AuditDetails,
+    ) {
+        self.audit
+            .record(self.audit.event(kind, Some(user), origin, details))
+            .await;
     }
 
     /// Exchanges a refresh token for a new pair in the same session.
@@ -47,8 +65,14 @@ impl SessionService {
     /// # Errors
     /// [`RefreshError::InvalidToken`] for a token that is unknown, expired,
     /// revoked, reused after the grace period, or whose user is disabled.
+    /// Reuse after the grace period is recorded as
+    /// `refresh_reuse_detected`, with `client` as its origin.
     #[tracing::instrument(name = "refresh", skip_all, fields(user_id, session_id))]
-    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, RefreshError> {
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, RefreshError> {
         let now = self.clock.now();
         let hash = TokenHash::of(refresh_token);
         let Some((presented, session, user)) = self.sessions.find_refresh_token(&hash).await?
@@ -93,6 +117,13 @@ impl SessionService {
         }
         self.sessions.revoke(user.id, session.id, now).await?;
         tracing::warn!("rotated refresh token reused after the grace period; session revoked");
+        self.record(
+            AuditEventType::RefreshReuseDetected,
+            user.id,
+            &Origin::anonymous(client.clone()),
+            AuditDetails::new().with("session_id", session.id.to_string()),
+        )
+        .await;
         Err(RefreshError::InvalidToken)
     }
 
@@ -109,11 +140,23 @@ impl SessionService {
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails. Revoking a session
-    /// that is already revoked is not an error.
-    pub async fn logout(&self, user: UserId, session: SessionId) -> Result<(), SessionError> {
+    /// that is already revoked is not an error. Recorded as `logout`.
+    pub async fn logout(
+        &self,
+        user: UserId,
+        session: SessionId,
+        client: &ClientInfo,
+    ) -> Result<(), SessionError> {
         self.sessions
             .revoke(user, session, self.clock.now())
             .await?;
+        self.record(
+            AuditEventType::Logout,
+            user,
+            &Origin::user(user, client.clone()),
+            AuditDetails::new().with("session_id", session.to_string()),
+        )
+        .await;
         Ok(())
     }
 
@@ -125,7 +168,7 @@ impl SessionService {
         Ok(self.sessions.list_live(user, self.clock.now()).await?)
     }
 
-    /// Revokes one of the user's sessions.
+    /// Revokes one of the user's sessions, recorded as `session_revoked`.
     ///
     /// # Errors
     /// [`SessionError::NotFound`] when the session does not exist, belongs to
@@ -134,6 +177,7 @@ impl SessionService {
         &self,
         user: UserId,
         session: SessionId,
+        client: &ClientInfo,
     ) -> Result<(), SessionError> {
         let now = self.clock.now();
         let live = self
@@ -144,15 +188,35 @@ impl SessionService {
         if !live || !self.sessions.revoke(user, session, now).await? {
             return Err(SessionError::NotFound);
         }
+        self.record(
+            AuditEventType::SessionRevoked,
+            user,
+            &Origin::user(user, client.clone()),
+            AuditDetails::new().with("session_id", session.to_string()),
+        )
+        .await;
         Ok(())
     }
 
-    /// Revokes every session of the user, the caller's own included.
+    /// Revokes every session of the user, the caller's own included;
+    /// recorded as `session_revoked` with `{"all": true, "count": n}`.
     ///
     /// # Errors
     /// `Unavailable` / `Unexpected` when storage fails.
-    pub async fn revoke_all_sessions(&self, user: UserId) -> Result<u64, SessionError> {
-        Ok(self.sessions.revoke_all(user, self.clock.now()).await?)
+    pub async fn revoke_all_sessions(
+        &self,
+        user: UserId,
+        client: &ClientInfo,
+    ) -> Result<u64, SessionError> {
+        let revoked = self.sessions.revoke_all(user, self.clock.now()).await?;
+        self.record(
+            AuditEventType::SessionRevoked,
+            user,
+            &Origin::user(user, client.clone()),
+            AuditDetails::new().with("all", true).with("count", revoked),
+        )
+        .await;
+        Ok(revoked)
     }
 
     /// Deletes expired and revoked sessions and expired refresh tokens.

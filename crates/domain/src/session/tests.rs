@@ -185,7 +185,7 @@ pub(super) async fn replay_within_grace(since_rotation: TimeDelta) {
     let service = mocks.sessions_service();
 
     let tokens = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect("a replay within the grace period gets a fresh pair");
 
@@ -207,7 +207,10 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
     let issued = mocks.expect_pair_issued();
     let service = mocks.sessions_service();
 
-    let tokens = service.refresh(PRESENTED).await.expect("refresh succeeds");
+    let tokens = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect("refresh succeeds");
 
     let replacement = take(&replacement);
     assert_eq!(replacement, replacement_at(at, &tokens));
@@ -236,7 +239,7 @@ async fn refresh_that_loses_the_rotation_race_within_the_grace_period_supersedes
     let service = mocks.sessions_service();
 
     let tokens = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect("the racing request also gets a pair");
 
@@ -274,7 +277,7 @@ async fn refresh_that_loses_the_rotation_race_without_a_grace_period_revokes_the
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("a token is redeemed at most once");
 
@@ -310,7 +313,7 @@ async fn refresh_replaying_a_token_rotated_this_instant_without_a_grace_period_r
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("grace zero allows no replay");
 
@@ -358,7 +361,7 @@ async fn refresh_replaying_a_token_after_the_grace_period_revokes_the_session() 
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("a late replay is theft");
 
@@ -372,7 +375,10 @@ async fn refresh_with_an_unknown_token_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("unknown token");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("unknown token");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -391,7 +397,10 @@ async fn refresh_with_a_token_expiring_now_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("token expired");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("token expired");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -407,7 +416,10 @@ async fn refresh_with_an_expired_token_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("token expired");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("token expired");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -424,7 +436,7 @@ async fn refresh_in_a_revoked_session_is_refused_and_writes_nothing() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked");
 
@@ -446,7 +458,7 @@ async fn refresh_in_an_expired_session_is_refused() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session expired");
 
@@ -464,7 +476,10 @@ async fn refresh_of_a_disabled_user_is_refused() {
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 
-    let error = service.refresh(PRESENTED).await.expect_err("user disabled");
+    let error = service
+        .refresh(PRESENTED, &client())
+        .await
+        .expect_err("user disabled");
 
     assert!(matches!(error, RefreshError::InvalidToken), "{error:?}");
 }
@@ -493,7 +508,7 @@ async fn refresh_when_the_session_is_revoked_meanwhile_is_refused() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked meanwhile");
 
@@ -517,7 +532,7 @@ async fn refresh_replaying_within_grace_after_the_session_was_revoked_is_refused
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("session revoked meanwhile");
 
@@ -536,7 +551,7 @@ async fn refresh_when_storage_is_unavailable_is_unavailable() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("storage is down");
 
@@ -563,7 +578,7 @@ async fn refresh_when_rotation_cannot_be_stored_issues_no_token() {
     let service = mocks.sessions_service();
 
     let error = service
-        .refresh(PRESENTED)
+        .refresh(PRESENTED, &client())
         .await
         .expect_err("storage is down");
 

@@ -27,7 +27,7 @@ async fn logout_revokes_the_callers_session() {
     let service = mocks.sessions_service();
 
     service
-        .logout(USER_ID, SESSION_ID)
+        .logout(USER_ID, SESSION_ID, &client())
         .await
         .expect("logout succeeds");
 }
@@ -44,7 +44,7 @@ async fn logout_of_an_already_revoked_session_succeeds() {
     let service = mocks.sessions_service();
 
     service
-        .logout(USER_ID, SESSION_ID)
+        .logout(USER_ID, SESSION_ID, &client())
         .await
         .expect("logging out twice is not an error");
 }
@@ -60,7 +60,7 @@ async fn logout_when_storage_is_unavailable_is_unavailable() {
     let service = mocks.sessions_service();
 
     let error = service
-        .logout(USER_ID, SESSION_ID)
+        .logout(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("storage is down");
 
@@ -80,7 +80,7 @@ async fn revoke_session_revokes_a_live_session_of_the_user() {
     let service = mocks.sessions_service();
 
     service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect("session revoked");
 }
@@ -96,7 +96,7 @@ async fn revoke_session_of_another_user_is_not_found() {
     let service = mocks.sessions_service();
 
     let error = service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("not the caller's session");
 
@@ -115,7 +115,7 @@ async fn revoke_session_already_revoked_is_not_found() {
     let service = mocks.sessions_service();
 
     let error = service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("already revoked");
 
@@ -132,7 +132,7 @@ async fn revoke_session_expired_is_not_found() {
     let service = mocks.sessions_service();
 
     let error = service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("expired");
 
@@ -147,7 +147,7 @@ async fn revoke_session_unknown_is_not_found() {
     let service = mocks.sessions_service();
 
     let error = service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("no such session");
 
@@ -166,7 +166,7 @@ async fn revoke_session_revoked_meanwhile_is_not_found() {
     let service = mocks.sessions_service();
 
     let error = service
-        .revoke_session(USER_ID, SESSION_ID)
+        .revoke_session(USER_ID, SESSION_ID, &client())
         .await
         .expect_err("revoked by a concurrent request");
 
@@ -226,7 +226,7 @@ async fn revoke_all_sessions_returns_how_many_were_revoked() {
     let service = mocks.sessions_service();
 
     let revoked = service
-        .revoke_all_sessions(USER_ID)
+        .revoke_all_sessions(USER_ID, &client())
         .await
         .expect("revoking succeeds");
 

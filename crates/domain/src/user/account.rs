@@ -8,10 +8,11 @@ use super::{
     AccessChanges, AccessUpdate, DisplayName, Password, PasswordHasher, PasswordVerification, Role,
     User, UserRepository,
 };
+use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::{CheckRefused, PasswordGuard};
 use crate::common::Clock;
 use crate::recovery::{ActionTokenRepository, TokenPurpose};
-use crate::session::{SessionId, SessionRepository};
+use crate::session::{ClientInfo, SessionId, SessionRepository};
 
 /// Why a change to the caller's own account failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +70,8 @@ pub struct AccountPorts {
     pub action_tokens: Arc<dyn ActionTokenRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The audit trail: password changes and deletions.
+    pub audit: Auditor,
 }
 
 /// What the signed-in user does to their own account.
@@ -110,7 +113,8 @@ impl AccountService {
 
     /// Changes the caller's password after checking the current one,
     /// revokes every other session of the user (the caller's stays) and
-    /// every outstanding password-reset link.
+    /// every outstanding password-reset link. Recorded as
+    /// `password_changed`, with the new hash.
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`] when `current` does not match;
@@ -121,21 +125,29 @@ impl AccountService {
         &self,
         user: &User,
         keep: SessionId,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         current: &SecretString,
         new: &Password,
     ) -> Result<(), AccountError> {
-        self.check_password(user, client_ip, current).await?;
+        self.check_password(user, client.ip.as_deref(), current)
+            .await?;
         let hash = self.ports.hasher.hash(new).await?;
         let now = self.ports.clock.now();
+        let event = self.ports.audit.event(
+            AuditEventType::PasswordChanged,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new(),
+        );
         if !self
             .ports
             .users
-            .update_password_hash(user.id, &hash, now)
+            .update_password_hash(user.id, &hash, now, Some(event.clone()))
             .await?
         {
             return Err(AccountError::NotFound);
         }
+        audit::emit(&event);
         let revoked = self
             .ports
             .sessions
@@ -150,7 +162,8 @@ impl AccountService {
     }
 
     /// Deletes the caller's account, with their projects and sessions, after
-    /// checking their password.
+    /// checking their password. Recorded as `account_deleted` (with the
+    /// address it had), in the deletion's transaction.
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`] when `password` does not match;
@@ -161,10 +174,11 @@ impl AccountService {
     pub async fn delete_account(
         &self,
         user: &User,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         password: &SecretString,
     ) -> Result<(), AccountError> {
-        self.check_password(user, client_ip, password).await?;
+        self.check_password(user, client.ip.as_deref(), password)
+            .await?;
         if user.is_active && user.role == Role::Admin {
             // Disabling first applies the last-admin rule atomically; the
             // deletion follows.
@@ -178,6 +192,9 @@ impl AccountService {
                         role: None,
                     },
                     self.ports.clock.now(),
+                    // Not an administrative change: the deletion's event
+                    // tells the story.
+                    None,
                 )
                 .await?
             {
@@ -186,9 +203,16 @@ impl AccountService {
                 AccessUpdate::LastAdmin => return Err(AccountError::LastAdmin),
             }
         }
-        if !self.ports.users.delete(user.id).await? {
+        let event = self.ports.audit.event(
+            AuditEventType::AccountDeleted,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new().with("email", user.email.as_str()),
+        );
+        if !self.ports.users.delete(user.id, &event).await? {
             return Err(AccountError::NotFound);
         }
+        audit::emit(&event);
         tracing::info!("account deleted");
         Ok(())
     }

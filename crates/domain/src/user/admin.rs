@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::{AccessUpdate, Email, Role, User, UserId, UserRepository};
+use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::common::{Clock, Page, PageRequest, StorageError};
 use crate::session::SessionRepository;
 
@@ -45,20 +46,23 @@ pub struct AdminService {
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
+    audit: Auditor,
 }
 
 impl AdminService {
-    /// A service on the given ports.
+    /// A service on the given ports, recording changes with `audit`.
     #[must_use]
     pub fn new(
         users: Arc<dyn UserRepository>,
         sessions: Arc<dyn SessionRepository>,
         clock: Arc<dyn Clock>,
+        audit: Auditor,
     ) -> Self {
         Self {
             users,
             sessions,
             clock,
+            audit,
         }
     }
 
@@ -99,6 +103,8 @@ impl AdminService {
 
     /// Enables, disables, promotes or demotes a user. Disabling revokes all
     /// of the user's sessions, so their live access tokens fail at once.
+    /// Recorded as `account_updated` caused from `origin`, with the fields
+    /// changed, in the change's transaction.
     ///
     /// # Errors
     /// [`AdminError::NotFound`] for an unknown id; [`AdminError::LastAdmin`]
@@ -106,12 +112,24 @@ impl AdminService {
     #[tracing::instrument(name = "update_user_access", skip_all, fields(user_id = %id))]
     pub async fn update_access(
         &self,
+        origin: &Origin,
         id: UserId,
         changes: AccessChanges,
     ) -> Result<User, AdminError> {
         let now = self.clock.now();
-        match self.users.update_access(id, changes, now).await? {
+        let event = self.audit.event(
+            AuditEventType::AccountUpdated,
+            Some(id),
+            origin,
+            AuditDetails::new(),
+        );
+        match self
+            .users
+            .update_access(id, changes, now, Some(event.clone()))
+            .await?
+        {
             AccessUpdate::Updated { before, after } => {
+                audit::emit(&event.with_access_changes(&before, &after));
                 if before.is_active && !after.is_active {
                     let revoked = self.sessions.revoke_all(id, now).await?;
                     tracing::info!(revoked, "user disabled; sessions revoked");
@@ -125,7 +143,7 @@ impl AdminService {
 
     /// Applies `changes` to the user with this address (the command line's
     /// `authd user set-role`, `disable` and `enable`), with the same rules
-    /// as [`AdminService::update_access`].
+    /// as [`AdminService::update_access`]; recorded with no actor.
     ///
     /// # Errors
     /// [`AdminError::NotFound`] for an unknown address;
@@ -141,6 +159,7 @@ impl AdminService {
             .find_by_email(email)
             .await?
             .ok_or(AdminError::NotFound)?;
-        self.update_access(user.id, changes).await
+        self.update_access(&Origin::operator(), user.id, changes)
+            .await
     }
 }

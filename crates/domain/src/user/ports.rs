@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use super::{
     AccessChanges, DisplayName, Email, Password, PasswordHash, PasswordVerification, User, UserId,
 };
+use crate::audit::AuditEvent;
 use crate::common::{Page, PageRequest, StorageError};
 
 /// Why a user could not be created.
@@ -26,11 +27,15 @@ pub enum CreateUserError {
 /// returns [`CreateUserError::EmailTaken`] when the address is in use, also
 /// when two inserts race: implementations rely on a unique constraint, never
 /// on a read before the write.
+///
+/// The methods that take an [`AuditEvent`] write it in the same transaction
+/// as the change it records: when the change fails or changes nothing, no
+/// event is stored, and a failure to store the event fails the change.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user.
-    async fn insert(&self, user: &User) -> Result<(), CreateUserError>;
+    /// Stores a new user, and `audit` with it.
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), CreateUserError>;
 
     /// The user with this id, if any.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError>;
@@ -38,12 +43,15 @@ pub trait UserRepository: Send + Sync {
     /// The user with this (normalised) e-mail address, if any.
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StorageError>;
 
-    /// Replaces a user's password hash. Returns `false` when the user is gone.
+    /// Replaces a user's password hash, and stores `audit` with it (none
+    /// for a transparent upgrade of the hash's parameters). Returns `false`,
+    /// storing nothing, when the user is gone.
     async fn update_password_hash(
         &self,
         id: UserId,
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, StorageError>;
 
     /// A page of users, newest first, optionally only those whose address
@@ -59,12 +67,16 @@ pub trait UserRepository: Send + Sync {
     /// (disabling or demoting the last one) writes nothing and answers
     /// [`AccessUpdate::LastAdmin`]. The read, the check and the write happen
     /// in one transaction, also against concurrent changes from other
-    /// instances.
+    /// instances. When written, `audit` is stored in that transaction with
+    /// the fields changed added to its details
+    /// ([`AuditEvent::with_access_changes`] of the row as locked and as
+    /// written).
     async fn update_access(
         &self,
         id: UserId,
         changes: AccessChanges,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<AccessUpdate, StorageError>;
 
     /// Sets (or clears) a user's display name. Returns `false` when the
@@ -76,17 +88,20 @@ pub trait UserRepository: Send + Sync {
         updated_at: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
 
-    /// Marks a user's e-mail address as verified. Returns `false` when the
-    /// user is gone.
+    /// Marks a user's e-mail address as verified, and stores `audit` with
+    /// it. Returns `false`, storing nothing, when the user is gone.
     async fn set_email_verified(
         &self,
         id: UserId,
         updated_at: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError>;
 
     /// Deletes a user; their sessions, refresh tokens and projects go with
-    /// them (foreign keys cascade). Returns `false` when there was none.
-    async fn delete(&self, id: UserId) -> Result<bool, StorageError>;
+    /// them (foreign keys cascade), while their audit events stay. Stores
+    /// `audit` in the same transaction. Returns `false`, storing nothing,
+    /// when there was none.
+    async fn delete(&self, id: UserId, audit: &AuditEvent) -> Result<bool, StorageError>;
 }
 
 /// The outcome of [`UserRepository::update_access`].

@@ -6,7 +6,7 @@
 
 use chrono::TimeDelta;
 use mockall::Sequence;
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -141,7 +141,7 @@ async fn change_password_with_a_wrong_current_password_changes_nothing() {
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
-            None,
+            &client(),
             &SecretString::from(WRONG_PASSWORD),
             &new_password(),
         )
@@ -176,12 +176,12 @@ async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
     mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at| {
+        .withf(move |id, hash, updated_at, _| {
             *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
         })
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(true));
+        .return_once(|_, _, _, _| Ok(true));
     mocks
         .sessions
         .expect_revoke_all_except()
@@ -203,7 +203,7 @@ async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
-            None,
+            &client(),
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -224,7 +224,7 @@ async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
         .users
         .expect_update_password_hash()
         .times(1)
-        .return_once(|_, _, _| Ok(false));
+        .return_once(|_, _, _, _| Ok(false));
     mocks.sessions.expect_revoke_all_except().never();
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
@@ -232,7 +232,7 @@ async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
         .change_password(
             &user(USER_ID, true),
             SessionId(Uuid::from_u128(0x0199)),
-            None,
+            &client(),
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -259,7 +259,7 @@ async fn change_password_when_hashing_is_busy_is_unavailable_and_stores_nothing(
         .change_password(
             &user(USER_ID, true),
             SESSION_ID,
-            None,
+            &client(),
             &SecretString::from(PASSWORD),
             &new_password(),
         )
@@ -281,7 +281,7 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
     let error = service
         .delete_account(
             &user(USER_ID, true),
-            None,
+            &client(),
             &SecretString::from(WRONG_PASSWORD),
         )
         .await
@@ -306,17 +306,21 @@ async fn delete_account_with_the_right_password_deletes_the_user() {
     mocks
         .users
         .expect_delete()
-        .with(eq(USER_ID))
+        .with(eq(USER_ID), always())
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_| Ok(true));
+        .return_once(|_, _| Ok(true));
     // An outdated hash is not upgraded on an account about to go.
     mocks.hasher.expect_hash().never();
     mocks.users.expect_update_password_hash().never();
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     service
-        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
+        .delete_account(
+            &user(USER_ID, true),
+            &client(),
+            &SecretString::from(PASSWORD),
+        )
         .await
         .expect("account deleted");
 }
@@ -328,13 +332,17 @@ async fn delete_account_of_a_vanished_user_is_not_found() {
     mocks
         .users
         .expect_delete()
-        .with(eq(USER_ID))
+        .with(eq(USER_ID), always())
         .times(1)
-        .return_once(|_| Ok(false));
+        .return_once(|_, _| Ok(false));
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
-        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
+        .delete_account(
+            &user(USER_ID, true),
+            &client(),
+            &SecretString::from(PASSWORD),
+        )
         .await
         .expect_err("user gone");
 
@@ -353,7 +361,11 @@ async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
-        .delete_account(&user(USER_ID, true), None, &SecretString::from(PASSWORD))
+        .delete_account(
+            &user(USER_ID, true),
+            &client(),
+            &SecretString::from(PASSWORD),
+        )
         .await
         .expect_err("hashing failed");
 
@@ -381,14 +393,15 @@ async fn the_last_active_admin_cannot_delete_their_account() {
                 role: None,
             }),
             eq(now()),
+            always(),
         )
         .times(1)
-        .return_once(|_, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
+        .return_once(|_, _, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
     mocks.users.expect_delete().never();
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     let error = service
-        .delete_account(&admin(), None, &SecretString::from(PASSWORD))
+        .delete_account(&admin(), &client(), &SecretString::from(PASSWORD))
         .await
         .expect_err("last admin");
 
@@ -405,7 +418,7 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
         .expect_update_access()
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _| {
+        .return_once(|_, _, _, _| {
             Ok(crate::user::AccessUpdate::Updated {
                 before: Box::new(admin()),
                 after: Box::new(admin()),
@@ -414,14 +427,14 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
     mocks
         .users
         .expect_delete()
-        .with(eq(USER_ID))
+        .with(eq(USER_ID), always())
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_| Ok(true));
+        .return_once(|_, _| Ok(true));
     let service = mocks.account_service(MockActionTokenRepository::new(), None);
 
     service
-        .delete_account(&admin(), None, &SecretString::from(PASSWORD))
+        .delete_account(&admin(), &client(), &SecretString::from(PASSWORD))
         .await
         .expect("deleted");
 }

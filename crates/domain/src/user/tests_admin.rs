@@ -14,8 +14,23 @@ use super::{
     AccessChanges, AccessUpdate, AdminError, AdminService, Email, MockUserRepository, PasswordHash,
     Role, User, UserId,
 };
+use crate::audit::{AuditEventType, Origin};
 use crate::common::{MockClock, Page, PageRequest, StorageError};
-use crate::session::MockSessionRepository;
+use crate::session::{ClientInfo, MockSessionRepository};
+use crate::testing::AuditSink;
+
+const ADMIN_ID: UserId = UserId(Uuid::from_u128(0x0009));
+
+/// The administrator making the change, from their browser.
+fn origin() -> Origin {
+    Origin::user(
+        ADMIN_ID,
+        ClientInfo {
+            user_agent: Some("admin-console/1.0".into()),
+            ip: Some("198.51.100.4".into()),
+        },
+    )
+}
 
 const USER_ID: UserId = UserId(Uuid::from_u128(0x0001));
 const STORED_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVk$stored";
@@ -81,6 +96,7 @@ struct Mocks {
     /// keep one (the repository enforces the rule atomically).
     admins: Option<u64>,
     current: Option<User>,
+    audit: AuditSink,
 }
 
 impl Mocks {
@@ -90,16 +106,21 @@ impl Mocks {
             sessions: MockSessionRepository::new(),
             admins: None,
             current: None,
+            audit: AuditSink::default(),
         }
     }
 
     fn service(self) -> AdminService {
-        let mut clock = MockClock::new();
-        clock.expect_now().return_const(now());
+        let clock = || {
+            let mut clock = MockClock::new();
+            clock.expect_now().return_const(now());
+            clock
+        };
         AdminService::new(
             Arc::new(self.users),
             Arc::new(self.sessions),
-            Arc::new(clock),
+            Arc::new(clock()),
+            self.audit.auditor(Arc::new(clock())),
         )
     }
 
@@ -137,9 +158,9 @@ impl Mocks {
         };
         self.users
             .expect_update_access()
-            .with(eq(USER_ID), always(), eq(now()))
+            .with(eq(USER_ID), always(), eq(now()), always())
             .times(1)
-            .return_once(move |_, _, _| {
+            .return_once(move |_, _, _, _| {
                 Ok(AccessUpdate::Updated {
                     before: Box::new(before),
                     after: Box::new(after),
@@ -154,9 +175,9 @@ impl Mocks {
             Some(count) if count <= 1 => {
                 self.users
                     .expect_update_access()
-                    .with(eq(USER_ID), always(), eq(now()))
+                    .with(eq(USER_ID), always(), eq(now()), always())
                     .times(1)
-                    .returning(|_, _, _| Ok(AccessUpdate::LastAdmin));
+                    .returning(|_, _, _, _| Ok(AccessUpdate::LastAdmin));
             }
             _ => {
                 self.users.expect_update_access().never();
@@ -189,7 +210,7 @@ async fn demoting_the_last_active_admin_is_refused() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -203,7 +224,7 @@ async fn disabling_the_last_active_admin_is_refused() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -221,7 +242,7 @@ async fn disabling_and_demoting_the_last_active_admin_at_once_is_refused() {
     };
     let error = mocks
         .service()
-        .update_access(USER_ID, changes)
+        .update_access(&origin(), USER_ID, changes)
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -235,7 +256,7 @@ async fn a_count_of_zero_is_refused_too() {
     mocks.expect_no_update();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
@@ -250,7 +271,7 @@ async fn demoting_one_of_two_active_admins_succeeds() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect("demoted");
     assert_eq!(updated.role, Role::User);
@@ -267,7 +288,7 @@ async fn disabling_one_of_two_active_admins_succeeds_and_revokes_their_sessions(
     mocks.expect_revoke_all();
     let updated = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("disabled");
     assert!(!updated.is_active);
@@ -283,7 +304,7 @@ async fn promoting_never_checks_the_admin_count() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::Admin))
+        .update_access(&origin(), USER_ID, set_role(Role::Admin))
         .await
         .expect("promoted");
     assert_eq!(updated.role, Role::Admin);
@@ -302,7 +323,7 @@ async fn keeping_an_active_admin_an_admin_never_checks_the_count() {
     };
     mocks
         .service()
-        .update_access(USER_ID, changes)
+        .update_access(&origin(), USER_ID, changes)
         .await
         .expect("unchanged");
 }
@@ -316,7 +337,7 @@ async fn enabling_a_disabled_admin_never_checks_the_count_nor_revokes() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, enable())
+        .update_access(&origin(), USER_ID, enable())
         .await
         .expect("enabled");
     assert!(updated.is_active);
@@ -331,7 +352,7 @@ async fn demoting_a_disabled_admin_never_checks_the_count() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, set_role(Role::User))
+        .update_access(&origin(), USER_ID, set_role(Role::User))
         .await
         .expect("demoted");
     assert_eq!(updated.role, Role::User);
@@ -349,7 +370,7 @@ async fn disabling_a_user_revokes_all_their_sessions_at_now() {
     mocks.expect_revoke_all();
     let updated = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("disabled");
     assert!(!updated.is_active);
@@ -365,7 +386,7 @@ async fn re_enabling_a_user_revokes_nothing() {
     mocks.expect_no_revoke();
     let updated = mocks
         .service()
-        .update_access(USER_ID, enable())
+        .update_access(&origin(), USER_ID, enable())
         .await
         .expect("enabled");
     assert!(updated.is_active);
@@ -379,7 +400,7 @@ async fn disabling_an_already_disabled_user_revokes_nothing() {
     mocks.expect_no_revoke();
     mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect("still disabled");
 }
@@ -396,7 +417,7 @@ async fn a_failing_revocation_is_reported() {
         .returning(|_, _| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("unavailable");
     assert!(matches!(error, AdminError::Unavailable(_)), "{error:?}");
@@ -410,13 +431,13 @@ async fn updating_an_unknown_id_is_not_found() {
     mocks
         .users
         .expect_update_access()
-        .with(eq(USER_ID), eq(disable()), eq(now()))
+        .with(eq(USER_ID), eq(disable()), eq(now()), always())
         .times(1)
-        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
+        .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("not found");
     assert!(matches!(error, AdminError::NotFound), "{error:?}");
@@ -430,11 +451,11 @@ async fn a_user_deleted_during_the_update_is_not_found() {
         .users
         .expect_update_access()
         .times(1)
-        .returning(|_, _, _| Ok(AccessUpdate::NotFound));
+        .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
     mocks.expect_no_revoke();
     let error = mocks
         .service()
-        .update_access(USER_ID, disable())
+        .update_access(&origin(), USER_ID, disable())
         .await
         .expect_err("not found");
     assert!(matches!(error, AdminError::NotFound), "{error:?}");
@@ -610,4 +631,86 @@ async fn demoting_by_email_keeps_the_last_admin() {
         .await
         .expect_err("last admin");
     assert!(matches!(error, AdminError::LastAdmin), "{error:?}");
+}
+
+// --- the audit trail ------------------------------------------------------
+
+#[tokio::test]
+async fn an_access_change_stores_its_event_by_the_administrator() {
+    let mut mocks = Mocks::new();
+    let before = user(Role::User, true);
+    let after = User {
+        role: Role::Admin,
+        updated_at: now(),
+        ..before.clone()
+    };
+    mocks
+        .users
+        .expect_update_access()
+        .withf(|id, _, _, event| {
+            let Some(event) = event else { return false };
+            *id == USER_ID
+                && event.kind == AuditEventType::AccountUpdated
+                && event.user_id == Some(USER_ID)
+                && event.actor_id == Some(ADMIN_ID)
+                && event.ip.as_deref() == Some("198.51.100.4")
+                && event.user_agent.as_deref() == Some("admin-console/1.0")
+                && event.created_at == now()
+        })
+        .times(1)
+        .return_once(move |_, _, _, event| {
+            // What the repository stores: the changed fields added.
+            let stored = event.map(|e| e.with_access_changes(&before, &after));
+            assert_eq!(
+                stored.map(|e| e.details.to_string()),
+                Some(r#"{"role":{"from":"user","to":"admin"}}"#.to_owned())
+            );
+            Ok(AccessUpdate::Updated {
+                before: Box::new(before),
+                after: Box::new(after),
+            })
+        });
+    let service = mocks.service();
+
+    service
+        .update_access(&origin(), USER_ID, set_role(Role::Admin))
+        .await
+        .expect("promoted");
+}
+
+#[tokio::test]
+async fn a_command_line_change_is_recorded_without_actor() {
+    let mut mocks = Mocks::new();
+    let found = user(Role::User, true);
+    mocks
+        .users
+        .expect_find_by_email()
+        .return_once(move |_| Ok(Some(found)));
+    let before = user(Role::User, true);
+    let after = User {
+        is_active: false,
+        ..before.clone()
+    };
+    mocks
+        .users
+        .expect_update_access()
+        .withf(|_, _, _, event| {
+            event
+                .as_ref()
+                .is_some_and(|e| e.actor_id.is_none() && e.ip.is_none())
+        })
+        .times(1)
+        .return_once(move |_, _, _, _| {
+            Ok(AccessUpdate::Updated {
+                before: Box::new(before),
+                after: Box::new(after),
+            })
+        });
+    mocks.expect_revoke_all();
+    let service = mocks.service();
+
+    service
+        .update_access_by_email(&email(), disable())
+        .await
+        .expect("disabled");
 }

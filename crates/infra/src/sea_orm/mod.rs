@@ -1,6 +1,7 @@
 //! SeaORM repositories, identical on SQLite and PostgreSQL.
 
 mod action_token_repository;
+mod audit_log;
 mod connect;
 pub mod entities;
 mod error;
@@ -14,6 +15,7 @@ mod session_repository;
 mod user_repository;
 
 pub use action_token_repository::SeaOrmActionTokenRepository;
+pub use audit_log::SeaOrmAuditLog;
 pub use connect::{SeaOrmReadiness, connect, ensure_sqlite_parent_dir, is_sqlite_url};
 pub use error::storage_error;
 pub use mail_outbox::{ClaimedMail, SeaOrmMailOutbox};

@@ -1,5 +1,6 @@
 use anyhow::anyhow;
 use async_trait::async_trait;
+use auth_domain::audit::AuditEvent;
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
 use auth_domain::user::{
     AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
@@ -13,6 +14,7 @@ use sea_orm::{
     QuerySelect as _, TransactionTrait as _,
 };
 
+use super::audit_log::insert_event;
 use super::entities::user;
 use super::error::{is_unique_violation, storage_error};
 
@@ -66,9 +68,11 @@ fn to_row(user: &User) -> user::ActiveModel {
 
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
-    async fn insert(&self, user: &User) -> Result<(), CreateUserError> {
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), CreateUserError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
+        // Dropping the transaction on an error rolls it back.
         user::Entity::insert(to_row(user))
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -77,6 +81,8 @@ impl UserRepository for SeaOrmUserRepository {
                     storage_error(e).into()
                 }
             })?;
+        insert_event(&txn, audit).await?;
+        txn.commit().await.map_err(storage_error)?;
         Ok(())
     }
 
@@ -104,15 +110,17 @@ impl UserRepository for SeaOrmUserRepository {
         id: UserId,
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
         let result = user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash.as_str()))
             .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
             .filter(user::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(storage_error)?;
-        Ok(result.rows_affected == 1)
+        record_if_changed(txn, result.rows_affected == 1, audit.as_ref()).await
     }
 
     async fn list(
@@ -150,6 +158,7 @@ impl UserRepository for SeaOrmUserRepository {
         id: UserId,
         changes: AccessChanges,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<AccessUpdate, StorageError> {
         let admin = Role::Admin.as_str();
         let may_remove_an_admin =
@@ -222,6 +231,9 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(storage_error)?;
+        if let Some(event) = audit {
+            insert_event(&txn, &event.with_access_changes(&before, &after)).await?;
+        }
         txn.commit().await.map_err(storage_error)?;
         Ok(AccessUpdate::Updated {
             before: Box::new(before),
@@ -252,22 +264,44 @@ impl UserRepository for SeaOrmUserRepository {
         &self,
         id: UserId,
         updated_at: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
         let result = user::Entity::update_many()
             .col_expr(user::Column::EmailVerified, Expr::value(true))
             .col_expr(user::Column::UpdatedAt, Expr::value(updated_at))
             .filter(user::Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(storage_error)?;
-        Ok(result.rows_affected == 1)
+        record_if_changed(txn, result.rows_affected == 1, Some(audit)).await
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
+    async fn delete(&self, id: UserId, audit: &AuditEvent) -> Result<bool, StorageError> {
+        let txn = self.db.begin().await.map_err(storage_error)?;
         let result = user::Entity::delete_by_id(id.0)
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(storage_error)?;
-        Ok(result.rows_affected == 1)
+        record_if_changed(txn, result.rows_affected == 1, Some(audit)).await
     }
+}
+
+/// Ends the transaction of a one-row change: when the row `changed`, stores
+/// `audit` with it and commits; otherwise rolls back, storing nothing.
+/// Returns `changed`.
+async fn record_if_changed(
+    txn: sea_orm::DatabaseTransaction,
+    changed: bool,
+    audit: Option<&AuditEvent>,
+) -> Result<bool, StorageError> {
+    if !changed {
+        txn.rollback().await.map_err(storage_error)?;
+        return Ok(false);
+    }
+    if let Some(event) = audit {
+        insert_event(&txn, event).await?;
+    }
+    txn.commit().await.map_err(storage_error)?;
+    Ok(true)
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use auth_domain::audit::AuditEvent;
 use auth_domain::common::{Page, PageRequest, StorageError, TokenHash};
 use auth_domain::mfa::{SealedSecret, SecondFactor, SecondFactorRepository};
 use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
@@ -146,8 +147,8 @@ impl<R> CachedUsers<R> {
 
 #[async_trait]
 impl<R: UserRepository> UserRepository for CachedUsers<R> {
-    async fn insert(&self, user: &User) -> Result<(), CreateUserError> {
-        self.inner.insert(user).await
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), CreateUserError> {
+        self.inner.insert(user, audit).await
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, StorageError> {
@@ -163,8 +164,12 @@ impl<R: UserRepository> UserRepository for CachedUsers<R> {
         id: UserId,
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, StorageError> {
-        let result = self.inner.update_password_hash(id, hash, updated_at).await;
+        let result = self
+            .inner
+            .update_password_hash(id, hash, updated_at, audit)
+            .await;
         self.changed(id, result).await
     }
 
@@ -181,8 +186,12 @@ impl<R: UserRepository> UserRepository for CachedUsers<R> {
         id: UserId,
         changes: AccessChanges,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<AccessUpdate, StorageError> {
-        let result = self.inner.update_access(id, changes, updated_at).await;
+        let result = self
+            .inner
+            .update_access(id, changes, updated_at, audit)
+            .await;
         self.changed(id, result).await
     }
 
@@ -203,13 +212,14 @@ impl<R: UserRepository> UserRepository for CachedUsers<R> {
         &self,
         id: UserId,
         updated_at: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
-        let result = self.inner.set_email_verified(id, updated_at).await;
+        let result = self.inner.set_email_verified(id, updated_at, audit).await;
         self.changed(id, result).await
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
-        let result = self.inner.delete(id).await;
+    async fn delete(&self, id: UserId, audit: &AuditEvent) -> Result<bool, StorageError> {
+        let result = self.inner.delete(id, audit).await;
         self.changed(id, result).await
     }
 }

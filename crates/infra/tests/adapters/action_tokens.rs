@@ -18,7 +18,7 @@ use crate::fixtures;
 async fn owner(db: &DatabaseConnection) -> User {
     let ada = fixtures::user("ada@example.com");
     SeaOrmUserRepository::new(db.clone())
-        .insert(&ada)
+        .insert(&ada, &crate::fixtures::event())
         .await
         .expect("insert ada");
     ada
@@ -158,7 +158,10 @@ db_test!(racing_consumes_let_exactly_one_win, |db| {
 db_test!(purge_deletes_only_expired_tokens, |db| {
     let users = SeaOrmUserRepository::new(db.db.clone());
     let owner = fixtures::plain_user("purge@example.com");
-    users.insert(&owner).await.expect("insert the owner");
+    users
+        .insert(&owner, &crate::fixtures::event())
+        .await
+        .expect("insert the owner");
     let repo = SeaOrmActionTokenRepository::new(db.db.clone());
     let now = fixtures::now();
     let mut expired = fixtures::action_token(owner.id, TokenPurpose::ResetPassword);

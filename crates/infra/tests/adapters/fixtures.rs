@@ -148,3 +148,17 @@ pub fn action_token(user_id: UserId, purpose: TokenPurpose) -> ActionToken {
         expires_at: created_at + Duration::hours(1),
     }
 }
+
+/// An audit event about nobody in particular, to store with a change.
+pub fn event() -> auth_domain::audit::AuditEvent {
+    auth_domain::audit::AuditEvent {
+        id: UuidV7Generator.new_id(),
+        kind: auth_domain::audit::AuditEventType::Signup,
+        user_id: None,
+        actor_id: None,
+        ip: None,
+        user_agent: None,
+        created_at: now(),
+        details: auth_domain::audit::AuditDetails::new(),
+    }
+}

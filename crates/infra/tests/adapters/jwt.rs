@@ -172,7 +172,7 @@ fn issued_tokens_carry_the_kid_and_exactly_the_documented_claims() {
     assert_eq!(
         names,
         BTreeSet::from([
-            "sub", "sid", "iat", "nbf", "exp", "jti", "iss", "aud", "role"
+            "sub", "sid", "iat", "nbf", "exp", "jti", "iss", "aud", "role", "amr"
         ])
     );
     let iat = now().timestamp();

@@ -8,6 +8,7 @@
 //! run a minimal SMTP server of their own.
 
 mod action_tokens;
+mod audit;
 mod fixtures;
 mod jwt;
 mod mailer;

@@ -25,7 +25,7 @@ async fn table_exists(db: &DatabaseConnection, table: &str) -> bool {
 }
 
 db_test!(migrations_are_reversible, |db| {
-    assert_eq!(Migrator::migrations().len(), 9);
+    assert_eq!(Migrator::migrations().len(), 10);
     let tables = [
         "users",
         "projects",
@@ -36,6 +36,7 @@ db_test!(migrations_are_reversible, |db| {
         "mfa_factors",
         "mfa_recovery_codes",
         "mfa_challenges",
+        "audit_events",
         "mail_outbox",
     ];
     for table in tables {
@@ -75,6 +76,7 @@ db_test!(migrations_are_reversible, |db| {
 db_test!(two_steps_down_revert_only_the_latest_two, |db| {
     Migrator::down(&db.db, Some(2)).await.expect("revert two");
     assert!(!table_exists(&db.db, "mail_outbox").await);
+    assert!(!table_exists(&db.db, "audit_events").await);
     for table in [
         "users",
         "projects",

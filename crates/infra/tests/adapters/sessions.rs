@@ -24,8 +24,14 @@ async fn two_users(db: &DatabaseConnection) -> (User, User) {
     let users = SeaOrmUserRepository::new(db.clone());
     let ada = fixtures::user("ada@example.com");
     let grace = fixtures::plain_user("grace@example.com");
-    users.insert(&ada).await.expect("insert ada");
-    users.insert(&grace).await.expect("insert grace");
+    users
+        .insert(&ada, &crate::fixtures::event())
+        .await
+        .expect("insert ada");
+    users
+        .insert(&grace, &crate::fixtures::event())
+        .await
+        .expect("insert grace");
     (ada, grace)
 }
 

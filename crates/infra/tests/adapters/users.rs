@@ -27,8 +27,12 @@ db_test!(insert_then_find_by_id_and_email, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let full = fixtures::user("ada@example.com");
     let plain = fixtures::plain_user("grace@example.com");
-    repo.insert(&full).await.expect("insert the full user");
-    repo.insert(&plain).await.expect("insert the plain user");
+    repo.insert(&full, &crate::fixtures::event())
+        .await
+        .expect("insert the full user");
+    repo.insert(&plain, &crate::fixtures::event())
+        .await
+        .expect("insert the plain user");
 
     for stored in [&full, &plain] {
         let by_id = repo.find_by_id(stored.id).await.expect("find by id");
@@ -43,9 +47,12 @@ db_test!(insert_then_find_by_id_and_email, |db| {
 
 db_test!(finding_an_unknown_user_gives_none, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
-    repo.insert(&fixtures::user("ada@example.com"))
-        .await
-        .expect("insert");
+    repo.insert(
+        &fixtures::user("ada@example.com"),
+        &crate::fixtures::event(),
+    )
+    .await
+    .expect("insert");
 
     let unknown_id = UserId(Uuid::now_v7());
     assert_eq!(repo.find_by_id(unknown_id).await.expect("find by id"), None);
@@ -61,12 +68,14 @@ db_test!(finding_an_unknown_user_gives_none, |db| {
 db_test!(a_taken_email_is_refused, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let first = fixtures::user("ada@example.com");
-    repo.insert(&first).await.expect("insert the first user");
+    repo.insert(&first, &crate::fixtures::event())
+        .await
+        .expect("insert the first user");
 
     // Another id, the same (normalised) address.
     let second = fixtures::plain_user("  ADA@Example.com ");
     assert_eq!(second.email, first.email);
-    let result = repo.insert(&second).await;
+    let result = repo.insert(&second, &crate::fixtures::event()).await;
     assert!(
         matches!(result, Err(CreateUserError::EmailTaken)),
         "{result:?}"
@@ -88,7 +97,7 @@ db_test!(racing_inserts_of_one_email_let_exactly_one_win, |db| {
             let user = fixtures::plain_user("race@example.com");
             tokio::spawn(async move {
                 start.wait().await;
-                repo.insert(&user).await
+                repo.insert(&user, &crate::fixtures::event()).await
             })
         })
         .collect();
@@ -115,13 +124,17 @@ db_test!(updating_the_password_hash, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let stored = fixtures::user("ada@example.com");
     let other = fixtures::plain_user("grace@example.com");
-    repo.insert(&stored).await.expect("insert");
-    repo.insert(&other).await.expect("insert the other user");
+    repo.insert(&stored, &crate::fixtures::event())
+        .await
+        .expect("insert");
+    repo.insert(&other, &crate::fixtures::event())
+        .await
+        .expect("insert the other user");
 
     let new_hash = PasswordHash::new(format!("{}-rehashed", fixtures::PHC));
     let updated_at = fixtures::now() + Duration::microseconds(7_654_321);
     let updated = repo
-        .update_password_hash(stored.id, &new_hash, updated_at)
+        .update_password_hash(stored.id, &new_hash, updated_at, None)
         .await
         .expect("update");
     assert!(updated);
@@ -146,7 +159,7 @@ db_test!(updating_the_password_hash, |db| {
     );
 
     let unknown = repo
-        .update_password_hash(UserId(Uuid::now_v7()), &new_hash, updated_at)
+        .update_password_hash(UserId(Uuid::now_v7()), &new_hash, updated_at, None)
         .await
         .expect("update of an unknown user");
     assert!(!unknown);
@@ -197,7 +210,9 @@ db_test!(list_pages_newest_first, |db| {
         let age = (i * 7) % 13;
         user.created_at = base - Duration::seconds(age);
         user.updated_at = user.created_at;
-        repo.insert(&user).await.expect("insert");
+        repo.insert(&user, &crate::fixtures::event())
+            .await
+            .expect("insert");
         stored.push(user);
     }
     stored.sort_by_key(|u| std::cmp::Reverse((u.created_at, u.id.0)));
@@ -225,7 +240,9 @@ db_test!(list_filters_by_a_literal_email_prefix, |db| {
     for (age, address) in (0_i64..).zip(addresses) {
         let mut user = fixtures::plain_user(address);
         user.created_at = base - Duration::seconds(age);
-        repo.insert(&user).await.expect("insert");
+        repo.insert(&user, &crate::fixtures::event())
+            .await
+            .expect("insert");
     }
 
     let cases: [(&str, &[&str]); 9] = [
@@ -274,8 +291,12 @@ db_test!(update_access_round_trip, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let stored = fixtures::plain_user("grace@example.com");
     let other = fixtures::user("ada@example.com");
-    repo.insert(&stored).await.expect("insert");
-    repo.insert(&other).await.expect("insert the other user");
+    repo.insert(&stored, &crate::fixtures::event())
+        .await
+        .expect("insert");
+    repo.insert(&other, &crate::fixtures::event())
+        .await
+        .expect("insert the other user");
 
     let updated_at = fixtures::now() + Duration::microseconds(1_000_001);
     let expected = User {
@@ -288,7 +309,8 @@ db_test!(update_access_round_trip, |db| {
         repo.update_access(
             stored.id,
             change(Some(false), Some(Role::Admin)),
-            updated_at
+            updated_at,
+            None
         )
         .await
         .expect("update"),
@@ -305,7 +327,7 @@ db_test!(update_access_round_trip, |db| {
     let later = updated_at + Duration::seconds(1);
     // Only what is sent changes: enabling keeps the role.
     assert!(matches!(
-        repo.update_access(stored.id, change(Some(true), None), later)
+        repo.update_access(stored.id, change(Some(true), None), later, None)
             .await
             .expect("enable"),
         AccessUpdate::Updated { .. }
@@ -321,7 +343,7 @@ db_test!(update_access_round_trip, |db| {
     );
     // Now the only active administrator: demoting is refused, nothing changes.
     assert_eq!(
-        repo.update_access(stored.id, change(None, Some(Role::User)), later)
+        repo.update_access(stored.id, change(None, Some(Role::User)), later, None)
             .await
             .expect("demote"),
         AccessUpdate::LastAdmin
@@ -333,9 +355,14 @@ db_test!(update_access_round_trip, |db| {
     assert_eq!(repo.find_by_id(other.id).await.expect("find"), Some(other));
 
     assert_eq!(
-        repo.update_access(UserId(Uuid::now_v7()), change(Some(false), None), later)
-            .await
-            .expect("update an unknown user"),
+        repo.update_access(
+            UserId(Uuid::now_v7()),
+            change(Some(false), None),
+            later,
+            None
+        )
+        .await
+        .expect("update an unknown user"),
         AccessUpdate::NotFound
     );
 });
@@ -354,21 +381,23 @@ db_test!(the_last_active_admin_is_kept, |db| {
             is_active,
             ..fixtures::plain_user(address)
         };
-        repo.insert(&user).await.expect("insert");
+        repo.insert(&user, &crate::fixtures::event())
+            .await
+            .expect("insert");
         if role == Role::Admin && is_active {
             admins.push(user);
         }
     }
     let now = fixtures::now();
     assert!(matches!(
-        repo.update_access(admins[0].id, change(Some(false), None), now)
+        repo.update_access(admins[0].id, change(Some(false), None), now, None)
             .await
             .expect("disable one of two"),
         AccessUpdate::Updated { .. }
     ));
     // The disabled admin and the inactive one do not count.
     assert_eq!(
-        repo.update_access(admins[1].id, change(None, Some(Role::User)), now)
+        repo.update_access(admins[1].id, change(None, Some(Role::User)), now, None)
             .await
             .expect("demote the last"),
         AccessUpdate::LastAdmin
@@ -394,7 +423,9 @@ db_test!(concurrent_demotions_keep_one_active_admin, |db| {
                 role: Role::Admin,
                 ..fixtures::plain_user(&format!("admin{round}-{i}@example.com"))
             };
-            repo.insert(&user).await.expect("insert");
+            repo.insert(&user, &crate::fixtures::event())
+                .await
+                .expect("insert");
             ids.push(user.id);
         }
         let barrier = Arc::new(Barrier::new(2));
@@ -404,7 +435,7 @@ db_test!(concurrent_demotions_keep_one_active_admin, |db| {
                 let (repo, barrier, id) = (repo.clone(), barrier.clone(), *id);
                 tokio::spawn(async move {
                     barrier.wait().await;
-                    repo.update_access(id, change(None, Some(Role::User)), fixtures::now())
+                    repo.update_access(id, change(None, Some(Role::User)), fixtures::now(), None)
                         .await
                         .expect("demote")
                 })
@@ -439,7 +470,9 @@ db_test!(concurrent_demotions_keep_one_active_admin, |db| {
 db_test!(update_display_name_sets_and_clears, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let stored = fixtures::plain_user("grace@example.com");
-    repo.insert(&stored).await.expect("insert");
+    repo.insert(&stored, &crate::fixtures::event())
+        .await
+        .expect("insert");
 
     let name = DisplayName::parse("Grace Hopper").expect("valid display name");
     let set_at = fixtures::now() + Duration::microseconds(1_500_001);
@@ -486,13 +519,17 @@ db_test!(set_email_verified_marks_the_address, |db| {
     let repo = SeaOrmUserRepository::new(db.db.clone());
     let stored = fixtures::plain_user("grace@example.com");
     let other = fixtures::plain_user("ada@example.com");
-    repo.insert(&stored).await.expect("insert");
-    repo.insert(&other).await.expect("insert the other user");
+    repo.insert(&stored, &crate::fixtures::event())
+        .await
+        .expect("insert");
+    repo.insert(&other, &crate::fixtures::event())
+        .await
+        .expect("insert the other user");
     assert!(!stored.email_verified);
 
     let verified_at = fixtures::now() + Duration::microseconds(2_000_003);
     assert!(
-        repo.set_email_verified(stored.id, verified_at)
+        repo.set_email_verified(stored.id, verified_at, &crate::fixtures::event())
             .await
             .expect("verify")
     );
@@ -507,7 +544,7 @@ db_test!(set_email_verified_marks_the_address, |db| {
     );
     // Verifying again is harmless.
     assert!(
-        repo.set_email_verified(stored.id, verified_at)
+        repo.set_email_verified(stored.id, verified_at, &crate::fixtures::event())
             .await
             .expect("verify again")
     );
@@ -515,7 +552,11 @@ db_test!(set_email_verified_marks_the_address, |db| {
 
     assert!(
         !repo
-            .set_email_verified(UserId(Uuid::now_v7()), verified_at)
+            .set_email_verified(
+                UserId(Uuid::now_v7()),
+                verified_at,
+                &crate::fixtures::event()
+            )
             .await
             .expect("verify an unknown user")
     );
@@ -530,7 +571,9 @@ db_test!(delete_cascades_to_everything_the_user_owns, |db| {
     let grace = fixtures::plain_user("grace@example.com");
     let mut session_ids = Vec::new();
     for user in [&ada, &grace] {
-        repo.insert(user).await.expect("insert");
+        repo.insert(user, &crate::fixtures::event())
+            .await
+            .expect("insert");
         let session = fixtures::session(user.id);
         sessions
             .insert(&session, &fixtures::refresh_token(&session))
@@ -550,7 +593,11 @@ db_test!(delete_cascades_to_everything_the_user_owns, |db| {
     }
     assert_eq!(rows_of(&db.db, ada.id, session_ids[0]).await, (1, 1, 1, 2));
 
-    assert!(repo.delete(ada.id).await.expect("delete"));
+    assert!(
+        repo.delete(ada.id, &crate::fixtures::event())
+            .await
+            .expect("delete")
+    );
     assert_eq!(repo.find_by_id(ada.id).await.expect("find"), None);
     assert_eq!(rows_of(&db.db, ada.id, session_ids[0]).await, (0, 0, 0, 0));
     assert_eq!(
@@ -559,7 +606,12 @@ db_test!(delete_cascades_to_everything_the_user_owns, |db| {
     );
     assert_eq!(repo.find_by_id(grace.id).await.expect("find"), Some(grace));
 
-    assert!(!repo.delete(ada.id).await.expect("delete again"));
+    assert!(
+        !repo
+            .delete(ada.id, &crate::fixtures::event())
+            .await
+            .expect("delete again")
+    );
 });
 
 /// How many sessions, refresh tokens of `session_id`, projects and action

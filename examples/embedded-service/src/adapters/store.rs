@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use anyhow::anyhow;
 use async_trait::async_trait;
+use auth_domain::audit::{AuditEvent, AuditFilter, AuditLog};
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError, TokenHash};
 use auth_domain::recovery::{ActionToken, ActionTokenRepository, TokenPurpose};
 use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
@@ -18,8 +19,8 @@ use uuid::Uuid;
 
 use super::poisoned;
 
-/// [`UserRepository`], [`SessionRepository`] and [`ActionTokenRepository`]
-/// on maps behind one lock.
+/// [`UserRepository`], [`SessionRepository`], [`ActionTokenRepository`] and
+/// [`AuditLog`] on maps behind one lock.
 ///
 /// The lock plays the part of the database's transactions: every method
 /// takes it once, checks everything a constraint would check before it
@@ -94,6 +95,9 @@ struct Tables {
     /// The unique index on refresh-token hashes.
     refresh_hashes: HashMap<TokenHash, RefreshTokenId>,
     action_tokens: HashMap<Uuid, StoredActionToken>,
+    /// The audit trail, in insertion order; no foreign key, so a deleted
+    /// user's events stay.
+    audit_events: Vec<AuditEvent>,
 }
 
 fn constraint(message: &str) -> StorageError {
@@ -228,7 +232,7 @@ fn count(n: usize) -> u64 {
 
 #[async_trait]
 impl UserRepository for InMemoryStore {
-    async fn insert(&self, user: &User) -> Result<(), CreateUserError> {
+    async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), CreateUserError> {
         let mut tables = self.lock()?;
         // The unique index, checked and written under the same lock: two
         // racing sign-ups cannot both pass.
@@ -242,6 +246,7 @@ impl UserRepository for InMemoryStore {
             .emails
             .insert(user.email.as_str().to_owned(), user.id);
         tables.users.insert(user.id, user.clone());
+        tables.audit_events.push(audit.clone());
         Ok(())
     }
 
@@ -263,10 +268,16 @@ impl UserRepository for InMemoryStore {
         id: UserId,
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<bool, StorageError> {
-        Ok(self.lock()?.update_user(id, updated_at, |user| {
+        let mut tables = self.lock()?;
+        let changed = tables.update_user(id, updated_at, |user| {
             user.password_hash = hash.clone();
-        }))
+        });
+        if changed {
+            tables.audit_events.extend(audit);
+        }
+        Ok(changed)
     }
 
     async fn list(
@@ -309,6 +320,7 @@ impl UserRepository for InMemoryStore {
         id: UserId,
         changes: AccessChanges,
         updated_at: DateTime<Utc>,
+        audit: Option<AuditEvent>,
     ) -> Result<AccessUpdate, StorageError> {
         let mut tables = self.lock()?;
         let Some(before) = tables.users.get(&id).cloned() else {
@@ -331,6 +343,11 @@ impl UserRepository for InMemoryStore {
             }
         }
         tables.users.insert(id, after.clone());
+        if let Some(event) = audit {
+            tables
+                .audit_events
+                .push(event.with_access_changes(&before, &after));
+        }
         Ok(AccessUpdate::Updated {
             before: Box::new(before),
             after: Box::new(after),
@@ -352,13 +369,19 @@ impl UserRepository for InMemoryStore {
         &self,
         id: UserId,
         updated_at: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
-        Ok(self.lock()?.update_user(id, updated_at, |user| {
+        let mut tables = self.lock()?;
+        let changed = tables.update_user(id, updated_at, |user| {
             user.email_verified = true;
-        }))
+        });
+        if changed {
+            tables.audit_events.push(audit.clone());
+        }
+        Ok(changed)
     }
 
-    async fn delete(&self, id: UserId) -> Result<bool, StorageError> {
+    async fn delete(&self, id: UserId, audit: &AuditEvent) -> Result<bool, StorageError> {
         let mut tables = self.lock()?;
         let Some(user) = tables.users.remove(&id) else {
             return Ok(false);
@@ -376,7 +399,51 @@ impl UserRepository for InMemoryStore {
             tables.remove_session(session);
         }
         tables.action_tokens.retain(|_, t| t.token.user_id != id);
+        tables.audit_events.push(audit.clone());
         Ok(true)
+    }
+}
+
+#[async_trait]
+impl AuditLog for InMemoryStore {
+    async fn record(&self, event: &AuditEvent) -> Result<(), StorageError> {
+        self.lock()?.audit_events.push(event.clone());
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, StorageError> {
+        let tables = self.lock()?;
+        let mut rows: Vec<AuditEvent> = tables
+            .audit_events
+            .iter()
+            .filter(|e| filter.user_id.is_none_or(|id| e.user_id == Some(id)))
+            .filter(|e| filter.kind.is_none_or(|kind| e.kind == kind))
+            .filter(|e| match page.after {
+                Some(cursor) => {
+                    e.created_at < cursor.created_at
+                        || (e.created_at == cursor.created_at && e.id < cursor.id)
+                }
+                None => true,
+            })
+            .cloned()
+            .collect();
+        rows.sort_unstable_by_key(|e| Reverse((e.created_at, e.id)));
+        rows.truncate(usize::try_from(page.limit.saturating_add(1)).unwrap_or(usize::MAX));
+        Ok(Page::from_rows(rows, page.limit, |e| Cursor {
+            created_at: e.created_at,
+            id: e.id,
+        }))
+    }
+
+    async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        let mut tables = self.lock()?;
+        let was = tables.audit_events.len();
+        tables.audit_events.retain(|e| e.created_at >= before);
+        Ok(count(was - tables.audit_events.len()))
     }
 }
 

@@ -2,7 +2,7 @@
 //! them, with a clock the tests move instead of sleeping.
 
 use auth_domain::auth::{AuthSettings, AuthenticateError, LoginError, LoginLimits, SignupError};
-use auth_domain::session::RefreshError;
+use auth_domain::session::{ClientInfo, RefreshError};
 use auth_domain::user::AccountError;
 use chrono::TimeDelta;
 use embedded_service::{RegisterError, RegistrationForm, Settings};
@@ -35,7 +35,7 @@ async fn sign_up_log_in_authenticate_refresh_log_out() {
 
     let refreshed = embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("refresh succeeds");
     assert_eq!(refreshed.session_id, tokens.session_id);
@@ -51,7 +51,7 @@ async fn sign_up_log_in_authenticate_refresh_log_out() {
 
     embedded
         .sessions
-        .logout(user.id, caller.session_id)
+        .logout(user.id, caller.session_id, &ClientInfo::default())
         .await
         .expect("log-out succeeds");
 
@@ -67,7 +67,10 @@ async fn sign_up_log_in_authenticate_refresh_log_out() {
     assert!(matches!(
         embedded
             .sessions
-            .refresh(refreshed.refresh_token.expose_secret())
+            .refresh(
+                refreshed.refresh_token.expose_secret(),
+                &ClientInfo::default()
+            )
             .await,
         Err(RefreshError::InvalidToken)
     ));
@@ -102,7 +105,7 @@ async fn access_tokens_expire_with_the_clock() {
     // The refresh token outlives it and yields a fresh pair.
     let refreshed = embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("refresh succeeds");
     embedded
@@ -205,7 +208,7 @@ async fn a_password_change_ends_the_other_sessions() {
             .change_password(
                 &user,
                 laptop.session_id,
-                None,
+                &ClientInfo::default(),
                 &SecretString::from("wrong"),
                 &new_password
             )
@@ -217,7 +220,7 @@ async fn a_password_change_ends_the_other_sessions() {
         .change_password(
             &user,
             laptop.session_id,
-            None,
+            &ClientInfo::default(),
             &SecretString::from(PASSWORD),
             &new_password,
         )
@@ -249,7 +252,7 @@ async fn a_deleted_account_takes_its_sessions_along() {
     let (user, tokens) = register(&embedded, "ada@example.com").await;
     embedded
         .account
-        .delete_account(&user, None, &SecretString::from(PASSWORD))
+        .delete_account(&user, &ClientInfo::default(), &SecretString::from(PASSWORD))
         .await
         .expect("account deleted");
     assert!(matches!(
@@ -262,7 +265,7 @@ async fn a_deleted_account_takes_its_sessions_along() {
     assert!(matches!(
         embedded
             .sessions
-            .refresh(tokens.refresh_token.expose_secret())
+            .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
             .await,
         Err(RefreshError::InvalidToken)
     ));

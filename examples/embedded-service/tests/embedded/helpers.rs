@@ -90,3 +90,17 @@ pub fn refresh_token(session: SessionId, plaintext: &str) -> RefreshToken {
         rotated_at: None,
     }
 }
+
+/// An audit event to store with a change.
+pub fn event() -> auth_domain::audit::AuditEvent {
+    auth_domain::audit::AuditEvent {
+        id: Uuid::now_v7(),
+        kind: auth_domain::audit::AuditEventType::Signup,
+        user_id: None,
+        actor_id: None,
+        ip: None,
+        user_agent: None,
+        created_at: start(),
+        details: auth_domain::audit::AuditDetails::new(),
+    }
+}

@@ -64,13 +64,13 @@ async fn register_stores_the_normalised_address_and_opens_a_session() {
     let mut users = MockUserRepository::new();
     users
         .expect_insert()
-        .withf(|user: &User| {
+        .withf(|user: &User, _| {
             user.email.as_str() == "ada@example.com"
                 && user.password_hash.as_str() == NEW_HASH
                 && user.display_name.as_ref().map(|n| n.as_str()) == Some("Ada")
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let mut sessions = MockSessionRepository::new();
     sessions
         .expect_insert()
@@ -122,7 +122,7 @@ async fn a_taken_address_opens_no_session() {
     users
         .expect_insert()
         .times(1)
-        .returning(|_| Err(CreateUserError::EmailTaken));
+        .returning(|_, _| Err(CreateUserError::EmailTaken));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_insert().never();
     let embedded = wired(users, sessions, hasher).await;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use auth_domain::auth::{AuthSettings, AuthenticateError};
 use auth_domain::common::{PageRequest, StorageError, TokenHash};
 use auth_domain::recovery::{ActionToken, ActionTokenRepository, TokenPurpose};
-use auth_domain::session::{RefreshError, RefreshToken, SessionRepository};
+use auth_domain::session::{ClientInfo, RefreshError, RefreshToken, SessionRepository};
 use auth_domain::user::{AccessChanges, AccessUpdate, CreateUserError, Role, UserRepository};
 use chrono::TimeDelta;
 use embedded_service::Settings;
@@ -15,7 +15,7 @@ use embedded_service::adapters::InMemoryStore;
 use secrecy::ExposeSecret as _;
 use uuid::Uuid;
 
-use crate::helpers::{refresh_token, register, session, start, user, wired};
+use crate::helpers::{event, refresh_token, register, session, start, user, wired};
 
 /// The stored state of the token with this plaintext: `Some(true)` while
 /// live, `Some(false)` once rotated, `None` when unknown.
@@ -31,7 +31,7 @@ async fn live(store: &InMemoryStore, plaintext: &str) -> Option<bool> {
 async fn store_with_session() -> (InMemoryStore, auth_domain::session::Session, RefreshToken) {
     let store = InMemoryStore::new();
     let ada = user("ada@example.com", Role::User, start());
-    UserRepository::insert(&store, &ada)
+    UserRepository::insert(&store, &ada, &event())
         .await
         .expect("user stored");
     let session = session(ada.id);
@@ -45,10 +45,19 @@ async fn store_with_session() -> (InMemoryStore, auth_domain::session::Session, 
 #[tokio::test]
 async fn a_duplicate_email_is_refused() {
     let store = InMemoryStore::new();
-    UserRepository::insert(&store, &user("ada@example.com", Role::User, start()))
-        .await
-        .expect("first insert");
-    let again = UserRepository::insert(&store, &user("ADA@example.com", Role::User, start())).await;
+    UserRepository::insert(
+        &store,
+        &user("ada@example.com", Role::User, start()),
+        &event(),
+    )
+    .await
+    .expect("first insert");
+    let again = UserRepository::insert(
+        &store,
+        &user("ADA@example.com", Role::User, start()),
+        &event(),
+    )
+    .await;
     assert!(matches!(again, Err(CreateUserError::EmailTaken)));
 }
 
@@ -59,7 +68,12 @@ async fn of_racing_inserts_of_one_email_exactly_one_wins() {
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                UserRepository::insert(&*store, &user("ada@example.com", Role::User, start())).await
+                UserRepository::insert(
+                    &*store,
+                    &user("ada@example.com", Role::User, start()),
+                    &event(),
+                )
+                .await
             })
         })
         .collect();
@@ -180,7 +194,7 @@ async fn a_revoked_session_takes_no_new_tokens() {
 async fn revoke_needs_the_owner_and_happens_once() {
     let (store, session, _) = store_with_session().await;
     let stranger = user("eve@example.com", Role::User, start());
-    UserRepository::insert(&store, &stranger)
+    UserRepository::insert(&store, &stranger, &event())
         .await
         .expect("user stored");
     assert!(
@@ -254,12 +268,12 @@ async fn a_session_for_a_missing_user_is_an_unexpected_error() {
 async fn deleting_a_user_cascades_to_sessions_and_tokens() {
     let (store, session, _) = store_with_session().await;
     assert!(
-        UserRepository::delete(&store, session.user_id)
+        UserRepository::delete(&store, session.user_id, &event())
             .await
             .expect("delete")
     );
     assert!(
-        !UserRepository::delete(&store, session.user_id)
+        !UserRepository::delete(&store, session.user_id, &event())
             .await
             .expect("delete")
     );
@@ -286,13 +300,13 @@ async fn a_second_redemption_with_no_grace_fails_and_revokes_the_session() {
     let (_, tokens) = register(&embedded, "ada@example.com").await;
     let refreshed = embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("first redemption succeeds");
     assert!(matches!(
         embedded
             .sessions
-            .refresh(tokens.refresh_token.expose_secret())
+            .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
             .await,
         Err(RefreshError::InvalidToken)
     ));
@@ -307,7 +321,10 @@ async fn a_second_redemption_with_no_grace_fails_and_revokes_the_session() {
     assert!(matches!(
         embedded
             .sessions
-            .refresh(refreshed.refresh_token.expose_secret())
+            .refresh(
+                refreshed.refresh_token.expose_secret(),
+                &ClientInfo::default()
+            )
             .await,
         Err(RefreshError::InvalidToken)
     ));
@@ -319,13 +336,13 @@ async fn a_replay_within_the_grace_period_continues_one_chain() {
     let (_, tokens) = register(&embedded, "ada@example.com").await;
     let first = embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("first redemption");
     clock.advance(TimeDelta::seconds(1));
     let replay = embedded
         .sessions
-        .refresh(tokens.refresh_token.expose_secret())
+        .refresh(tokens.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("a replay within the grace period gets a fresh pair");
     // Once the grace period is over, the replay's chain is the one that
@@ -333,7 +350,7 @@ async fn a_replay_within_the_grace_period_continues_one_chain() {
     clock.advance(AuthSettings::default().refresh_reuse_grace + TimeDelta::seconds(1));
     embedded
         .sessions
-        .refresh(replay.refresh_token.expose_secret())
+        .refresh(replay.refresh_token.expose_secret(), &ClientInfo::default())
         .await
         .expect("the surviving chain continues");
     // ... while the first redemption's token was superseded by the replay,
@@ -341,7 +358,7 @@ async fn a_replay_within_the_grace_period_continues_one_chain() {
     assert!(matches!(
         embedded
             .sessions
-            .refresh(first.refresh_token.expose_secret())
+            .refresh(first.refresh_token.expose_secret(), &ClientInfo::default())
             .await,
         Err(RefreshError::InvalidToken)
     ));
@@ -353,7 +370,7 @@ async fn the_last_active_admin_stays() {
     let root = user("root@example.com", Role::Admin, start());
     let deputy = user("deputy@example.com", Role::Admin, start());
     for admin in [&root, &deputy] {
-        UserRepository::insert(&store, admin)
+        UserRepository::insert(&store, admin, &event())
             .await
             .expect("user stored");
     }
@@ -367,7 +384,7 @@ async fn the_last_active_admin_stays() {
     };
     let now = start() + TimeDelta::minutes(1);
     let AccessUpdate::Updated { before, after } = store
-        .update_access(deputy.id, demote, now)
+        .update_access(deputy.id, demote, now, None)
         .await
         .expect("update")
     else {
@@ -378,7 +395,7 @@ async fn the_last_active_admin_stays() {
     for change in [demote, disable] {
         assert_eq!(
             store
-                .update_access(root.id, change, now)
+                .update_access(root.id, change, now, None)
                 .await
                 .expect("update"),
             AccessUpdate::LastAdmin
@@ -392,7 +409,12 @@ async fn the_last_active_admin_stays() {
     assert!(unchanged.is_active && unchanged.role == Role::Admin);
     assert_eq!(
         store
-            .update_access(auth_domain::user::UserId(Uuid::now_v7()), disable, now)
+            .update_access(
+                auth_domain::user::UserId(Uuid::now_v7()),
+                disable,
+                now,
+                None
+            )
             .await
             .expect("update"),
         AccessUpdate::NotFound
@@ -410,7 +432,7 @@ async fn list_pages_newest_first_by_keyset() {
             Role::User,
             start() + TimeDelta::minutes(minutes),
         );
-        UserRepository::insert(&store, &u)
+        UserRepository::insert(&store, &u, &event())
             .await
             .expect("user stored");
         users.push(u);

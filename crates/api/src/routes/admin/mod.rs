@@ -1,3 +1,4 @@
-//! `/admin/users`: user management for administrators.
+//! `/admin/*`: user management and the audit trail, for administrators.
 
+pub mod audit;
 pub mod users;

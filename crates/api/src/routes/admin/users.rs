@@ -1,12 +1,15 @@
 //! `GET /admin/users`, `GET /admin/users/{id}`, `PATCH /admin/users/{id}`.
 
 use actix_web::{HttpResponse, web};
+use auth_domain::audit::Origin;
 use auth_domain::user::{AccessChanges, Role, User, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Fields, Problem};
-use crate::extractors::{AdminUser, PageQuery, Pagination, PathId, ValidJson, encode_cursor};
+use crate::extractors::{
+    AdminUser, PageQuery, Pagination, PathId, RequestClient, ValidJson, encode_cursor,
+};
 use crate::openapi::responses::{
     AdminErrors, DatabaseUnavailable, JsonBodyErrors, NotFound, PageErrors,
 };
@@ -103,7 +106,8 @@ pub struct UpdateUser {
     ))]
 pub async fn update(
     state: web::Data<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    RequestClient(client): RequestClient,
     PathId(id): PathId<UserId>,
     ValidJson(body): ValidJson<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
@@ -111,6 +115,7 @@ pub async fn update(
     let user = state
         .admin
         .update_access(
+            &Origin::user(admin.0.user.id, client),
             id,
             AccessChanges {
                 is_active: body.is_active,

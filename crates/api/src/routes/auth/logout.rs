@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
-use crate::extractors::CurrentUser;
+use crate::extractors::{CurrentUser, RequestClient};
 use crate::openapi::responses::{AddressLimited, BearerErrors, DatabaseUnavailable};
 use crate::state::AppState;
 
@@ -17,10 +17,11 @@ use crate::state::AppState;
 pub async fn handle(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
 ) -> Result<HttpResponse, ApiError> {
     state
         .sessions
-        .logout(caller.user.id, caller.session_id)
+        .logout(caller.user.id, caller.session_id, &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

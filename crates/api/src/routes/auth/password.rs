@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extractors::ValidJson;
+use crate::extractors::{RequestClient, ValidJson};
 use crate::openapi::responses::{
     ActionTokenErrors, AddressLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
 };
@@ -29,9 +29,10 @@ pub struct ForgotPassword {
     ))]
 pub async fn forgot(
     state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<ForgotPassword>,
 ) -> Result<HttpResponse, ApiError> {
-    state.recovery.forgot_password(&body.email).await?;
+    state.recovery.forgot_password(&body.email, &client).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -55,6 +56,7 @@ pub struct ResetPassword {
     ))]
 pub async fn reset(
     state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<ResetPassword>,
 ) -> Result<HttpResponse, ApiError> {
     state
@@ -63,6 +65,7 @@ pub async fn reset(
             body.token.expose_secret(),
             body.new_password,
             &state.password_policy,
+            &client,
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
-use crate::extractors::ValidJson;
+use crate::extractors::{RequestClient, ValidJson};
 use crate::openapi::responses::{AddressLimited, DatabaseUnavailable, JsonBodyErrors};
 use crate::routes::TokenResponse;
 use crate::state::AppState;
@@ -29,11 +29,12 @@ pub struct RefreshRequest {
     ))]
 pub async fn handle(
     state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let tokens = state
         .sessions
-        .refresh(body.refresh_token.expose_secret())
+        .refresh(body.refresh_token.expose_secret(), &client)
         .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::new(&tokens, None)))
 }

@@ -54,14 +54,15 @@ pub async fn handle(
                 }
             }
         }
-        Ok(Grant::RefreshToken(token)) => match state.sessions.refresh(token.expose_secret()).await
-        {
-            Ok(tokens) => tokens,
-            Err(error) => {
-                return OAuthError::for_refresh(&error)
-                    .map_or(Err(error.into()), |e| Ok(e.response()));
+        Ok(Grant::RefreshToken(token)) => {
+            match state.sessions.refresh(token.expose_secret(), &client).await {
+                Ok(tokens) => tokens,
+                Err(error) => {
+                    return OAuthError::for_refresh(&error)
+                        .map_or(Err(error.into()), |e| Ok(e.response()));
+                }
             }
-        },
+        }
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::PRAGMA, "no-cache"))

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
-use crate::extractors::{CurrentUser, ValidJson};
+use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::openapi::responses::{
     ActionTokenErrors, AddressLimited, BearerErrors, DatabaseUnavailable, JsonBodyErrors,
     MailLimited,
@@ -47,11 +47,12 @@ pub struct VerifyEmail {
     ))]
 pub async fn confirm(
     state: web::Data<AppState>,
+    RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<VerifyEmail>,
 ) -> Result<HttpResponse, ApiError> {
     state
         .recovery
-        .verify_email(body.token.expose_secret())
+        .verify_email(body.token.expose_secret(), &client)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -82,7 +82,7 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     state
         .account
-        .delete_account(&caller.user, client.ip.as_deref(), &body.password)
+        .delete_account(&caller.user, &client, &body.password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

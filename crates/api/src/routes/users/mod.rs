@@ -1,5 +1,6 @@
 //! `/users/me`: the current user and their sessions.
 
+pub mod audit;
 pub mod me;
 pub mod mfa;
 pub mod password;

@@ -48,7 +48,7 @@ pub async fn change(
         .change_password(
             &caller.user,
             caller.session_id,
-            client.ip.as_deref(),
+            &client,
             &body.current_password,
             &new_password,
         )

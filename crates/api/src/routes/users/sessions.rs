@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::extractors::{CurrentUser, PathId};
+use crate::extractors::{CurrentUser, PathId, RequestClient};
 use crate::openapi::responses::{BearerErrors, DatabaseUnavailable, NotFound};
 use crate::state::AppState;
 
@@ -71,9 +71,13 @@ pub async fn list(
 pub async fn revoke(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
     PathId(id): PathId<SessionId>,
 ) -> Result<HttpResponse, ApiError> {
-    state.sessions.revoke_session(caller.user.id, id).await?;
+    state
+        .sessions
+        .revoke_session(caller.user.id, id, &client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -86,7 +90,11 @@ pub async fn revoke(
 pub async fn revoke_all(
     state: web::Data<AppState>,
     caller: CurrentUser,
+    RequestClient(client): RequestClient,
 ) -> Result<HttpResponse, ApiError> {
-    state.sessions.revoke_all_sessions(caller.user.id).await?;
+    state
+        .sessions
+        .revoke_all_sessions(caller.user.id, &client)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
