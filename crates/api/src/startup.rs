@@ -381,6 +381,7 @@ impl Services {
             cipher,
             guard: guard.clone(),
             clock: clock.clone(),
+            audit: auditor.clone(),
         };
         let mfa = Arc::new(MfaService::new(
             mfa_ports.clone(),

@@ -499,6 +499,21 @@ api_test!(an_administrator_resets_a_lost_device, |app| {
     };
     assert_eq!(reset(id.clone()).await.status(), 204);
     assert_eq!(app.me(&token).await.status(), 401, "sessions revoked");
+    // Recorded with the administrator as the actor.
+    let admin_id = app.me(&admin_token).await.json::<Value>().await.unwrap()["id"].clone();
+    let trail: Value = app
+        .client
+        .get(app.url(&format!("/admin/audit?type=mfa_disabled&user_id={id}")))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
+    assert_eq!(trail["items"][0]["actor_id"], admin_id);
+    assert_eq!(trail["items"][0]["details"]["by"], "administrator");
     assert_eq!(app.login("lost@example.com", PASSWORD).await.status(), 200);
     assert_problem(reset(id).await, 409, "mfa_not_enabled").await;
     assert_problem(
@@ -605,5 +620,98 @@ api_test!(
             .await
             .unwrap();
         assert_eq!(rows.len(), 10, "one set of recovery codes");
+    }
+);
+
+api_test!(
+    every_mfa_change_and_challenge_is_audited_without_codes,
+    |app| {
+        let (token, secret, recovery) = with_mfa(&app, "audited@example.com").await;
+        let user_id = app.me(&token).await.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        // A wrong code, then the right one.
+        let mfa_token = challenge(&app, "audited@example.com").await;
+        assert_eq!(verify(&app, &mfa_token, "000000").await.status(), 401);
+        let signed_in = verify(&app, &mfa_token, &code(&app, &secret)).await;
+        assert_eq!(signed_in.status(), 200);
+        next_step(&app);
+
+        // New recovery codes, then MFA off.
+        let regenerated = send(
+            &app,
+            reqwest::Method::POST,
+            "/users/me/mfa/recovery-codes",
+            &token,
+            &json!({"password": PASSWORD, "code": code(&app, &secret)}),
+        )
+        .await;
+        assert_eq!(regenerated.status(), 200);
+        let fresh: Value = regenerated.json().await.unwrap();
+        let fresh_code = fresh["recovery_codes"][0].as_str().unwrap().to_owned();
+        let removed = send(
+            &app,
+            reqwest::Method::DELETE,
+            "/users/me/mfa/totp",
+            &token,
+            &json!({"password": PASSWORD, "code": fresh_code}),
+        )
+        .await;
+        assert_eq!(removed.status(), 204);
+
+        let trail: Value = app
+            .client
+            .get(app.url("/users/me/audit?limit=100"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let events = trail["items"].as_array().unwrap();
+        let kinds: Vec<&str> = events
+            .iter()
+            .rev()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        for expected in [
+            "mfa_enabled",
+            "mfa_challenge_failed",
+            "login_succeeded",
+            "recovery_codes_regenerated",
+            "mfa_disabled",
+        ] {
+            assert!(kinds.contains(&expected), "{expected} in {kinds:?}");
+        }
+        let position = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap();
+        assert!(position("mfa_enabled") < position("mfa_challenge_failed"));
+        assert!(position("recovery_codes_regenerated") < position("mfa_disabled"));
+        for event in events {
+            assert_eq!(event["user_id"], user_id.as_str());
+        }
+
+        // No secret, code or recovery code anywhere in the stored trail.
+        let rows = app
+            .db
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                app.db.db.get_database_backend(),
+                "SELECT details FROM audit_events",
+            ))
+            .await
+            .unwrap();
+        let stored: String = rows
+            .iter()
+            .map(|row| row.try_get::<String>("", "details").unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let mut secrets = vec![secret.clone(), mfa_token.clone(), fresh_code];
+        secrets.extend(recovery);
+        for needle in secrets {
+            assert!(!stored.contains(&needle), "{needle} leaked into the trail");
+        }
     }
 );

@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use super::{
     FactorState, MFA_TOKEN_TTL, MfaChallenge, MfaChallengeRepository, MfaPorts, MfaVerifyError,
 };
+use crate::audit::{AuditDetails, AuditEventType, Origin};
 use crate::auth::{IssuedTokens, SessionIssuer};
 use crate::common::{Clock, IdGenerator, SecretGenerator, StorageError, TokenHash};
 use crate::session::{AuthMethods, ClientInfo};
@@ -135,8 +136,15 @@ impl MfaChallengeService {
                 self.ports.spend_code(&factor, code),
             )
             .await??;
+        let origin = Origin::user(user.id, client.clone());
         if accepted.is_none() {
-            // Audit: record `mfa_challenge_failed` here.
+            let event = self.ports.audit.event(
+                AuditEventType::MfaChallengeFailed,
+                Some(user.id),
+                &origin,
+                AuditDetails::new(),
+            );
+            self.ports.audit.record(event).await;
             return Err(MfaVerifyError::InvalidCode);
         }
         if !self
@@ -150,6 +158,16 @@ impl MfaChallengeService {
             .issuer
             .open::<MfaVerifyError>(&user, client, AuthMethods::PasswordAndOtp)
             .await?;
+        let details = AuditDetails::new()
+            .with("session_id", tokens.session_id.to_string())
+            .with("second_factor", true);
+        let event = self.ports.audit.event(
+            AuditEventType::LoginSucceeded,
+            Some(user.id),
+            &origin,
+            details,
+        );
+        self.ports.audit.record(event).await;
         Ok((user, tokens))
     }
 

@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{MfaChallenge, SealedSecret, SecondFactor, TotpSecret};
+use crate::audit::AuditEvent;
 use crate::common::{StorageError, TokenHash};
 use crate::user::UserId;
 
@@ -32,7 +33,8 @@ pub trait SecondFactorRepository: Send + Sync {
 
     /// Turns the pending enrolment sealed as `secret` on, with `step` as its
     /// last accepted step, stores `recovery_codes` (hashes) as the user's
-    /// only ones and marks the user's MFA on — in one transaction. `false`,
+    /// only ones, marks the user's MFA on and stores `audit` — in one
+    /// transaction. `false`,
     /// changing nothing, when there is no such pending enrolment (another
     /// request confirmed it first, or it was restarted with a new secret).
     async fn enable(
@@ -42,6 +44,7 @@ pub trait SecondFactorRepository: Send + Sync {
         step: u64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError>;
 
     /// Records `step` as the last accepted step of the user's enabled
@@ -60,19 +63,26 @@ pub trait SecondFactorRepository: Send + Sync {
     ) -> Result<bool, StorageError>;
 
     /// Replaces every recovery code of the user's enabled factor with
-    /// `recovery_codes`, atomically; `false`, changing nothing, when the
-    /// factor is not enabled.
+    /// `recovery_codes`, atomically, and stores `audit` in the same
+    /// transaction; `false`, changing nothing, when the factor is not
+    /// enabled.
     async fn replace_recovery_codes(
         &self,
         user: UserId,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError>;
 
     /// Deletes the user's factor (pending or enabled) and recovery codes and
-    /// marks the user's MFA off, in one transaction; `true` when an enabled
-    /// factor was removed.
-    async fn disable(&self, user: UserId, now: DateTime<Utc>) -> Result<bool, StorageError>;
+    /// marks the user's MFA off, in one transaction, which also stores
+    /// `audit` when an enabled factor was removed; `true` then.
+    async fn disable(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StorageError>;
 
     /// Whether any user has MFA on (production refuses to start without
     /// the key that opens their secrets).

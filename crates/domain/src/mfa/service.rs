@@ -8,9 +8,10 @@ use super::{
     CipherError, Enrolment, FactorState, MfaError, OneTimeCodes, RECOVERY_CODE_COUNT, SecondFactor,
     SecondFactorRepository, SecretCipher, normalise_recovery_code,
 };
+use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::PasswordGuard;
 use crate::common::{Clock, StorageError, TokenHash};
-use crate::session::{SessionId, SessionRepository};
+use crate::session::{ClientInfo, SessionId, SessionRepository};
 use crate::user::{PasswordVerification, User, UserId, UserRepository};
 
 /// The ports [`MfaService`] and [`super::MfaChallengeService`] work through.
@@ -31,6 +32,9 @@ pub struct MfaPorts {
     pub guard: PasswordGuard,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The audit trail: MFA turned on or off, recovery codes replaced,
+    /// wrong codes at log-in.
+    pub audit: Auditor,
 }
 
 /// Why a code could not be checked.
@@ -139,9 +143,10 @@ impl MfaService {
     pub async fn start_enrolment(
         &self,
         user: &User,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         password: &SecretString,
     ) -> Result<Enrolment, MfaError> {
+        let client_ip = client.ip.as_deref();
         if user.mfa_enabled {
             return Err(MfaError::AlreadyEnabled);
         }
@@ -179,9 +184,10 @@ impl MfaService {
         &self,
         user: &User,
         keep: SessionId,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         code: &str,
     ) -> Result<Vec<SecretString>, MfaError> {
+        let client_ip = client.ip.as_deref();
         let factor = match self.ports.factors.find(user.id).await? {
             None => return Err(MfaError::NotEnabled),
             Some(factor) if factor.state == FactorState::Enabled => {
@@ -190,6 +196,12 @@ impl MfaService {
             Some(factor) => factor,
         };
         let (plaintexts, hashes) = self.ports.new_recovery_codes();
+        let event = self.ports.audit.event(
+            AuditEventType::MfaEnabled,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new().with("method", "totp"),
+        );
         let enabled = self
             .ports
             .guard
@@ -204,7 +216,7 @@ impl MfaService {
                 let enabled = self
                     .ports
                     .factors
-                    .enable(user.id, &factor.secret, step, &hashes, now)
+                    .enable(user.id, &factor.secret, step, &hashes, now, &event)
                     .await?;
                 Ok::<_, CodeFailure>(Some(enabled))
             })
@@ -214,7 +226,7 @@ impl MfaService {
             Some(false) => return Err(MfaError::AlreadyEnabled),
             Some(true) => {}
         }
-        // Audit: record `mfa_enabled` here.
+        audit::emit(&event);
         let revoked = self
             .ports
             .sessions
@@ -235,20 +247,27 @@ impl MfaService {
     pub async fn disable(
         &self,
         user: &User,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         password: &SecretString,
         code: &str,
     ) -> Result<(), MfaError> {
-        self.check_both(user, client_ip, password, code).await?;
+        self.check_both(user, client.ip.as_deref(), password, code)
+            .await?;
+        let event = self.ports.audit.event(
+            AuditEventType::MfaDisabled,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new().with("by", "user"),
+        );
         if !self
             .ports
             .factors
-            .disable(user.id, self.ports.clock.now())
+            .disable(user.id, self.ports.clock.now(), &event)
             .await?
         {
             return Err(MfaError::NotEnabled);
         }
-        // Audit: record `mfa_disabled` here.
+        audit::emit(&event);
         tracing::info!("second factor disabled");
         Ok(())
     }
@@ -262,21 +281,28 @@ impl MfaService {
     pub async fn regenerate_recovery_codes(
         &self,
         user: &User,
-        client_ip: Option<&str>,
+        client: &ClientInfo,
         password: &SecretString,
         code: &str,
     ) -> Result<Vec<SecretString>, MfaError> {
-        self.check_both(user, client_ip, password, code).await?;
+        self.check_both(user, client.ip.as_deref(), password, code)
+            .await?;
         let (plaintexts, hashes) = self.ports.new_recovery_codes();
+        let event = self.ports.audit.event(
+            AuditEventType::RecoveryCodesRegenerated,
+            Some(user.id),
+            &Origin::user(user.id, client.clone()),
+            AuditDetails::new(),
+        );
         if !self
             .ports
             .factors
-            .replace_recovery_codes(user.id, &hashes, self.ports.clock.now())
+            .replace_recovery_codes(user.id, &hashes, self.ports.clock.now(), &event)
             .await?
         {
             return Err(MfaError::NotEnabled);
         }
-        // Audit: record `recovery_codes_regenerated` here.
+        audit::emit(&event);
         Ok(plaintexts)
     }
 
@@ -287,15 +313,21 @@ impl MfaService {
     /// [`MfaError::NotFound`] for an unknown user; [`MfaError::NotEnabled`]
     /// when their second factor is not on.
     #[tracing::instrument(name = "mfa_reset", skip_all, fields(user_id = %user))]
-    pub async fn reset(&self, user: UserId) -> Result<(), MfaError> {
+    pub async fn reset(&self, origin: &Origin, user: UserId) -> Result<(), MfaError> {
         if self.ports.users.find_by_id(user).await?.is_none() {
             return Err(MfaError::NotFound);
         }
         let now = self.ports.clock.now();
-        if !self.ports.factors.disable(user, now).await? {
+        let event = self.ports.audit.event(
+            AuditEventType::MfaDisabled,
+            Some(user),
+            origin,
+            AuditDetails::new().with("by", "administrator"),
+        );
+        if !self.ports.factors.disable(user, now, &event).await? {
             return Err(MfaError::NotEnabled);
         }
-        // Audit: record `mfa_disabled` (by an administrator) here.
+        audit::emit(&event);
         let revoked = self.ports.sessions.revoke_all(user, now).await?;
         tracing::info!(revoked, "second factor reset by an administrator");
         Ok(())

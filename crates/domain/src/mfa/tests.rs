@@ -6,6 +6,7 @@ use mockall::predicate::eq;
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::*;
+use crate::audit::Origin;
 use crate::testing::*;
 
 pub(super) const SEALED: &str = "v1.sealed";
@@ -20,6 +21,7 @@ pub(super) struct MfaMocks {
     pub(super) cipher: MockSecretCipher,
     pub(super) hasher: MockPasswordHasher,
     pub(super) limiter: MockRateLimiter,
+    pub(super) audit: AuditSink,
 }
 
 impl MfaMocks {
@@ -32,6 +34,7 @@ impl MfaMocks {
             cipher: MockSecretCipher::new(),
             hasher: MockPasswordHasher::new(),
             limiter: permissive_limiter(),
+            audit: AuditSink::default(),
         }
     }
 
@@ -52,6 +55,7 @@ impl MfaMocks {
                 LoginLimits::default(),
                 clock.clone(),
             ),
+            audit: self.audit.auditor(clock.clone()),
             clock,
         }
     }
@@ -122,6 +126,11 @@ fn mfa_user(enabled: bool) -> User {
     }
 }
 
+/// An administrator acting from the tests' client.
+fn admin() -> Origin {
+    Origin::user(OTHER_USER_ID, client())
+}
+
 fn password() -> SecretString {
     SecretString::from(PASSWORD)
 }
@@ -158,7 +167,7 @@ async fn enrolment_seals_a_fresh_secret_and_returns_its_uri() {
         .returning(|_, _, _| SecretString::from("otpauth://totp/x"));
     let enrolment = mocks
         .service()
-        .start_enrolment(&mfa_user(false), None, &password())
+        .start_enrolment(&mfa_user(false), &ClientInfo::default(), &password())
         .await
         .expect("enrolled");
     assert_eq!(enrolment.secret.expose_secret(), "AEBAGBAF");
@@ -172,7 +181,7 @@ async fn enrolment_refuses_a_wrong_password_and_an_enabled_factor() {
     mocks.factors.expect_start_enrolment().never();
     let result = mocks
         .service()
-        .start_enrolment(&mfa_user(false), None, &password())
+        .start_enrolment(&mfa_user(false), &ClientInfo::default(), &password())
         .await;
     assert!(matches!(result, Err(MfaError::WrongPassword)), "{result:?}");
 
@@ -180,7 +189,7 @@ async fn enrolment_refuses_a_wrong_password_and_an_enabled_factor() {
     mocks.hasher.expect_verify().never();
     let result = mocks
         .service()
-        .start_enrolment(&mfa_user(true), None, &password())
+        .start_enrolment(&mfa_user(true), &ClientInfo::default(), &password())
         .await;
     assert!(
         matches!(result, Err(MfaError::AlreadyEnabled)),
@@ -204,7 +213,7 @@ async fn enrolment_refuses_a_wrong_password_and_an_enabled_factor() {
         .returning(|_, _, _| Ok(false));
     let result = mocks
         .service()
-        .start_enrolment(&mfa_user(false), None, &password())
+        .start_enrolment(&mfa_user(false), &ClientInfo::default(), &password())
         .await;
     assert!(
         matches!(result, Err(MfaError::AlreadyEnabled)),
@@ -221,15 +230,23 @@ async fn confirmation_turns_mfa_on_and_ends_the_other_sessions() {
     mocks
         .factors
         .expect_enable()
-        .withf(|user, sealed, step, codes, _| {
+        .withf(|user, sealed, step, codes, _, event| {
             *user == USER_ID
+                && *event
+                    == audit_event(
+                        AuditEventType::MfaEnabled,
+                        Some(USER_ID),
+                        Some(USER_ID),
+                        client(),
+                        AuditDetails::new().with("method", "totp"),
+                    )
                 && sealed.as_str() == SEALED
                 && *step == STEP
                 && codes.len() == RECOVERY_CODE_COUNT
                 && codes[0] == TokenHash::of("code01")
         })
         .times(1)
-        .returning(|_, _, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _, _| Ok(true));
     mocks
         .sessions
         .expect_revoke_all_except()
@@ -238,7 +255,7 @@ async fn confirmation_turns_mfa_on_and_ends_the_other_sessions() {
         .returning(|_, _, _| Ok(2));
     let codes = mocks
         .service()
-        .confirm(&mfa_user(false), SESSION_ID, None, "123456")
+        .confirm(&mfa_user(false), SESSION_ID, &client(), "123456")
         .await
         .expect("confirmed");
     assert_eq!(codes.len(), RECOVERY_CODE_COUNT);
@@ -255,7 +272,7 @@ async fn confirmation_refuses_a_wrong_code_no_enrolment_and_a_lost_race() {
     mocks.sessions.expect_revoke_all_except().never();
     let result = mocks
         .service()
-        .confirm(&mfa_user(false), SESSION_ID, None, "000000")
+        .confirm(&mfa_user(false), SESSION_ID, &client(), "000000")
         .await;
     assert!(matches!(result, Err(MfaError::InvalidCode)), "{result:?}");
 
@@ -263,7 +280,7 @@ async fn confirmation_refuses_a_wrong_code_no_enrolment_and_a_lost_race() {
     mocks.expect_factor(None);
     let result = mocks
         .service()
-        .confirm(&mfa_user(false), SESSION_ID, None, "123456")
+        .confirm(&mfa_user(false), SESSION_ID, &client(), "123456")
         .await;
     assert!(matches!(result, Err(MfaError::NotEnabled)), "{result:?}");
 
@@ -271,7 +288,7 @@ async fn confirmation_refuses_a_wrong_code_no_enrolment_and_a_lost_race() {
     mocks.expect_factor(Some(FactorState::Enabled));
     let result = mocks
         .service()
-        .confirm(&mfa_user(true), SESSION_ID, None, "123456")
+        .confirm(&mfa_user(true), SESSION_ID, &client(), "123456")
         .await;
     assert!(
         matches!(result, Err(MfaError::AlreadyEnabled)),
@@ -285,11 +302,11 @@ async fn confirmation_refuses_a_wrong_code_no_enrolment_and_a_lost_race() {
     mocks
         .factors
         .expect_enable()
-        .returning(|_, _, _, _, _| Ok(false));
+        .returning(|_, _, _, _, _, _| Ok(false));
     mocks.sessions.expect_revoke_all_except().never();
     let result = mocks
         .service()
-        .confirm(&mfa_user(false), SESSION_ID, None, "123456")
+        .confirm(&mfa_user(false), SESSION_ID, &client(), "123456")
         .await;
     assert!(
         matches!(result, Err(MfaError::AlreadyEnabled)),
@@ -312,11 +329,22 @@ async fn removal_needs_the_password_then_an_unused_code() {
     mocks
         .factors
         .expect_disable()
+        .withf(|user, _, event| {
+            *user == USER_ID
+                && *event
+                    == audit_event(
+                        AuditEventType::MfaDisabled,
+                        Some(USER_ID),
+                        Some(USER_ID),
+                        client(),
+                        AuditDetails::new().with("by", "user"),
+                    )
+        })
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     mocks
         .service()
-        .disable(&mfa_user(true), None, &password(), "123456")
+        .disable(&mfa_user(true), &client(), &password(), "123456")
         .await
         .expect("removed");
 
@@ -332,7 +360,7 @@ async fn removal_needs_the_password_then_an_unused_code() {
     mocks.factors.expect_disable().never();
     let result = mocks
         .service()
-        .disable(&mfa_user(true), None, &password(), "123456")
+        .disable(&mfa_user(true), &client(), &password(), "123456")
         .await;
     assert!(matches!(result, Err(MfaError::InvalidCode)), "{result:?}");
 
@@ -344,7 +372,7 @@ async fn removal_needs_the_password_then_an_unused_code() {
     mocks.factors.expect_disable().never();
     let result = mocks
         .service()
-        .disable(&mfa_user(true), None, &password(), "123456")
+        .disable(&mfa_user(true), &client(), &password(), "123456")
         .await;
     assert!(matches!(result, Err(MfaError::WrongPassword)), "{result:?}");
 
@@ -353,7 +381,7 @@ async fn removal_needs_the_password_then_an_unused_code() {
     mocks.hasher.expect_verify().never();
     let result = mocks
         .service()
-        .disable(&mfa_user(false), None, &password(), "123456")
+        .disable(&mfa_user(false), &client(), &password(), "123456")
         .await;
     assert!(matches!(result, Err(MfaError::NotEnabled)), "{result:?}");
 }
@@ -373,12 +401,22 @@ async fn a_recovery_code_is_consumed_by_its_normalised_hash() {
     mocks
         .factors
         .expect_replace_recovery_codes()
-        .withf(|_, codes, _| codes.len() == RECOVERY_CODE_COUNT)
+        .withf(|_, codes, _, event| {
+            codes.len() == RECOVERY_CODE_COUNT
+                && event.kind == AuditEventType::RecoveryCodesRegenerated
+                && event.user_id == Some(USER_ID)
+                && event.actor_id == Some(USER_ID)
+        })
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
     let codes = mocks
         .service()
-        .regenerate_recovery_codes(&mfa_user(true), None, &password(), "ABCD-EFGH-2345-6789")
+        .regenerate_recovery_codes(
+            &mfa_user(true),
+            &client(),
+            &password(),
+            "ABCD-EFGH-2345-6789",
+        )
         .await
         .expect("regenerated");
     assert_eq!(codes.len(), RECOVERY_CODE_COUNT);
@@ -406,7 +444,12 @@ async fn wrong_codes_count_and_past_the_limit_none_is_checked() {
     mocks.factors.expect_consume_recovery_code().never();
     let result = mocks
         .service()
-        .disable(&mfa_user(true), Some("203.0.113.9"), &password(), "123456")
+        .disable(
+            &mfa_user(true),
+            &client_at("203.0.113.9"),
+            &password(),
+            "123456",
+        )
         .await;
     assert!(
         matches!(result, Err(MfaError::RateLimited { retry_after_secs }) if retry_after_secs > 0),
@@ -424,20 +467,35 @@ async fn an_administrator_reset_turns_mfa_off_and_ends_every_session() {
     mocks
         .factors
         .expect_disable()
-        .with(eq(USER_ID), eq(now()))
+        .withf(|user, at, event| {
+            *user == USER_ID
+                && *at == now()
+                && *event
+                    == audit_event(
+                        AuditEventType::MfaDisabled,
+                        Some(USER_ID),
+                        Some(OTHER_USER_ID),
+                        client(),
+                        AuditDetails::new().with("by", "administrator"),
+                    )
+        })
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(|_, _, _| Ok(true));
     mocks
         .sessions
         .expect_revoke_all()
         .with(eq(USER_ID), eq(now()))
         .times(1)
         .returning(|_, _| Ok(3));
-    mocks.service().reset(USER_ID).await.expect("reset");
+    mocks
+        .service()
+        .reset(&admin(), USER_ID)
+        .await
+        .expect("reset");
 
     let mut mocks = MfaMocks::new();
     mocks.users.expect_find_by_id().returning(|_| Ok(None));
-    let result = mocks.service().reset(USER_ID).await;
+    let result = mocks.service().reset(&admin(), USER_ID).await;
     assert!(matches!(result, Err(MfaError::NotFound)), "{result:?}");
 
     let mut mocks = MfaMocks::new();
@@ -445,9 +503,12 @@ async fn an_administrator_reset_turns_mfa_off_and_ends_every_session() {
         .users
         .expect_find_by_id()
         .returning(|_| Ok(Some(mfa_user(false))));
-    mocks.factors.expect_disable().returning(|_, _| Ok(false));
+    mocks
+        .factors
+        .expect_disable()
+        .returning(|_, _, _| Ok(false));
     mocks.sessions.expect_revoke_all().never();
-    let result = mocks.service().reset(USER_ID).await;
+    let result = mocks.service().reset(&admin(), USER_ID).await;
     assert!(matches!(result, Err(MfaError::NotEnabled)), "{result:?}");
 }
 
@@ -462,7 +523,7 @@ async fn a_secret_that_does_not_open_is_unexpected() {
         .returning(|_, _| Err(CipherError(anyhow::anyhow!("wrong key"))));
     let result = mocks
         .service()
-        .confirm(&mfa_user(false), SESSION_ID, None, "123456")
+        .confirm(&mfa_user(false), SESSION_ID, &client(), "123456")
         .await;
     assert!(matches!(result, Err(MfaError::Unexpected(_))), "{result:?}");
 }

@@ -76,11 +76,25 @@ async fn a_right_code_spends_the_challenge_and_opens_a_session_with_otp() {
         .returning(|_, _| Ok(true));
     base.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     let (inserted, issued) = base.expect_session_opened(USER_ID);
+    let audit = mfa.audit.clone();
     let (user, tokens) = service(mfa, challenges, base)
         .verify(MFA_TOKEN, "123456", client())
         .await
         .expect("verified");
     assert!(user.mfa_enabled);
+    // The log-in is recorded once both factors passed, and never the code.
+    assert_eq!(
+        audit.only(),
+        audit_event(
+            AuditEventType::LoginSucceeded,
+            Some(USER_ID),
+            Some(USER_ID),
+            client(),
+            AuditDetails::new()
+                .with("session_id", SESSION_ID.to_string())
+                .with("second_factor", true),
+        )
+    );
     assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
     assert_eq!(take(&inserted).0.amr, AuthMethods::PasswordAndOtp);
     assert_eq!(take(&issued).amr, AuthMethods::PasswordAndOtp);
@@ -117,12 +131,23 @@ async fn a_wrong_code_leaves_the_challenge_unspent() {
     mfa.expect_code("000000", false);
     challenges.expect_consume().never();
     base.expect_no_session();
+    let audit = mfa.audit.clone();
     let result = service(mfa, challenges, base)
         .verify(MFA_TOKEN, "000000", client())
         .await;
     assert!(
         matches!(result, Err(MfaVerifyError::InvalidCode)),
         "{result:?}"
+    );
+    assert_eq!(
+        audit.only(),
+        audit_event(
+            AuditEventType::MfaChallengeFailed,
+            Some(USER_ID),
+            Some(USER_ID),
+            client(),
+            AuditDetails::new(),
+        )
     );
 }
 

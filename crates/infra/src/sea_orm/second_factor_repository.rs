@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use auth_domain::audit::AuditEvent;
 use auth_domain::common::{StorageError, TokenHash};
 use auth_domain::mfa::{FactorState, SealedSecret, SecondFactor, SecondFactorRepository};
 use auth_domain::user::UserId;
@@ -10,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::audit_log::insert_event;
 use super::entities::{mfa_factor, mfa_recovery_code, user};
 use super::error::storage_error;
 
@@ -135,6 +137,7 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
         step: u64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
         // The conditional update comes first: it takes the row's lock (the
@@ -159,6 +162,7 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
         mark_user(&txn, user, true, now)
             .await
             .map_err(storage_error)?;
+        insert_event(&txn, audit).await?;
         txn.commit().await.map_err(storage_error)?;
         Ok(true)
     }
@@ -202,6 +206,7 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
         user: UserId,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
         // A no-op write on the enabled factor: locks it against a
@@ -223,11 +228,17 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
         store_codes(&txn, user, recovery_codes, now)
             .await
             .map_err(storage_error)?;
+        insert_event(&txn, audit).await?;
         txn.commit().await.map_err(storage_error)?;
         Ok(true)
     }
 
-    async fn disable(&self, user: UserId, now: DateTime<Utc>) -> Result<bool, StorageError> {
+    async fn disable(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
         let enabled = mfa_factor::Entity::delete_many()
             .filter(mfa_factor::Column::UserId.eq(user.0))
@@ -249,6 +260,7 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
             mark_user(&txn, user, false, now)
                 .await
                 .map_err(storage_error)?;
+            insert_event(&txn, audit).await?;
         }
         txn.commit().await.map_err(storage_error)?;
         Ok(enabled)

@@ -262,10 +262,11 @@ impl<R: SecondFactorRepository> SecondFactorRepository for CachedSecondFactors<R
         step: u64,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
         let result = self
             .inner
-            .enable(user, secret, step, recovery_codes, now)
+            .enable(user, secret, step, recovery_codes, now, audit)
             .await;
         self.cache.invalidate(Invalidation::User(user)).await;
         result
@@ -289,14 +290,20 @@ impl<R: SecondFactorRepository> SecondFactorRepository for CachedSecondFactors<R
         user: UserId,
         recovery_codes: &[TokenHash],
         now: DateTime<Utc>,
+        audit: &AuditEvent,
     ) -> Result<bool, StorageError> {
         self.inner
-            .replace_recovery_codes(user, recovery_codes, now)
+            .replace_recovery_codes(user, recovery_codes, now, audit)
             .await
     }
 
-    async fn disable(&self, user: UserId, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        let result = self.inner.disable(user, now).await;
+    async fn disable(
+        &self,
+        user: UserId,
+        now: DateTime<Utc>,
+        audit: &AuditEvent,
+    ) -> Result<bool, StorageError> {
+        let result = self.inner.disable(user, now, audit).await;
         self.cache.invalidate(Invalidation::User(user)).await;
         result
     }

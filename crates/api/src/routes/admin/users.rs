@@ -138,9 +138,13 @@ pub async fn update(
     ))]
 pub async fn reset_mfa(
     state: web::Data<AppState>,
-    _admin: AdminUser,
+    admin: AdminUser,
+    RequestClient(client): RequestClient,
     PathId(id): PathId<UserId>,
 ) -> Result<HttpResponse, ApiError> {
-    state.mfa.reset(id).await?;
+    state
+        .mfa
+        .reset(&Origin::user(admin.0.user.id, client), id)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -112,7 +112,7 @@ pub async fn start(
 ) -> Result<HttpResponse, ApiError> {
     let enrolment = state
         .mfa
-        .start_enrolment(&caller.user, client.ip.as_deref(), &body.password)
+        .start_enrolment(&caller.user, &client, &body.password)
         .await?;
     Ok(no_store().json(EnrolmentResponse {
         secret: enrolment.secret,
@@ -141,12 +141,7 @@ pub async fn confirm(
     fields.finish(checked)?;
     let recovery_codes = state
         .mfa
-        .confirm(
-            &caller.user,
-            caller.session_id,
-            client.ip.as_deref(),
-            &body.code,
-        )
+        .confirm(&caller.user, caller.session_id, &client, &body.code)
         .await?;
     Ok(no_store().json(RecoveryCodesResponse { recovery_codes }))
 }
@@ -172,12 +167,7 @@ pub async fn disable(
     fields.finish(checked)?;
     state
         .mfa
-        .disable(
-            &caller.user,
-            client.ip.as_deref(),
-            &body.password,
-            &body.code,
-        )
+        .disable(&caller.user, &client, &body.password, &body.code)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -204,12 +194,7 @@ pub async fn regenerate_recovery_codes(
     fields.finish(checked)?;
     let recovery_codes = state
         .mfa
-        .regenerate_recovery_codes(
-            &caller.user,
-            client.ip.as_deref(),
-            &body.password,
-            &body.code,
-        )
+        .regenerate_recovery_codes(&caller.user, &client, &body.password, &body.code)
         .await?;
     Ok(no_store().json(RecoveryCodesResponse { recovery_codes }))
 }
