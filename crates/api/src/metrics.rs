@@ -36,11 +36,13 @@ const BUCKETS: [f64; 12] = [
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Every log-in outcome, from [`login_outcome`].
-const LOGIN_OUTCOMES: [&str; 5] = [
+const LOGIN_OUTCOMES: [&str; 7] = [
     "success",
     "invalid_credentials",
     "account_disabled",
     "rate_limited",
+    "mfa_required",
+    "invalid_mfa_code",
     "error",
 ];
 
@@ -295,6 +297,21 @@ pub fn login_outcome<T>(result: &Result<T, auth_domain::auth::LoginError>) -> &'
         Err(LoginError::AccountDisabled) => "account_disabled",
         Err(LoginError::RateLimited { .. }) => "rate_limited",
         Err(LoginError::MfaRequired { .. }) => "mfa_required",
+        Err(_) => "error",
+    }
+}
+
+/// The outcome label of a log-in's second step (`POST /auth/mfa/verify`):
+/// a log-in with a second factor counts once as `mfa_required`, then as
+/// `success` or a failure here.
+#[must_use]
+pub fn mfa_login_outcome<T>(result: &Result<T, auth_domain::mfa::MfaVerifyError>) -> &'static str {
+    use auth_domain::mfa::MfaVerifyError;
+    match result {
+        Ok(_) => "success",
+        Err(MfaVerifyError::InvalidCode | MfaVerifyError::InvalidToken) => "invalid_mfa_code",
+        Err(MfaVerifyError::AccountDisabled) => "account_disabled",
+        Err(MfaVerifyError::RateLimited { .. }) => "rate_limited",
         Err(_) => "error",
     }
 }

@@ -125,12 +125,13 @@ impl Modify for Security {
 }
 
 /// Whether an operation answers 401 `unauthorized`, which it does by listing
-/// [`responses::BearerErrors`] or [`responses::AdminErrors`]: then it takes a
-/// bearer token, from any client or from Swagger UI's OAuth 2.0 password flow.
+/// [`responses::BearerErrors`] or [`responses::AdminErrors`] (or a 401 row of
+/// its own that names the code): then it takes a bearer token, from any
+/// client or from Swagger UI's OAuth 2.0 password flow.
 fn needs_token(operation: &Operation) -> bool {
     matches!(
         operation.responses.responses.get("401"),
-        Some(RefOr::T(response)) if response.description == responses::UNAUTHORIZED
+        Some(RefOr::T(response)) if response.description.contains(responses::UNAUTHORIZED_CODE)
     )
 }
 

@@ -15,6 +15,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 /// document's `security` says so for it (see `openapi::Security`).
 pub(crate) const UNAUTHORIZED: &str = "Missing, invalid, expired or revoked token (`unauthorized`)";
 
+/// How every 401 description of a bearer-token operation names its code.
+pub(crate) const UNAUTHORIZED_CODE: &str = "(`unauthorized`)";
+
 /// A problem+json response (RFC 9457) with this description.
 fn problem(description: &str) -> Response {
     ResponseBuilder::new()

@@ -52,10 +52,14 @@ pub async fn verify(
     );
     let code = check_code(&mut fields, &body.code);
     fields.finish(token.zip(code))?;
-    let (user, tokens) = state
+    let result = state
         .mfa_login
         .verify(&body.mfa_token, &body.code, client)
-        .await?;
+        .await;
+    state
+        .metrics
+        .observe_login(crate::metrics::mfa_login_outcome(&result));
+    let (user, tokens) = result?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(TokenResponse::new(&tokens, Some(&user))))

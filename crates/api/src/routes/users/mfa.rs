@@ -8,7 +8,9 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Fields, Problem};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
-use crate::openapi::responses::{BearerErrors, CodeLimited, HashingUnavailable, JsonBodyErrors};
+use crate::openapi::responses::{
+    BearerErrors, CodeLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
+};
 use crate::state::AppState;
 
 /// Longest code accepted: a 6-digit TOTP code, or a recovery code
@@ -125,7 +127,7 @@ pub async fn start(
 #[utoipa::path(post, path = "/users/me/mfa/totp/confirm", operation_id = "confirm_totp_enrolment", tag = "mfa",
     request_body = ConfirmEnrolment,
     responses(
-        JsonBodyErrors, BearerErrors, CodeLimited,
+        JsonBodyErrors, BearerErrors, CodeLimited, DatabaseUnavailable,
         (status = 200, description = "MFA is on; the recovery codes", body = RecoveryCodesResponse),
         (status = 401, description = "Wrong or expired code (`invalid_mfa_code`), or a bad access token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "MFA is already on (`mfa_already_enabled`), or no enrolment is pending (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
