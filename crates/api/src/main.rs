@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use auth_api::cli::{Cli, Command, ConfigAction, check_config, run};
 use auth_api::settings::Settings;
+use auth_api::startup::ConfigurationError;
 use auth_api::telemetry;
 use clap::Parser as _;
 
@@ -42,6 +43,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "authd failed");
+            if error.chain().any(|cause| cause.is::<ConfigurationError>()) {
+                return configuration_error(&error);
+            }
             eprintln!("authd: {error:#}");
             ExitCode::FAILURE
         }

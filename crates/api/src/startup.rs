@@ -185,6 +185,13 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     }
 }
 
+/// A refusal to start that the configuration must fix, found only once the
+/// database is open: `authd` reports it as it reports a bad setting, on one
+/// line with exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigurationError(pub &'static str);
+
 /// The cipher sealing TOTP secrets: from `mfa.encryption_key`, or a key
 /// made for this process (development, or production while no user has
 /// MFA on yet), with a warning.
@@ -208,10 +215,11 @@ async fn secret_cipher(
             .await
             .context("could not check whether any user has MFA on")?
     {
-        anyhow::bail!(
+        return Err(ConfigurationError(
             "AUTH__MFA__ENCRYPTION_KEY is required in production: users have MFA on \
-             and their secrets cannot be opened without it"
-        );
+             and their secrets cannot be opened without it",
+        )
+        .into());
     }
     tracing::warn!(
         "AUTH__MFA__ENCRYPTION_KEY is unset: using a random key for this process; \

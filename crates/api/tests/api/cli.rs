@@ -4,7 +4,8 @@ use std::process::{Command, Output};
 
 use auth_migrations::MigratorTrait as _;
 
-fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
+/// `authd args…` with only `env` of our variables set.
+fn authd_command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_authd"));
     command.args(args).env_remove("DATABASE_URL");
     for (key, _) in std::env::vars() {
@@ -15,7 +16,11 @@ fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
     for (key, value) in env {
         command.env(key, value);
     }
-    command.output().expect("run authd")
+    command
+}
+
+fn authd(args: &[&str], env: &[(&str, &str)]) -> Output {
+    authd_command(args, env).output().expect("run authd")
 }
 
 fn temp_sqlite_url() -> (std::path::PathBuf, String) {
@@ -243,4 +248,230 @@ fn serve_without_migrations_leaves_the_schema_alone() {
     let listing = String::from_utf8_lossy(&status.stdout);
     assert!(!listing.contains("applied"), "{listing}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+// --- AUTH__MFA__ENCRYPTION_KEY at start-up ---------------------------------
+
+const STRONG_JWT_SECRET: &str = "a-configuration-secret-of-sufficient-length-and-variety-0123";
+
+/// Starts `authd serve` and reads its log (stdout) until it says it is
+/// listening, then stops it: `Ok` with the lines read. `Err` with the exit
+/// status and stderr when it exits first.
+fn serve_until_listening(
+    env: &[(&str, &str)],
+) -> Result<Vec<String>, (std::process::ExitStatus, String)> {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::Stdio;
+
+    // The log is read for `listening` and warnings: the default filter.
+    let mut child = authd_command(&["serve"], env)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start authd");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("read the log");
+        let listening = line.contains("listening");
+        lines.push(line);
+        if listening {
+            child.kill().ok();
+            child.wait().ok();
+            return Ok(lines);
+        }
+    }
+    // The log ended: the process is exiting.
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait for authd");
+    Err((status, stderr))
+}
+
+/// A migrated SQLite database in a folder of its own, with one user whose
+/// MFA is on when `mfa_on`.
+async fn database_with_a_user(mfa_on: bool) -> (std::path::PathBuf, String) {
+    use auth_domain::audit::{AuditDetails, AuditEvent, AuditEventType};
+    use auth_domain::mfa::{SealedSecret, SecondFactorRepository as _};
+    use auth_domain::user::{Email, PasswordHash, Role, User, UserId, UserRepository as _};
+    use auth_infra::sea_orm::{SeaOrmSecondFactorRepository, SeaOrmUserRepository};
+
+    let (dir, url) = temp_sqlite_url();
+    auth_infra::sea_orm::ensure_sqlite_parent_dir(&url).expect("create the folder");
+    let db = auth_infra::sea_orm::connect(&url, 1)
+        .await
+        .expect("open the database");
+    auth_migrations::Migrator::up(&db, None)
+        .await
+        .expect("migrate");
+    let now = chrono::Utc::now();
+    let event = |kind| AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        kind,
+        user_id: None,
+        actor_id: None,
+        ip: None,
+        user_agent: None,
+        created_at: now,
+        details: AuditDetails::new(),
+    };
+    let user = User {
+        id: UserId(uuid::Uuid::now_v7()),
+        email: Email::parse("ada@example.com").expect("an address"),
+        password_hash: PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        display_name: None,
+        email_verified: true,
+        role: Role::User,
+        is_active: true,
+        mfa_enabled: false,
+        created_at: now,
+        updated_at: now,
+    };
+    SeaOrmUserRepository::new(db.clone())
+        .insert(&user, &event(AuditEventType::Signup))
+        .await
+        .expect("insert the user");
+    // Pending or on: the factor row exists either way, only `enable` turns
+    // the user's MFA on.
+    let factors = SeaOrmSecondFactorRepository::new(db.clone());
+    let secret = SealedSecret::from_stored("v1.sealed-under-a-lost-key".into());
+    assert!(
+        factors
+            .start_enrolment(user.id, &secret, now)
+            .await
+            .expect("start")
+    );
+    if mfa_on {
+        assert!(
+            factors
+                .enable(
+                    user.id,
+                    &secret,
+                    1,
+                    &[],
+                    now,
+                    &event(AuditEventType::MfaEnabled)
+                )
+                .await
+                .expect("enable")
+        );
+    }
+    db.close().await.expect("close");
+    (dir, url)
+}
+
+#[test]
+fn a_malformed_mfa_key_is_a_configuration_error() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    let (dir, url) = temp_sqlite_url();
+    let not_base64 = "not base64 at all!".to_owned();
+    let too_short = STANDARD.encode([7_u8; 16]);
+    let too_long = STANDARD.encode([7_u8; 33]);
+    // 32 bytes, but in the URL-safe alphabet.
+    let url_safe = URL_SAFE.encode([0xfb_u8; 32]);
+    assert!(url_safe.contains('-') || url_safe.contains('_'));
+    for key in [&not_base64, &too_short, &too_long, &url_safe] {
+        for command in [&["config", "check"][..], &["serve"][..]] {
+            let output = authd(
+                command,
+                &[
+                    ("AUTH__MFA__ENCRYPTION_KEY", key.as_str()),
+                    ("AUTH__DATABASE__URL", url.as_str()),
+                ],
+            );
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{key} {command:?}: {output:?}"
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+            assert!(stderr.contains("mfa.encryption_key"), "{stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+            assert!(
+                !stderr.contains(key.as_str()),
+                "the key is not echoed: {stderr}"
+            );
+        }
+    }
+    assert!(!dir.exists(), "nothing was touched");
+
+    // A well-formed key passes, and is not shown.
+    let key = STANDARD.encode([0xfb_u8; 32]);
+    let output = authd(
+        &["config", "check"],
+        &[("AUTH__MFA__ENCRYPTION_KEY", key.as_str())],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains(&key), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_refuses_to_serve_users_with_mfa_on_without_the_key() {
+    let (dir, url) = database_with_a_user(true).await;
+    let served = tokio::task::spawn_blocking(move || {
+        serve_until_listening(&[
+            ("AUTH__ENV", "production"),
+            ("AUTH__JWT__SECRET", STRONG_JWT_SECRET),
+            ("AUTH__DATABASE__URL", url.as_str()),
+            ("AUTH__SERVER__PORT", "0"),
+        ])
+    })
+    .await
+    .expect("ran");
+    std::fs::remove_dir_all(dir).ok();
+    let (status, stderr) = served.expect_err("production must not serve");
+    assert_eq!(status.code(), Some(2), "{status:?}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("AUTH__MFA__ENCRYPTION_KEY"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_serves_without_the_key_while_no_user_has_mfa_on() {
+    // A pending enrolment is not MFA on.
+    let (dir, url) = database_with_a_user(false).await;
+    let served = tokio::task::spawn_blocking(move || {
+        serve_until_listening(&[
+            ("AUTH__ENV", "production"),
+            ("AUTH__JWT__SECRET", STRONG_JWT_SECRET),
+            ("AUTH__DATABASE__URL", url.as_str()),
+            ("AUTH__SERVER__PORT", "0"),
+        ])
+    })
+    .await
+    .expect("ran");
+    std::fs::remove_dir_all(dir).ok();
+    served.expect("production serves");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn development_without_a_key_serves_and_warns() {
+    // Even with a user's MFA on: development makes a key of its own.
+    let (dir, url) = database_with_a_user(true).await;
+    let served = tokio::task::spawn_blocking(move || {
+        serve_until_listening(&[
+            ("AUTH__DATABASE__URL", url.as_str()),
+            ("AUTH__SERVER__PORT", "0"),
+        ])
+    })
+    .await
+    .expect("ran");
+    std::fs::remove_dir_all(dir).ok();
+    let log = served.expect("development serves");
+    assert!(
+        log.iter().any(
+            |line| line.contains("WARN") && line.contains("AUTH__MFA__ENCRYPTION_KEY is unset")
+        ),
+        "{log:#?}"
+    );
 }

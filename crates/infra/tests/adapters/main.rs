@@ -12,6 +12,7 @@ mod audit;
 mod fixtures;
 mod jwt;
 mod mailer;
+mod mfa;
 mod migrations;
 mod outbox;
 mod pagination;
