@@ -253,6 +253,19 @@ api_test!(
             event["details"],
             json!({"role": {"from": "user", "to": "admin"}, "is_active": {"from": true, "to": false}})
         );
+
+        // A request that changes nothing records nothing.
+        let same = app
+            .client
+            .patch(app.url(&format!("/admin/users/{ada_id}")))
+            .bearer_auth(&admin)
+            .json(&json!({"role": "admin", "is_active": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(same.status(), 200);
+        let after = page(&app, &admin, "/admin/audit?type=account_updated").await;
+        assert_eq!(after["items"].as_array().unwrap().len(), 1, "{after}");
     }
 );
 

@@ -129,7 +129,10 @@ impl AdminService {
             .await?
         {
             AccessUpdate::Updated { before, after } => {
-                audit::emit(&event.with_access_changes(&before, &after));
+                let event = event.with_access_changes(&before, &after);
+                if !event.details.is_empty() {
+                    audit::emit(&event);
+                }
                 if before.is_active && !after.is_active {
                     let revoked = self.sessions.revoke_all(id, now).await?;
                     tracing::info!(revoked, "user disabled; sessions revoked");

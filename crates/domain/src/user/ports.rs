@@ -70,7 +70,7 @@ pub trait UserRepository: Send + Sync {
     /// instances. When written, `audit` is stored in that transaction with
     /// the fields changed added to its details
     /// ([`AuditEvent::with_access_changes`] of the row as locked and as
-    /// written).
+    /// written), unless nothing changed: then no event is stored.
     async fn update_access(
         &self,
         id: UserId,

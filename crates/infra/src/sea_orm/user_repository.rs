@@ -231,8 +231,11 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(storage_error)?;
-        if let Some(event) = audit {
-            insert_event(&txn, &event.with_access_changes(&before, &after)).await?;
+        // A request that changes nothing records nothing.
+        if let Some(event) = audit.map(|event| event.with_access_changes(&before, &after))
+            && !event.details.is_empty()
+        {
+            insert_event(&txn, &event).await?;
         }
         txn.commit().await.map_err(storage_error)?;
         Ok(AccessUpdate::Updated {
