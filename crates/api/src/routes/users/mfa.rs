@@ -10,6 +10,7 @@ use crate::error::{ApiError, Fields, Problem};
 use crate::extractors::{CurrentUser, RequestClient, ValidJson};
 use crate::openapi::responses::{
     BearerErrors, CodeLimited, DatabaseUnavailable, HashingUnavailable, JsonBodyErrors,
+    WrongPassword,
 };
 use crate::state::AppState;
 
@@ -101,9 +102,8 @@ fn no_store() -> actix_web::HttpResponseBuilder {
 #[utoipa::path(post, path = "/users/me/mfa/totp", operation_id = "start_totp_enrolment", tag = "mfa",
     request_body = StartEnrolment,
     responses(
-        JsonBodyErrors, BearerErrors, CodeLimited, HashingUnavailable,
+        JsonBodyErrors, BearerErrors, WrongPassword, CodeLimited, HashingUnavailable,
         (status = 200, description = "The secret and its `otpauth` URI", body = EnrolmentResponse),
-        (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "MFA is already on (`mfa_already_enabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start(
@@ -152,10 +152,9 @@ pub async fn confirm(
 #[utoipa::path(delete, path = "/users/me/mfa/totp", operation_id = "disable_totp", tag = "mfa",
     request_body = ConfirmWithCode,
     responses(
-        JsonBodyErrors, BearerErrors, CodeLimited, HashingUnavailable,
+        JsonBodyErrors, BearerErrors, WrongPassword, CodeLimited, HashingUnavailable,
         (status = 204, description = "MFA is off"),
         (status = 401, description = "Wrong, reused or expired code (`invalid_mfa_code`), or a bad access token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "MFA is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn disable(
@@ -179,10 +178,9 @@ pub async fn disable(
 #[utoipa::path(post, path = "/users/me/mfa/recovery-codes", operation_id = "regenerate_recovery_codes", tag = "mfa",
     request_body = ConfirmWithCode,
     responses(
-        JsonBodyErrors, BearerErrors, CodeLimited, HashingUnavailable,
+        JsonBodyErrors, BearerErrors, WrongPassword, CodeLimited, HashingUnavailable,
         (status = 200, description = "The new recovery codes", body = RecoveryCodesResponse),
         (status = 401, description = "Wrong, reused or expired code (`invalid_mfa_code`), or a bad access token (`unauthorized`)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Wrong password (`wrong_password`); the session stays valid", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "MFA is not on (`mfa_not_enabled`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn regenerate_recovery_codes(
