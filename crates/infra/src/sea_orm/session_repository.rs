@@ -7,26 +7,31 @@ use auth_domain::user::{User, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait as _, QueryFilter as _, QueryOrder as _, TransactionTrait as _,
-    sea_query::ExprTrait as _,
+    ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _, Statement,
+    TransactionTrait as _, sea_query::ExprTrait as _,
 };
 
 use super::entities::{refresh_token, session, user};
 use super::error::storage_error;
 use super::user_repository;
+use super::write_gate::WriteGate;
 
 /// [`SessionRepository`] on SeaORM.
 #[derive(Debug, Clone)]
 pub struct SeaOrmSessionRepository {
     db: DatabaseConnection,
+    writes: WriteGate,
 }
 
 impl SeaOrmSessionRepository {
     /// A repository on `db`.
     #[must_use]
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            writes: WriteGate::for_connection(&db),
+            db,
+        }
     }
 }
 
@@ -69,6 +74,16 @@ fn token_row(token: &RefreshToken) -> refresh_token::ActiveModel {
     }
 }
 
+/// A new session, `$1`–`$9`.
+const INSERT_SESSION: &str = "INSERT INTO sessions \
+    (id, user_id, user_agent, ip, created_at, last_used_at, expires_at, revoked_at, amr) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Its first refresh token, `$10`–`$13` (the rest of a `SELECT`).
+const INSERT_TOKEN: &str = "INSERT INTO refresh_tokens \
+    (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+    SELECT $10, $1, $11, $12, $13, NULL";
+
 /// Extends an unrevoked session to `expires_at`; `false` (nothing written)
 /// when the session is revoked or gone. Run first in every transaction that
 /// changes a session's tokens: on PostgreSQL the update locks the session
@@ -100,31 +115,81 @@ async fn finish(txn: DatabaseTransaction, done: bool) -> Result<bool, StorageErr
     Ok(done)
 }
 
-/// Marks `used` rotated at `now` if nobody did yet, and stores `replacement`.
-async fn compare_and_rotate(
+/// Marks `used` rotated at `now` if nobody did yet, stores `replacement` and
+/// extends the session, unless it is revoked; on PostgreSQL, as one
+/// statement: one round trip and one commit. It locks the session row
+/// first (the token update reads the lock's result, so it cannot run
+/// before it), the same order as every other write to a session's tokens;
+/// the compare-and-set is an `UPDATE ... WHERE rotated_at IS NULL`, which
+/// PostgreSQL re-checks against the newest row version after waiting for a
+/// lock, so of racing rotations exactly one matches. The replacement and
+/// the extension read the compare-and-set's result: a loser changes nothing.
+async fn rotate_in_one_statement(
+    db: &DatabaseConnection,
+    used: RefreshTokenId,
+    replacement: &RefreshToken,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    let statement = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "WITH locked AS ( \
+           SELECT id FROM sessions WHERE id = $3 AND revoked_at IS NULL FOR UPDATE \
+         ), rotated AS ( \
+           UPDATE refresh_tokens SET rotated_at = $1 \
+           WHERE id = $4 AND rotated_at IS NULL AND session_id IN (SELECT id FROM locked) \
+           RETURNING session_id \
+         ), extended AS ( \
+           UPDATE sessions SET last_used_at = $1, expires_at = $2 \
+           WHERE id IN (SELECT session_id FROM rotated) \
+         ) \
+         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+         SELECT $5, session_id, $6, $7, $2, NULL FROM rotated",
+        rotation_values(used, replacement, now),
+    );
+    Ok(db.execute_raw(statement).await?.rows_affected() == 1)
+}
+
+/// The same rotation on SQLite, as three statements sent at once, each
+/// running only if the one before it changed a row: the compare-and-set
+/// (the token is unrotated and its session unrevoked), the replacement, the
+/// session's extension. Inside `txn`, under the write gate: one round trip
+/// to the database thread instead of three.
+async fn rotate_in_one_round_trip(
     txn: &DatabaseTransaction,
     used: RefreshTokenId,
     replacement: &RefreshToken,
     now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {
-    if !lock_and_extend(txn, replacement, now).await? {
-        return Ok(false);
-    }
-    // The compare-and-set, after the session lock: of concurrent rotations
-    // of one token exactly one sees `rotated_at IS NULL`.
-    let rotated = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
-        .filter(refresh_token::Column::Id.eq(used.0))
-        .filter(refresh_token::Column::RotatedAt.is_null())
-        .exec(txn)
-        .await?;
-    if rotated.rows_affected != 1 {
-        return Ok(false);
-    }
-    refresh_token::Entity::insert(token_row(replacement))
-        .exec_without_returning(txn)
-        .await?;
-    Ok(true)
+    let statement = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "UPDATE refresh_tokens SET rotated_at = $1 \
+         WHERE id = $4 AND rotated_at IS NULL AND session_id = $3 AND EXISTS ( \
+           SELECT 1 FROM sessions WHERE id = $3 AND revoked_at IS NULL); \
+         INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+         SELECT $5, $3, $6, $7, $2, NULL WHERE changes() = 1; \
+         UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3 AND changes() = 1",
+        rotation_values(used, replacement, now),
+    );
+    // Rows changed, summed over the three statements: 3 or none.
+    Ok(txn.execute_raw(statement).await?.rows_affected() == 3)
+}
+
+/// The values of the rotation statements: `$1` now, `$2` the new expiry,
+/// `$3` the session, `$4` the used token, `$5`–`$7` the replacement.
+fn rotation_values(
+    used: RefreshTokenId,
+    replacement: &RefreshToken,
+    now: DateTime<Utc>,
+) -> [sea_orm::Value; 7] {
+    [
+        now.into(),
+        replacement.expires_at.into(),
+        replacement.session_id.0.into(),
+        used.0.into(),
+        replacement.id.0.into(),
+        replacement.hash.as_str().into(),
+        replacement.created_at.into(),
+    ]
 }
 
 /// Marks every live token of the session rotated at `now` and stores
@@ -152,26 +217,45 @@ async fn supersede_all(
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
     async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
-        let row = session::ActiveModel {
-            id: Set(session.id.0),
-            user_id: Set(session.user_id.0),
-            user_agent: Set(session.client.user_agent.clone()),
-            ip: Set(session.client.ip.clone()),
-            created_at: Set(session.created_at),
-            last_used_at: Set(session.last_used_at),
-            expires_at: Set(session.expires_at),
-            revoked_at: Set(session.revoked_at),
-            amr: Set(session.amr.as_str().to_owned()),
-        };
+        let values = vec![
+            session.id.0.into(),
+            session.user_id.0.into(),
+            session.client.user_agent.clone().into(),
+            session.client.ip.clone().into(),
+            session.created_at.into(),
+            session.last_used_at.into(),
+            session.expires_at.into(),
+            session.revoked_at.into(),
+            session.amr.as_str().into(),
+            token.id.0.into(),
+            token.hash.as_str().into(),
+            token.created_at.into(),
+            token.expires_at.into(),
+        ];
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            // One statement, so one round trip and one commit: a statement
+            // is atomic on its own.
+            let statement = Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                format!(
+                    "WITH opened AS ({INSERT_SESSION} RETURNING id) {INSERT_TOKEN} FROM opened"
+                ),
+                values,
+            );
+            self.db
+                .execute_raw(statement)
+                .await
+                .map_err(storage_error)?;
+            return Ok(());
+        }
+        let _writer = self.writes.enter().await;
         let txn = self.db.begin().await.map_err(storage_error)?;
-        session::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(storage_error)?;
-        refresh_token::Entity::insert(token_row(token))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(storage_error)?;
+        let statement = Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            format!("{INSERT_SESSION}; {INSERT_TOKEN}"),
+            values,
+        );
+        txn.execute_raw(statement).await.map_err(storage_error)?;
         txn.commit().await.map_err(storage_error)
     }
 
@@ -194,20 +278,15 @@ impl SessionRepository for SeaOrmSessionRepository {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<(RefreshToken, Session, User)>, StorageError> {
+        // One statement: the token, its session and its user.
         let found = refresh_token::Entity::find()
             .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
             .find_also_related(session::Entity)
+            .and_also_related(user::Entity)
             .one(&self.db)
             .await
             .map_err(storage_error)?;
-        let Some((token, Some(session))) = found else {
-            return Ok(None);
-        };
-        let Some(user) = user::Entity::find_by_id(session.user_id)
-            .one(&self.db)
-            .await
-            .map_err(storage_error)?
-        else {
+        let Some((token, Some(session), Some(user))) = found else {
             return Ok(None);
         };
         Ok(Some((
@@ -223,8 +302,14 @@ impl SessionRepository for SeaOrmSessionRepository {
         replacement: &RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            return rotate_in_one_statement(&self.db, used, replacement, now)
+                .await
+                .map_err(storage_error);
+        }
+        let _writer = self.writes.enter().await;
         let txn = self.db.begin().await.map_err(storage_error)?;
-        let done = compare_and_rotate(&txn, used, replacement, now)
+        let done = rotate_in_one_round_trip(&txn, used, replacement, now)
             .await
             .map_err(storage_error)?;
         finish(txn, done).await
@@ -235,6 +320,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         replacement: &RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
+        let _writer = self.writes.enter().await;
         let txn = self.db.begin().await.map_err(storage_error)?;
         let done = supersede_all(&txn, replacement, now)
             .await
@@ -248,6 +334,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         id: SessionId,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
+        let _writer = self.writes.enter().await;
         let result = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::Id.eq(id.0))
@@ -260,6 +347,7 @@ impl SessionRepository for SeaOrmSessionRepository {
     }
 
     async fn revoke_all(&self, user: UserId, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let _writer = self.writes.enter().await;
         let result = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::UserId.eq(user.0))
@@ -276,6 +364,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         keep: SessionId,
         now: DateTime<Utc>,
     ) -> Result<u64, StorageError> {
+        let _writer = self.writes.enter().await;
         let result = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(now))
             .filter(session::Column::UserId.eq(user.0))
@@ -307,6 +396,7 @@ impl SessionRepository for SeaOrmSessionRepository {
     }
 
     async fn purge(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let _writer = self.writes.enter().await;
         refresh_token::Entity::delete_many()
             .filter(refresh_token::Column::ExpiresAt.lte(now))
             .exec(&self.db)
