@@ -36,7 +36,7 @@ use auth_infra::sea_orm::{
     DatabaseConnection, SeaOrmActionTokenRepository, SeaOrmAuditLog, SeaOrmMailOutbox,
     SeaOrmMfaChallengeRepository, SeaOrmProjectRepository, SeaOrmRateLimiter, SeaOrmReadiness,
     SeaOrmSecondFactorRepository, SeaOrmSessionRepository, SeaOrmUserRepository, connect,
-    ensure_sqlite_parent_dir,
+    connect_counters, ensure_sqlite_parent_dir,
 };
 use auth_infra::session_cache::{
     CachedSecondFactors, CachedSessions, CachedUsers, SessionCache, listen,
@@ -273,7 +273,8 @@ impl Services {
     /// that cannot be stored are counted in `metrics`.
     ///
     /// # Errors
-    /// When the hashing pool cannot start.
+    /// When the hashing pool cannot start or the counters' pool cannot
+    /// connect.
     pub async fn wire(
         settings: &Settings,
         db: DatabaseConnection,
@@ -306,7 +307,10 @@ impl Services {
             .context("could not compute the dummy password hash")?;
 
         let jwks = serde_json::to_value(keys.jwks()).context("could not encode the JWKS")?;
-        let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(db.clone()));
+        let counters = connect_counters(&settings.database.url, &db)
+            .await
+            .context("could not connect to the database")?;
+        let rate_limiter: Arc<dyn RateLimiter> = Arc::new(SeaOrmRateLimiter::new(counters));
         let session_cache = SessionCache::new(
             settings.session_cache.max_age(),
             settings.session_cache.capacity,

@@ -33,6 +33,15 @@ pub(crate) async fn insert_event<C: ConnectionTrait>(
     conn: &C,
     event: &AuditEvent,
 ) -> Result<(), StorageError> {
+    event_insert(event)
+        .exec_without_returning(conn)
+        .await
+        .map_err(storage_error)?;
+    Ok(())
+}
+
+/// The insert of `event`, to run or to build into a larger statement.
+pub(crate) fn event_insert(event: &AuditEvent) -> sea_orm::Insert<audit_event::ActiveModel> {
     audit_event::Entity::insert(audit_event::ActiveModel {
         id: Set(event.id),
         event_type: Set(event.kind.as_str().to_owned()),
@@ -43,10 +52,6 @@ pub(crate) async fn insert_event<C: ConnectionTrait>(
         created_at: Set(event.created_at),
         details: Set(details_json(&event.details).to_string()),
     })
-    .exec_without_returning(conn)
-    .await
-    .map_err(storage_error)?;
-    Ok(())
 }
 
 fn details_json(details: &AuditDetails) -> serde_json::Value {

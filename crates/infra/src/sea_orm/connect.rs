@@ -37,6 +37,40 @@ pub fn ensure_sqlite_parent_dir(url: &str) -> std::io::Result<()> {
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    Database::connect(options(url, max_connections)).await
+}
+
+/// Opens the pool of the shared request counters (rate limits) on
+/// PostgreSQL: its commits are asynchronous (`synchronous_commit = off`),
+/// so they return without waiting for the WAL to reach the disk.
+///
+/// Every log-in updates the same few counter rows (its address and
+/// account), and an update holds the row's lock until its commit returns:
+/// with a synchronous commit, concurrent log-ins of one account queue
+/// behind one disk flush each, which capped them well below the hashing
+/// rate. A crash of the database server may lose the last few hundred
+/// milliseconds of counting (the database stays consistent), never a
+/// session, user or audit event: those keep the main pool's durable
+/// commits. On SQLite this is the main pool, `db`.
+///
+/// # Errors
+/// When the database cannot be reached.
+pub async fn connect_counters(
+    url: &str,
+    db: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if is_sqlite_url(url) {
+        return Ok(db.clone());
+    }
+    let mut options = options(url, COUNTER_CONNECTIONS);
+    options.map_sqlx_postgres_opts(|pg| pg.options([("synchronous_commit", "off")]));
+    Database::connect(options).await
+}
+
+/// Connections of the counters' pool: each statement is one short upsert.
+const COUNTER_CONNECTIONS: u32 = 4;
+
+fn options(url: &str, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     let max = if is_sqlite_url(url) {
         max_connections.clamp(1, 8)
@@ -63,7 +97,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
-    Database::connect(options).await
+    options
 }
 
 /// [`Readiness`] of the database: one `ping` round trip.

@@ -8,15 +8,19 @@ mod error;
 mod keyset;
 mod mail_outbox;
 mod mfa_challenge_repository;
+mod one_statement;
 mod project_repository;
 mod rate_limiter;
 mod second_factor_repository;
 mod session_repository;
 mod user_repository;
+mod write_gate;
 
 pub use action_token_repository::SeaOrmActionTokenRepository;
 pub use audit_log::SeaOrmAuditLog;
-pub use connect::{SeaOrmReadiness, connect, ensure_sqlite_parent_dir, is_sqlite_url};
+pub use connect::{
+    SeaOrmReadiness, connect, connect_counters, ensure_sqlite_parent_dir, is_sqlite_url,
+};
 pub use error::storage_error;
 pub use mail_outbox::{ClaimedMail, SeaOrmMailOutbox};
 pub use mfa_challenge_repository::SeaOrmMfaChallengeRepository;

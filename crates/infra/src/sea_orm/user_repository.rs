@@ -14,7 +14,8 @@ use sea_orm::{
     QuerySelect as _, TransactionTrait as _,
 };
 
-use super::audit_log::insert_event;
+use super::audit_log::{event_insert, insert_event};
+use super::one_statement;
 use super::entities::user;
 use super::error::{is_unique_violation, storage_error};
 
@@ -69,18 +70,22 @@ fn to_row(user: &User) -> user::ActiveModel {
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
     async fn insert(&self, user: &User, audit: &AuditEvent) -> Result<(), CreateUserError> {
+        let taken = |e: sea_orm::DbErr| {
+            if is_unique_violation(&e) {
+                CreateUserError::EmailTaken
+            } else {
+                storage_error(e).into()
+            }
+        };
+        let insert = user::Entity::insert(to_row(user));
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            let statement = one_statement::both(&insert, &event_insert(audit));
+            self.db.execute_raw(statement).await.map_err(taken)?;
+            return Ok(());
+        }
         let txn = self.db.begin().await.map_err(storage_error)?;
         // Dropping the transaction on an error rolls it back.
-        user::Entity::insert(to_row(user))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    CreateUserError::EmailTaken
-                } else {
-                    storage_error(e).into()
-                }
-            })?;
+        insert.exec_without_returning(&txn).await.map_err(taken)?;
         insert_event(&txn, audit).await?;
         txn.commit().await.map_err(storage_error)?;
         Ok(())
