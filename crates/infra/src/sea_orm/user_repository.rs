@@ -15,9 +15,9 @@ use sea_orm::{
 };
 
 use super::audit_log::{event_insert, insert_event};
-use super::one_statement;
 use super::entities::user;
 use super::error::{is_unique_violation, storage_error};
+use super::one_statement;
 
 /// [`UserRepository`] on SeaORM.
 #[derive(Debug, Clone)]
