@@ -28,8 +28,8 @@ pub(crate) use crate::recovery::{
     MailSettings, MockActionTokenRepository, RecoveryPorts, RecoveryService,
 };
 pub(crate) use crate::session::{
-    AuthMethods, ClientInfo, MockSessionRepository, RefreshToken, RefreshTokenId, Session,
-    SessionId, SessionRepository, SessionService,
+    AuthMethods, ClientInfo, MockSessionRepository, RefreshToken, RefreshTokenDraft,
+    RefreshTokenId, Session, SessionId, SessionRepository, SessionService,
 };
 pub(crate) use crate::user::{
     AccountPorts, AccountService, DisplayName, Email, MockPasswordHasher, MockUserRepository,

@@ -387,6 +387,10 @@ async fn refresh_token_reuse_is_recorded_against_the_presenter() {
     token.rotated_at = Some(rotated_at);
     mocks
         .sessions
+        .expect_rotate_live()
+        .returning(|_, _, _| Ok(None));
+    mocks
+        .sessions
         .expect_find_refresh_token()
         .returning(move |_| {
             Ok(Some((

@@ -9,7 +9,8 @@ use secrecy::SecretString;
 use super::{AccessClaims, IssueTokenError, IssuedTokens, TokenIssuer};
 use crate::common::{Clock, IdGenerator, SecretGenerator, StorageError, TokenHash};
 use crate::session::{
-    AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId,
+    SessionRepository,
 };
 use crate::user::User;
 
@@ -113,16 +114,22 @@ impl SessionIssuer {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> (SecretString, RefreshToken) {
+        let (plaintext, draft) = self.draft_refresh_token(now);
+        (plaintext, draft.in_session(session))
+    }
+
+    /// A fresh refresh token whose session is not known yet: the plaintext
+    /// for the client and the draft of the record to store.
+    #[must_use]
+    pub fn draft_refresh_token(&self, now: DateTime<Utc>) -> (SecretString, RefreshTokenDraft) {
         let plaintext = self.secrets.generate();
-        let record = RefreshToken {
+        let draft = RefreshTokenDraft {
             id: RefreshTokenId(self.ids.new_id()),
-            session_id: session,
             hash: TokenHash::of(&plaintext),
             created_at: now,
             expires_at: now + self.settings.refresh_ttl,
-            rotated_at: None,
         };
-        (SecretString::from(plaintext), record)
+        (SecretString::from(plaintext), draft)
     }
 
     /// An access token for `user` in `session` (opened with `amr`), paired

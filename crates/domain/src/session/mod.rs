@@ -11,7 +11,9 @@ mod tests;
 mod tests_revocation;
 
 pub use error::{RefreshError, SessionError};
-pub use model::{AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId};
+pub use model::{
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId,
+};
 pub use ports::SessionRepository;
 pub use service::SessionService;
 

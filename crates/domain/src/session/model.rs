@@ -127,3 +127,33 @@ pub struct RefreshToken {
     /// one live token.
     pub rotated_at: Option<DateTime<Utc>>,
 }
+
+/// A refresh token drawn before the session it joins is known: a rotation
+/// finds the session through the token the draft replaces
+/// ([`SessionRepository::rotate_live`](super::SessionRepository::rotate_live)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenDraft {
+    /// Stable id.
+    pub id: RefreshTokenId,
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl RefreshTokenDraft {
+    /// The draft as the live token of `session`.
+    #[must_use]
+    pub fn in_session(&self, session: SessionId) -> RefreshToken {
+        RefreshToken {
+            id: self.id,
+            session_id: session,
+            hash: self.hash.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            rotated_at: None,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{RefreshToken, RefreshTokenId, Session, SessionId};
+use super::{RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId};
 use crate::common::{StorageError, TokenHash};
 use crate::user::{User, UserId};
 
@@ -42,6 +42,25 @@ pub trait SessionRepository: Send + Sync {
         replacement: &RefreshToken,
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError>;
+
+    /// The hot path of a refresh: if the token with hash `used` is live at
+    /// `now` (unrotated and unexpired, its session unrevoked and unexpired,
+    /// its user active), marks it rotated at `now`, stores `replacement` as
+    /// its session's one live token and extends the session to
+    /// `replacement.expires_at`, atomically and serialised with every other
+    /// write to the session's tokens, as [`SessionRepository::rotate`] is.
+    /// Returns the session, as extended, and its user.
+    ///
+    /// `None`, changing nothing, in every other case: an unknown, expired or
+    /// rotated token, a revoked or expired session, a disabled user, or a
+    /// racing request that rotated the token first. The caller then reads
+    /// the token ([`SessionRepository::find_refresh_token`]) to judge why.
+    async fn rotate_live(
+        &self,
+        used: &TokenHash,
+        replacement: &RefreshTokenDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StorageError>;
 
     /// Makes `replacement` the one live token of its (unrevoked) session:
     /// every other unrotated token of the session is marked rotated at

@@ -75,17 +75,27 @@ impl SessionService {
     ) -> Result<IssuedTokens, RefreshError> {
         let now = self.clock.now();
         let hash = TokenHash::of(refresh_token);
+        let (plaintext, draft) = self.issuer.draft_refresh_token(now);
+        let span = tracing::Span::current();
+        // The common case, a live token, is one lookup-and-rotate.
+        if let Some((session, user)) = self.sessions.rotate_live(&hash, &draft, now).await? {
+            span.record("user_id", tracing::field::display(user.id));
+            span.record("session_id", tracing::field::display(session.id));
+            return Ok(self
+                .issuer
+                .token_pair(&user, session.id, session.amr, plaintext)?);
+        }
+        // Anything else: read the token and judge it as it is.
         let Some((presented, session, user)) = self.sessions.find_refresh_token(&hash).await?
         else {
             return Err(RefreshError::InvalidToken);
         };
-        let span = tracing::Span::current();
         span.record("user_id", tracing::field::display(user.id));
         span.record("session_id", tracing::field::display(session.id));
         if !session.is_live(now) || now >= presented.expires_at || !user.is_active {
             return Err(RefreshError::InvalidToken);
         }
-        let (plaintext, replacement) = self.issuer.new_refresh_token(session.id, now);
+        let replacement = draft.in_session(session.id);
         let mut rotated_at = presented.rotated_at;
         if rotated_at.is_none() {
             if self

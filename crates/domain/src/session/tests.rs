@@ -53,11 +53,34 @@ pub(super) fn replacement_at(at: DateTime<Utc>, tokens: &IssuedTokens) -> Refres
 }
 
 impl Mocks {
-    /// The session store is asked once for the hash of `PRESENTED`.
+    /// The hot path (`rotate_live`) is tried once for the hash of
+    /// `PRESENTED` at the mocked time and answers `outcome`; returns the
+    /// draft it was given.
+    pub(super) fn expect_rotate_live(
+        &mut self,
+        outcome: Option<(Session, User)>,
+    ) -> Captured<RefreshTokenDraft> {
+        let at = self.now;
+        let captured = Captured::default();
+        let sink = Arc::clone(&captured);
+        self.sessions
+            .expect_rotate_live()
+            .withf(move |used, _, now| *used == TokenHash::of(PRESENTED) && *now == at)
+            .times(1)
+            .return_once(move |_, draft, _| {
+                *sink.lock().expect("lock not poisoned") = Some(draft.clone());
+                Ok(outcome)
+            });
+        captured
+    }
+
+    /// The hot path finds no live token, so the session store is asked once
+    /// for the hash of `PRESENTED`.
     pub(super) fn expect_find_refresh_token(
         &mut self,
         found: Option<(RefreshToken, Session, User)>,
     ) {
+        self.expect_rotate_live(None);
         self.sessions
             .expect_find_refresh_token()
             .with(eq(TokenHash::of(PRESENTED)))
@@ -110,6 +133,7 @@ impl Mocks {
         first: Option<(RefreshToken, Session, User)>,
         again: Option<(RefreshToken, Session, User)>,
     ) {
+        self.expect_rotate_live(None);
         let mut sequence = mockall::Sequence::new();
         for found in [first, again] {
             self.sessions
@@ -138,10 +162,14 @@ impl Mocks {
         captured
     }
 
-    /// No refresh token is generated or stored, no session revoked and no
-    /// access token issued.
+    /// A replacement is drawn (before the lookup) but no refresh token is
+    /// stored, no session revoked and no access token issued.
     pub(super) fn expect_nothing_written(&mut self) {
-        self.secrets.expect_generate().never();
+        self.secrets
+            .expect_generate()
+            .times(1)
+            .return_once(|| NEW_REFRESH_TOKEN.to_owned());
+        self.expect_ids(&[REPLACEMENT_ID.0]);
         self.sessions.expect_insert().never();
         self.sessions.expect_rotate().never();
         self.sessions.expect_supersede().never();
@@ -200,8 +228,9 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
     let mut mocks = Mocks::new();
     mocks.now = now() + TimeDelta::minutes(20);
     let at = mocks.now;
-    mocks.expect_find_refresh_token(found(presented(None)));
-    let replacement = mocks.expect_rotate(true);
+    let draft = mocks.expect_rotate_live(Some((session(SESSION_ID, USER_ID), user(USER_ID, true))));
+    mocks.sessions.expect_find_refresh_token().never();
+    mocks.sessions.expect_rotate().never();
     mocks.sessions.expect_supersede().never();
     mocks.sessions.expect_revoke().never();
     let issued = mocks.expect_pair_issued();
@@ -212,7 +241,7 @@ async fn refresh_rotates_a_live_token_and_issues_a_new_pair() {
         .await
         .expect("refresh succeeds");
 
-    let replacement = take(&replacement);
+    let replacement = take(&draft).in_session(SESSION_ID);
     assert_eq!(replacement, replacement_at(at, &tokens));
     assert_ne!(
         replacement.hash,
@@ -544,9 +573,10 @@ async fn refresh_when_storage_is_unavailable_is_unavailable() {
     let mut mocks = Mocks::new();
     mocks
         .sessions
-        .expect_find_refresh_token()
+        .expect_rotate_live()
         .times(1)
-        .return_once(|_| Err(unavailable()));
+        .return_once(|_, _, _| Err(unavailable()));
+    mocks.sessions.expect_find_refresh_token().never();
     mocks.expect_nothing_written();
     let service = mocks.sessions_service();
 

@@ -1,15 +1,19 @@
 use async_trait::async_trait;
 use auth_domain::common::{StorageError, TokenHash};
 use auth_domain::session::{
-    AuthMethods, ClientInfo, RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository,
+    AuthMethods, ClientInfo, RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId,
+    SessionRepository,
 };
 use auth_domain::user::{User, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
+use std::sync::LazyLock;
+
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _, Statement,
-    TransactionTrait as _, sea_query::ExprTrait as _,
+    DatabaseTransaction, EntityTrait as _, FromQueryResult as _, IdenStatic as _, Iterable as _,
+    QueryFilter as _, QueryOrder as _, QueryResult, Statement, TransactionTrait as _,
+    sea_query::ExprTrait as _,
 };
 
 use super::entities::{refresh_token, session, user};
@@ -192,6 +196,100 @@ fn rotation_values(
     ]
 }
 
+/// The columns of a session (`s`, as `s_*`) and its user (`u`, as `u_*`),
+/// read back with [`session_and_user`].
+fn session_and_user_columns() -> String {
+    session::Column::iter()
+        .map(|column| format!("s.{0} AS s_{0}", column.as_str()))
+        .chain(user::Column::iter().map(|column| format!("u.{0} AS u_{0}", column.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row of [`session_and_user_columns`].
+fn session_and_user(row: &QueryResult) -> Result<(Session, User), StorageError> {
+    let session = session::Model::from_query_result(row, "s_").map_err(storage_error)?;
+    let user = user::Model::from_query_result(row, "u_").map_err(storage_error)?;
+    Ok((to_domain(session), user_repository::to_domain(user)?))
+}
+
+/// The hot path of a refresh on PostgreSQL, as one statement: finds the
+/// token by `$1` if it is live at `$2` (with its session and user), locks
+/// the session, compares and sets the token, stores the replacement (`$3`
+/// id, `$5` hash, `$6` issued, `$4` expiry) and extends the session; returns
+/// the extended session and its user, or no row. After waiting for the
+/// session's lock, PostgreSQL re-checks the session against its newest
+/// version, and the compare-and-set (`rotated_at IS NULL`) against the
+/// token's newest version: a racing request that rotated the token first
+/// leaves this one with no row, changing nothing.
+static ROTATE_LIVE_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH found AS ( \
+           SELECT t.id AS token_id \
+           FROM refresh_tokens t \
+           JOIN sessions s ON s.id = t.session_id \
+           JOIN users u ON u.id = s.user_id \
+           WHERE t.token_hash = $1 AND t.rotated_at IS NULL AND t.expires_at > $2 \
+             AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active \
+           FOR UPDATE OF s \
+         ), rotated AS ( \
+           UPDATE refresh_tokens SET rotated_at = $2 \
+           WHERE id IN (SELECT token_id FROM found) AND rotated_at IS NULL \
+           RETURNING session_id \
+         ), extended AS ( \
+           UPDATE sessions SET last_used_at = $2, expires_at = $4 \
+           WHERE id IN (SELECT session_id FROM rotated) \
+           RETURNING * \
+         ), stored AS ( \
+           INSERT INTO refresh_tokens \
+             (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+           SELECT $3, session_id, $5, $6, $4, NULL FROM rotated \
+         ) \
+         SELECT {} FROM extended s JOIN users u ON u.id = s.user_id",
+        session_and_user_columns()
+    )
+});
+
+/// The same on SQLite, as statements sent at once inside the caller's
+/// transaction (under the write gate), each running only if the one before
+/// it changed a row: the compare-and-set of a live token, the replacement,
+/// the session's extension, and the extended session with its user.
+static ROTATE_LIVE_SQLITE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE refresh_tokens SET rotated_at = $2 \
+         WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2 \
+           AND session_id IN ( \
+             SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active); \
+         INSERT INTO refresh_tokens \
+           (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+         SELECT $3, session_id, $5, $6, $4, NULL FROM refresh_tokens \
+         WHERE token_hash = $1 AND changes() = 1; \
+         UPDATE sessions SET last_used_at = $2, expires_at = $4 \
+         WHERE id = (SELECT session_id FROM refresh_tokens WHERE id = $3) AND changes() = 1; \
+         SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE id = $3) AND changes() = 1",
+        session_and_user_columns()
+    )
+});
+
+/// The values of the hot-path statements: `$1` the used token's hash, `$2`
+/// now, `$3`–`$6` the replacement.
+fn rotate_live_values(
+    used: &TokenHash,
+    replacement: &RefreshTokenDraft,
+    now: DateTime<Utc>,
+) -> [sea_orm::Value; 6] {
+    [
+        used.as_str().into(),
+        now.into(),
+        replacement.id.0.into(),
+        replacement.expires_at.into(),
+        replacement.hash.as_str().into(),
+        replacement.created_at.into(),
+    ]
+}
+
 /// Marks every live token of the session rotated at `now` and stores
 /// `replacement` as its one live token.
 async fn supersede_all(
@@ -313,6 +411,31 @@ impl SessionRepository for SeaOrmSessionRepository {
             .await
             .map_err(storage_error)?;
         finish(txn, done).await
+    }
+
+    async fn rotate_live(
+        &self,
+        used: &TokenHash,
+        replacement: &RefreshTokenDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StorageError> {
+        let values = rotate_live_values(used, replacement, now);
+        let backend = self.db.get_database_backend();
+        let rows = if backend == DatabaseBackend::Postgres {
+            let statement =
+                Statement::from_sql_and_values(backend, ROTATE_LIVE_POSTGRES.as_str(), values);
+            self.db.query_all_raw(statement).await
+        } else {
+            let statement =
+                Statement::from_sql_and_values(backend, ROTATE_LIVE_SQLITE.as_str(), values);
+            let _writer = self.writes.enter().await;
+            let txn = self.db.begin().await.map_err(storage_error)?;
+            let rows = txn.query_all_raw(statement).await.map_err(storage_error)?;
+            txn.commit().await.map_err(storage_error)?;
+            Ok(rows)
+        }
+        .map_err(storage_error)?;
+        rows.first().map(session_and_user).transpose()
     }
 
     async fn supersede(

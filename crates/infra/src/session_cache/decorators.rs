@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use auth_domain::audit::AuditEvent;
 use auth_domain::common::{Page, PageRequest, StorageError, TokenHash};
 use auth_domain::mfa::{SealedSecret, SecondFactor, SecondFactorRepository};
-use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
+use auth_domain::session::{
+    RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId, SessionRepository,
+};
 use auth_domain::user::{
     AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, User, UserId,
     UserRepository,
@@ -65,6 +67,15 @@ impl<R: SessionRepository> SessionRepository for CachedSessions<R> {
         now: DateTime<Utc>,
     ) -> Result<bool, StorageError> {
         self.inner.rotate(used, replacement, now).await
+    }
+
+    async fn rotate_live(
+        &self,
+        used: &TokenHash,
+        replacement: &RefreshTokenDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StorageError> {
+        self.inner.rotate_live(used, replacement, now).await
     }
 
     async fn supersede(

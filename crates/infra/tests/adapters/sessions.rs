@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use auth_domain::common::StorageError;
 use auth_domain::session::{
-    RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository as _,
+    RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId, SessionRepository as _,
 };
 use auth_domain::user::{User, UserId, UserRepository as _};
 use auth_infra::db_test;
@@ -469,6 +469,240 @@ db_test!(
         );
     }
 );
+
+/// A replacement drawn at `now` for a session not known yet.
+fn draft(now: chrono::DateTime<chrono::Utc>) -> RefreshTokenDraft {
+    let token = fixtures::replacement(&fixtures::session(UserId(Uuid::now_v7())), now);
+    RefreshTokenDraft {
+        id: token.id,
+        hash: token.hash,
+        created_at: token.created_at,
+        expires_at: token.expires_at,
+    }
+}
+
+db_test!(
+    rotate_live_rotates_a_live_token_and_returns_its_session,
+    |db| {
+        let (_, grace) = two_users(&db.db).await;
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let session = fixtures::session(grace.id);
+        let used = insert(&sessions, &session).await;
+
+        let now = fixtures::now();
+        let replacement = draft(now);
+        let (found, user) = sessions
+            .rotate_live(&used.hash, &replacement, now)
+            .await
+            .expect("rotate the live token")
+            .expect("the token is live");
+        let extended = Session {
+            last_used_at: now,
+            expires_at: replacement.expires_at,
+            ..session.clone()
+        };
+        assert_eq!(found, extended);
+        assert_eq!(user, grace);
+        assert_eq!(stored(&sessions, session.id).await, extended);
+        assert_eq!(
+            stored_token(&sessions, &used).await.map(|t| t.rotated_at),
+            Some(Some(now))
+        );
+        let stored_replacement = replacement.in_session(session.id);
+        assert_eq!(
+            stored_token(&sessions, &stored_replacement).await,
+            Some(stored_replacement.clone())
+        );
+
+        // The used token is rotated now: presenting it again changes nothing.
+        let later = now + Duration::seconds(1);
+        let again = draft(later);
+        assert_eq!(
+            sessions
+                .rotate_live(&used.hash, &again, later)
+                .await
+                .expect("rotate a rotated token"),
+            None
+        );
+        assert_eq!(stored(&sessions, session.id).await, extended);
+        assert_eq!(token_rows(&db.db, session.id).await, 2);
+        // The replacement is live in turn.
+        assert!(
+            sessions
+                .rotate_live(&stored_replacement.hash, &again, later)
+                .await
+                .expect("rotate the replacement")
+                .is_some()
+        );
+        assert_eq!(token_rows(&db.db, session.id).await, 3);
+        assert_eq!(live_token_rows(&db.db, session.id).await, 1);
+    }
+);
+
+db_test!(
+    rotate_live_refuses_what_is_not_live_and_changes_nothing,
+    |db| {
+        // `ada` is disabled, `grace` active.
+        let (ada, grace) = two_users(&db.db).await;
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let now = fixtures::now();
+
+        let of_disabled_user = insert(&sessions, &fixtures::session(ada.id)).await;
+        let revoked = fixtures::session(grace.id);
+        let in_revoked_session = insert(&sessions, &revoked).await;
+        assert!(
+            sessions
+                .revoke(grace.id, revoked.id, now)
+                .await
+                .expect("revoke")
+        );
+        let expired_session = Session {
+            expires_at: now,
+            ..fixtures::session(grace.id)
+        };
+        let in_expired_session = RefreshToken {
+            expires_at: now + Duration::days(1),
+            ..fixtures::refresh_token(&expired_session)
+        };
+        sessions
+            .insert(&expired_session, &in_expired_session)
+            .await
+            .expect("insert");
+        let live = fixtures::session(grace.id);
+        let expired_token = RefreshToken {
+            expires_at: now,
+            ..fixtures::refresh_token(&live)
+        };
+        sessions
+            .insert(&live, &expired_token)
+            .await
+            .expect("insert");
+        let unknown = fixtures::refresh_token(&live);
+        let before = all_rows(&db.db).await;
+
+        for (what, token) in [
+            ("a disabled user's", &of_disabled_user),
+            ("a revoked session's", &in_revoked_session),
+            ("an expired session's", &in_expired_session),
+            ("an expired", &expired_token),
+            ("an unknown", &unknown),
+        ] {
+            let replacement = draft(now);
+            assert_eq!(
+                sessions
+                    .rotate_live(&token.hash, &replacement, now)
+                    .await
+                    .expect("rotate_live"),
+                None,
+                "{what} token is not live"
+            );
+            assert_eq!(
+                all_rows(&db.db).await,
+                before,
+                "{what} token: nothing written"
+            );
+            if token.id != unknown.id {
+                assert_eq!(
+                    stored_token(&sessions, token).await,
+                    Some(token.clone()),
+                    "{what} token is not marked rotated"
+                );
+            }
+        }
+    }
+);
+
+db_test!(
+    concurrent_live_rotations_of_one_token_let_exactly_one_win,
+    |db| {
+        const RACERS: usize = 24;
+        let (_, grace) = two_users(&db.db).await;
+        let sessions = SeaOrmSessionRepository::new(db.db.clone());
+        let session = fixtures::session(grace.id);
+        let used = insert(&sessions, &session).await;
+
+        let now = fixtures::now();
+        let start = Arc::new(Barrier::new(RACERS));
+        let racers: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+                let (replacement, used) = (draft(now), used.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    // Most take the hot path; some rotate by id, as a
+                    // refresh that read the token first does.
+                    let won = if i % 4 == 3 {
+                        let token = replacement.in_session(used.session_id);
+                        sessions.rotate(used.id, &token, now).await
+                    } else {
+                        sessions
+                            .rotate_live(&used.hash, &replacement, now)
+                            .await
+                            .map(|found| found.is_some())
+                    };
+                    (replacement, won)
+                })
+            })
+            .collect();
+
+        let mut winners = Vec::new();
+        for racer in racers {
+            let (replacement, won) = racer.await.expect("the racer did not panic");
+            match won {
+                Ok(true) => winners.push(replacement),
+                Ok(false) => {}
+                Err(error) => panic!("unexpected error: {error:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one rotation wins");
+        assert_eq!(token_rows(&db.db, session.id).await, 2);
+        assert_eq!(live_token_rows(&db.db, session.id).await, 1);
+        let winner = winners.remove(0).in_session(session.id);
+        assert_eq!(stored_token(&sessions, &winner).await, Some(winner.clone()));
+        assert_eq!(
+            stored(&sessions, session.id).await.expires_at,
+            winner.expires_at
+        );
+    }
+);
+
+db_test!(concurrent_live_rotations_of_many_sessions_all_land, |db| {
+    const SESSIONS: usize = 24;
+    let (_, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let mut opened = Vec::new();
+    for _ in 0..SESSIONS {
+        let session = fixtures::session(grace.id);
+        let token = insert(&sessions, &session).await;
+        opened.push((session, token));
+    }
+
+    let now = fixtures::now();
+    let start = Arc::new(Barrier::new(SESSIONS));
+    let racers: Vec<_> = opened
+        .iter()
+        .map(|(session, used)| {
+            let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+            let (replacement, used, id) = (draft(now), used.clone(), session.id);
+            tokio::spawn(async move {
+                start.wait().await;
+                let found = sessions.rotate_live(&used.hash, &replacement, now).await;
+                (id, replacement, found)
+            })
+        })
+        .collect();
+
+    for racer in racers {
+        let (id, replacement, found) = racer.await.expect("the racer did not panic");
+        let (session, _) = found
+            .expect("no storage error")
+            .expect("every session's own token is live");
+        assert_eq!(session.id, id, "each request gets its own session back");
+        let token = replacement.in_session(id);
+        assert_eq!(stored_token(&sessions, &token).await, Some(token));
+        assert_eq!(live_token_rows(&db.db, id).await, 1);
+    }
+});
 
 db_test!(only_the_owner_revokes_a_session_and_only_once, |db| {
     let (ada, grace) = two_users(&db.db).await;

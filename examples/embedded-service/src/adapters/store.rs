@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use auth_domain::audit::{AuditEvent, AuditFilter, AuditLog};
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError, TokenHash};
 use auth_domain::recovery::{ActionToken, ActionTokenRepository, TokenPurpose};
-use auth_domain::session::{RefreshToken, RefreshTokenId, Session, SessionId, SessionRepository};
+use auth_domain::session::{
+    RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId, SessionRepository,
+};
 use auth_domain::user::{
     AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
     UserId, UserRepository,
@@ -519,6 +521,44 @@ impl SessionRepository for InMemoryStore {
         tables.put_token(replacement);
         tables.extend(replacement, now);
         Ok(true)
+    }
+
+    async fn rotate_live(
+        &self,
+        used: &TokenHash,
+        replacement: &RefreshTokenDraft,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Session, User)>, StorageError> {
+        // One lock for the lookup and the rotation: no request can come
+        // between them.
+        let mut tables = self.lock()?;
+        let live = || {
+            let token = tables
+                .refresh_tokens
+                .get(tables.refresh_hashes.get(used)?)?;
+            let session = tables.sessions.get(&token.session_id)?;
+            let user = tables.users.get(&session.user_id)?;
+            let live = token.rotated_at.is_none()
+                && now < token.expires_at
+                && session.is_live(now)
+                && user.is_active;
+            live.then_some((token.id, session.id))
+        };
+        let Some((token, session)) = live() else {
+            return Ok(None);
+        };
+        let replacement = replacement.in_session(session);
+        tables.check_new_token(&replacement, Displaces::Token(token))?;
+        if let Some(token) = tables.refresh_tokens.get_mut(&token) {
+            token.rotated_at = Some(now);
+        }
+        tables.put_token(&replacement);
+        tables.extend(&replacement, now);
+        let found = tables.sessions.get(&session).and_then(|session| {
+            let user = tables.users.get(&session.user_id)?;
+            Some((session.clone(), user.clone()))
+        });
+        Ok(found)
     }
 
     async fn supersede(
