@@ -11,6 +11,7 @@ mod mfa_challenge_repository;
 mod one_statement;
 mod project_repository;
 mod rate_limiter;
+mod rotation_writer;
 mod second_factor_repository;
 mod session_repository;
 mod user_repository;

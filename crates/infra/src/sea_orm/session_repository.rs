@@ -18,6 +18,7 @@ use sea_orm::{
 
 use super::entities::{refresh_token, session, user};
 use super::error::storage_error;
+use super::rotation_writer::RotationWriter;
 use super::user_repository;
 use super::write_gate::WriteGate;
 
@@ -26,14 +27,23 @@ use super::write_gate::WriteGate;
 pub struct SeaOrmSessionRepository {
     db: DatabaseConnection,
     writes: WriteGate,
+    /// SQLite's writer of refreshes' rotations; `None` on PostgreSQL.
+    rotations: Option<RotationWriter>,
 }
 
 impl SeaOrmSessionRepository {
     /// A repository on `db`.
     #[must_use]
+    /// On SQLite this starts the writer thread of refreshes (see
+    /// `rotation_writer`); it stops when the last clone of the repository
+    /// is dropped.
     pub fn new(db: DatabaseConnection) -> Self {
+        let writes = WriteGate::for_connection(&db);
+        let rotations = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| RotationWriter::start(db.clone(), writes.clone()));
         Self {
-            writes: WriteGate::for_connection(&db),
+            writes,
+            rotations,
             db,
         }
     }
@@ -198,7 +208,7 @@ fn rotation_values(
 
 /// The columns of a session (`s`, as `s_*`) and its user (`u`, as `u_*`),
 /// read back with [`session_and_user`].
-fn session_and_user_columns() -> String {
+pub(super) fn session_and_user_columns() -> String {
     session::Column::iter()
         .map(|column| format!("s.{0} AS s_{0}", column.as_str()))
         .chain(user::Column::iter().map(|column| format!("u.{0} AS u_{0}", column.as_str())))
@@ -207,7 +217,7 @@ fn session_and_user_columns() -> String {
 }
 
 /// A row of [`session_and_user_columns`].
-fn session_and_user(row: &QueryResult) -> Result<(Session, User), StorageError> {
+pub(super) fn session_and_user(row: &QueryResult) -> Result<(Session, User), StorageError> {
     let session = session::Model::from_query_result(row, "s_").map_err(storage_error)?;
     let user = user::Model::from_query_result(row, "u_").map_err(storage_error)?;
     Ok((to_domain(session), user_repository::to_domain(user)?))
@@ -246,29 +256,6 @@ static ROTATE_LIVE_POSTGRES: LazyLock<String> = LazyLock::new(|| {
            SELECT $3, session_id, $5, $6, $4, NULL FROM rotated \
          ) \
          SELECT {} FROM extended s JOIN users u ON u.id = s.user_id",
-        session_and_user_columns()
-    )
-});
-
-/// The same on SQLite, as statements sent at once inside the caller's
-/// transaction (under the write gate), each running only if the one before
-/// it changed a row: the compare-and-set of a live token, the replacement,
-/// the session's extension, and the extended session with its user.
-static ROTATE_LIVE_SQLITE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "UPDATE refresh_tokens SET rotated_at = $2 \
-         WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2 \
-           AND session_id IN ( \
-             SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active); \
-         INSERT INTO refresh_tokens \
-           (id, session_id, token_hash, created_at, expires_at, rotated_at) \
-         SELECT $3, session_id, $5, $6, $4, NULL FROM refresh_tokens \
-         WHERE token_hash = $1 AND changes() = 1; \
-         UPDATE sessions SET last_used_at = $2, expires_at = $4 \
-         WHERE id = (SELECT session_id FROM refresh_tokens WHERE id = $3) AND changes() = 1; \
-         SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id = (SELECT session_id FROM refresh_tokens WHERE id = $3) AND changes() = 1",
         session_and_user_columns()
     )
 });
@@ -419,22 +406,19 @@ impl SessionRepository for SeaOrmSessionRepository {
         replacement: &RefreshTokenDraft,
         now: DateTime<Utc>,
     ) -> Result<Option<(Session, User)>, StorageError> {
-        let values = rotate_live_values(used, replacement, now);
-        let backend = self.db.get_database_backend();
-        let rows = if backend == DatabaseBackend::Postgres {
-            let statement =
-                Statement::from_sql_and_values(backend, ROTATE_LIVE_POSTGRES.as_str(), values);
-            self.db.query_all_raw(statement).await
-        } else {
-            let statement =
-                Statement::from_sql_and_values(backend, ROTATE_LIVE_SQLITE.as_str(), values);
-            let _writer = self.writes.enter().await;
-            let txn = self.db.begin().await.map_err(storage_error)?;
-            let rows = txn.query_all_raw(statement).await.map_err(storage_error)?;
-            txn.commit().await.map_err(storage_error)?;
-            Ok(rows)
+        if let Some(writer) = &self.rotations {
+            return writer.rotate_live(used, replacement, now).await;
         }
-        .map_err(storage_error)?;
+        let statement = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            ROTATE_LIVE_POSTGRES.as_str(),
+            rotate_live_values(used, replacement, now),
+        );
+        let rows = self
+            .db
+            .query_all_raw(statement)
+            .await
+            .map_err(storage_error)?;
         rows.first().map(session_and_user).transpose()
     }
 

@@ -704,6 +704,59 @@ db_test!(concurrent_live_rotations_of_many_sessions_all_land, |db| {
     }
 });
 
+db_test!(a_rotation_that_cannot_be_stored_fails_alone, |db| {
+    const SESSIONS: usize = 24;
+    let (_, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let mut opened = Vec::new();
+    for _ in 0..SESSIONS {
+        let session = fixtures::session(grace.id);
+        let token = insert(&sessions, &session).await;
+        opened.push((session, token));
+    }
+    let now = fixtures::now();
+    // The replacement of the first session reuses a stored token's id.
+    let taken_id = opened[1].1.id;
+
+    let start = Arc::new(Barrier::new(SESSIONS));
+    let racers: Vec<_> = opened
+        .iter()
+        .enumerate()
+        .map(|(i, (session, used))| {
+            let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+            let mut replacement = draft(now);
+            if i == 0 {
+                replacement.id = taken_id;
+            }
+            let (used, id) = (used.clone(), session.id);
+            tokio::spawn(async move {
+                start.wait().await;
+                let found = sessions.rotate_live(&used.hash, &replacement, now).await;
+                (i, id, used, found)
+            })
+        })
+        .collect();
+
+    for racer in racers {
+        let (i, id, used, found) = racer.await.expect("the racer did not panic");
+        if i == 0 {
+            assert!(found.is_err(), "a duplicate token id is refused");
+            assert_eq!(
+                stored_token(&sessions, &used).await,
+                Some(used),
+                "the failed rotation changed nothing"
+            );
+            assert_eq!(token_rows(&db.db, id).await, 1);
+        } else {
+            let (session, _) = found
+                .expect("the other rotations are stored")
+                .expect("their tokens are live");
+            assert_eq!(session.id, id);
+            assert_eq!(token_rows(&db.db, id).await, 2);
+        }
+    }
+});
+
 db_test!(only_the_owner_revokes_a_session_and_only_once, |db| {
     let (ada, grace) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
