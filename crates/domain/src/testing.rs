@@ -165,6 +165,10 @@ pub(crate) fn take<T>(captured: &Captured<T>) -> T {
         .expect("the mock was called")
 }
 
+/// A session as inserted: with its first refresh token and the audit event
+/// stored with it.
+pub(crate) type OpenedSession = (Session, RefreshToken, Option<AuditEvent>);
+
 /// An event as the tests' auditor builds it (id [`AUDIT_ID`], at `now()`).
 pub(crate) fn audit_event(
     kind: AuditEventType,
@@ -449,11 +453,12 @@ impl Mocks {
 
     /// Opening one session for `user_id`, with `SESSION_ID`, `REFRESH_TOKEN`
     /// and `ACCESS_TOKEN`. Returns the inserted session with its first
-    /// refresh token, and the issued claims.
+    /// refresh token and the audit event stored with them, and the issued
+    /// claims.
     pub(crate) fn expect_session_opened(
         &mut self,
         user_id: UserId,
-    ) -> (Captured<(Session, RefreshToken)>, Captured<AccessClaims>) {
+    ) -> (Captured<OpenedSession>, Captured<AccessClaims>) {
         self.secrets
             .expect_generate()
             .times(1)
@@ -462,10 +467,11 @@ impl Mocks {
         let sink = Arc::clone(&inserted);
         self.sessions
             .expect_insert()
-            .withf(move |session, _| session.user_id == user_id)
+            .withf(move |session, _, _| session.user_id == user_id)
             .times(1)
-            .returning(move |session, token| {
-                *sink.lock().expect("lock not poisoned") = Some((session.clone(), token.clone()));
+            .returning(move |session, token, event| {
+                *sink.lock().expect("lock not poisoned") =
+                    Some((session.clone(), token.clone(), event.cloned()));
                 Ok(())
             });
         let issued = Captured::default();

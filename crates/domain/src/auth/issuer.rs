@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
 
 use super::{AccessClaims, IssueTokenError, IssuedTokens, TokenIssuer};
+use crate::audit::{self, AuditEvent};
 use crate::common::{Clock, IdGenerator, SecretGenerator, StorageError, TokenHash};
 use crate::session::{
     AuthMethods, ClientInfo, RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId,
@@ -77,7 +78,9 @@ impl SessionIssuer {
     }
 
     /// Starts a session for `user`, who signed in with `amr`, and issues its
-    /// first token pair.
+    /// first token pair. `event`, the audit event that records the sign-in
+    /// (if any), is stored with the session, in the same write, with the
+    /// new session's id added to its details as `session_id`.
     ///
     /// # Errors
     /// When the session cannot be stored or the access token not signed.
@@ -86,6 +89,7 @@ impl SessionIssuer {
         user: &User,
         client: ClientInfo,
         amr: AuthMethods,
+        event: Option<AuditEvent>,
     ) -> Result<IssuedTokens, E>
     where
         E: From<StorageError> + From<IssueTokenError>,
@@ -102,7 +106,16 @@ impl SessionIssuer {
             amr,
         };
         let (refresh_token, stored) = self.new_refresh_token(session.id, now);
-        self.sessions.insert(&session, &stored).await?;
+        let event = event.map(|mut event| {
+            event.details = event.details.with("session_id", session.id.to_string());
+            event
+        });
+        self.sessions
+            .insert(&session, &stored, event.as_ref())
+            .await?;
+        if let Some(event) = &event {
+            audit::emit(event);
+        }
         Ok(self.token_pair(user, session.id, amr, refresh_token)?)
     }
 

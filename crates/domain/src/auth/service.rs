@@ -94,7 +94,7 @@ impl AuthService {
         audit::emit(&event);
         let tokens = self
             .issuer
-            .open::<SignupError>(&user, command.client, AuthMethods::Password)
+            .open::<SignupError>(&user, command.client, AuthMethods::Password, None)
             .await?;
         Ok((user, tokens))
     }
@@ -225,19 +225,16 @@ impl AuthService {
             let mfa_token = self.ports.mfa.issue(user.id).await?;
             return Err(LoginError::MfaRequired { mfa_token });
         }
-        let origin = Origin::user(user.id, command.client.clone());
-        let tokens = self
-            .issuer
-            .open::<LoginError>(&user, command.client, AuthMethods::Password)
-            .await?;
-        let details = AuditDetails::new().with("session_id", tokens.session_id.to_string());
         let event = self.ports.audit.event(
             AuditEventType::LoginSucceeded,
             Some(user.id),
-            &origin,
-            details,
+            &Origin::user(user.id, command.client.clone()),
+            AuditDetails::new(),
         );
-        self.ports.audit.record(event).await;
+        let tokens = self
+            .issuer
+            .open::<LoginError>(&user, command.client, AuthMethods::Password, Some(event))
+            .await?;
         Ok((user, tokens))
     }
 

@@ -54,7 +54,7 @@ async fn signup_creates_a_user_and_opens_a_session() {
     assert!(!user.email_verified);
     assert_eq!((user.created_at, user.updated_at), (now(), now()));
 
-    let (session, refresh_token) = take(&inserted_session);
+    let (session, refresh_token, _) = take(&inserted_session);
     assert_eq!(
         session,
         Session {
@@ -217,7 +217,7 @@ async fn signup_when_session_storage_is_unavailable_issues_no_token() {
         .sessions
         .expect_insert()
         .times(1)
-        .return_once(|_, _| Err(unavailable()));
+        .return_once(|_, _, _| Err(unavailable()));
     mocks.issuer.expect_issue().never();
     let service = mocks.service();
 
@@ -252,7 +252,7 @@ async fn signup_when_signing_fails_is_unexpected() {
         .sessions
         .expect_insert()
         .times(1)
-        .return_once(|_, _| Ok(()));
+        .return_once(|_, _, _| Ok(()));
     mocks
         .issuer
         .expect_issue()
@@ -292,7 +292,7 @@ async fn login_with_the_right_password_opens_a_session() {
         .expect("login succeeds");
 
     assert_eq!(logged_in, user(USER_ID, true));
-    let (session, refresh_token) = take(&inserted_session);
+    let (session, refresh_token, _) = take(&inserted_session);
     assert_eq!(session.id, SESSION_ID);
     assert_eq!(session.client, client());
     assert_eq!(session.expires_at, now() + settings().refresh_ttl);

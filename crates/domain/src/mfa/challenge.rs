@@ -154,20 +154,16 @@ impl MfaChallengeService {
         {
             return Err(MfaVerifyError::InvalidToken);
         }
-        let tokens = self
-            .issuer
-            .open::<MfaVerifyError>(&user, client, AuthMethods::PasswordAndOtp)
-            .await?;
-        let details = AuditDetails::new()
-            .with("session_id", tokens.session_id.to_string())
-            .with("second_factor", true);
         let event = self.ports.audit.event(
             AuditEventType::LoginSucceeded,
             Some(user.id),
             &origin,
-            details,
+            AuditDetails::new().with("second_factor", true),
         );
-        self.ports.audit.record(event).await;
+        let tokens = self
+            .issuer
+            .open::<MfaVerifyError>(&user, client, AuthMethods::PasswordAndOtp, Some(event))
+            .await?;
         Ok((user, tokens))
     }
 

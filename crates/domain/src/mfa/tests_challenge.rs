@@ -82,9 +82,12 @@ async fn a_right_code_spends_the_challenge_and_opens_a_session_with_otp() {
         .await
         .expect("verified");
     assert!(user.mfa_enabled);
-    // The log-in is recorded once both factors passed, and never the code.
+    // The log-in is recorded once both factors passed, with the session,
+    // and never the code.
+    assert!(audit.events().is_empty());
+    let opened = take(&inserted);
     assert_eq!(
-        audit.only(),
+        opened.2.expect("an event is stored with the session"),
         audit_event(
             AuditEventType::LoginSucceeded,
             Some(USER_ID),
@@ -96,7 +99,7 @@ async fn a_right_code_spends_the_challenge_and_opens_a_session_with_otp() {
         )
     );
     assert_eq!(tokens.access_token.expose_secret(), ACCESS_TOKEN);
-    assert_eq!(take(&inserted).0.amr, AuthMethods::PasswordAndOtp);
+    assert_eq!(opened.0.amr, AuthMethods::PasswordAndOtp);
     assert_eq!(take(&issued).amr, AuthMethods::PasswordAndOtp);
 }
 

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId};
+use crate::audit::AuditEvent;
 use crate::common::{StorageError, TokenHash};
 use crate::user::{User, UserId};
 
@@ -14,8 +15,14 @@ use crate::user::{User, UserId};
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new session with its first refresh token, atomically.
-    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError>;
+    /// Stores a new session with its first refresh token and, when given,
+    /// the audit event that records the sign-in, atomically.
+    async fn insert<'a>(
+        &self,
+        session: &Session,
+        token: &RefreshToken,
+        event: Option<&'a AuditEvent>,
+    ) -> Result<(), StorageError>;
 
     /// The session with this id together with its user, read in one lookup:
     /// this runs on every authenticated request.

@@ -25,6 +25,14 @@ pub(crate) fn both(first: &impl QueryTrait, then: &impl QueryTrait) -> Statement
     Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
 }
 
+/// `query` built for PostgreSQL with its placeholders numbered from
+/// `$(offset + 1)`, to follow `offset` values of another statement.
+pub(crate) fn after(query: &impl QueryTrait, offset: usize) -> (String, Vec<sea_orm::Value>) {
+    let built = query.build(DatabaseBackend::Postgres);
+    let values = built.values.into_iter().flat_map(|v| v.0).collect();
+    (shift_placeholders(&built.sql, offset), values)
+}
+
 /// `sql` with every placeholder `$n` renumbered `$(n + offset)`. SeaORM
 /// writes values as placeholders, never inline, and quotes no identifier
 /// with a `$` in it, so every `$` followed by digits is a placeholder.

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use auth_domain::audit::AuditEvent;
 use auth_domain::common::{StorageError, TokenHash};
 use auth_domain::session::{
     AuthMethods, ClientInfo, RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId,
@@ -21,6 +22,7 @@ use super::error::storage_error;
 use super::rotation_writer::RotationWriter;
 use super::user_repository;
 use super::write_gate::WriteGate;
+use super::{audit_log, one_statement};
 
 /// [`SessionRepository`] on SeaORM.
 #[derive(Debug, Clone)]
@@ -301,8 +303,13 @@ async fn supersede_all(
 
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
-    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
-        let values = vec![
+    async fn insert<'a>(
+        &self,
+        session: &Session,
+        token: &RefreshToken,
+        event: Option<&'a AuditEvent>,
+    ) -> Result<(), StorageError> {
+        let mut values = vec![
             session.id.0.into(),
             session.user_id.0.into(),
             session.client.user_agent.clone().into(),
@@ -320,10 +327,20 @@ impl SessionRepository for SeaOrmSessionRepository {
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
             // One statement, so one round trip and one commit: a statement
             // is atomic on its own.
+            let recorded = match event {
+                Some(event) => {
+                    let (sql, event_values) =
+                        one_statement::after(&audit_log::event_insert(event), values.len());
+                    values.extend(event_values);
+                    format!("recorded AS ({sql}), ")
+                }
+                None => String::new(),
+            };
             let statement = Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 format!(
-                    "WITH opened AS ({INSERT_SESSION} RETURNING id) {INSERT_TOKEN} FROM opened"
+                    "WITH {recorded}opened AS ({INSERT_SESSION} RETURNING id) \
+                     {INSERT_TOKEN} FROM opened"
                 ),
                 values,
             );
@@ -341,6 +358,12 @@ impl SessionRepository for SeaOrmSessionRepository {
             values,
         );
         txn.execute_raw(statement).await.map_err(storage_error)?;
+        if let Some(event) = event {
+            audit_log::event_insert(event)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(storage_error)?;
+        }
         txn.commit().await.map_err(storage_error)
     }
 

@@ -37,8 +37,13 @@ impl<R> CachedSessions<R> {
 
 #[async_trait]
 impl<R: SessionRepository> SessionRepository for CachedSessions<R> {
-    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
-        self.inner.insert(session, token).await
+    async fn insert<'a>(
+        &self,
+        session: &Session,
+        token: &RefreshToken,
+        event: Option<&'a AuditEvent>,
+    ) -> Result<(), StorageError> {
+        self.inner.insert(session, token, event).await
     }
 
     async fn find_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StorageError> {

@@ -39,7 +39,7 @@ async fn two_users(db: &DatabaseConnection) -> (User, User) {
 async fn insert(sessions: &SeaOrmSessionRepository, session: &Session) -> RefreshToken {
     let token = fixtures::refresh_token(session);
     sessions
-        .insert(session, &token)
+        .insert(session, &token, None)
         .await
         .expect("insert the session");
     token
@@ -156,13 +156,73 @@ db_test!(a_session_of_a_missing_user_is_an_error, |db| {
     let orphan = fixtures::session(UserId(Uuid::now_v7()));
 
     let result = sessions
-        .insert(&orphan, &fixtures::refresh_token(&orphan))
+        .insert(&orphan, &fixtures::refresh_token(&orphan), None)
         .await;
     assert!(
         matches!(result, Err(StorageError::Unexpected(_))),
         "{result:?}"
     );
     assert_eq!(all_rows(&db.db).await, (0, 0));
+});
+
+db_test!(a_session_is_stored_with_its_sign_in_event, |db| {
+    use auth_domain::audit::{AuditDetails, AuditEventType, AuditFilter, AuditLog as _};
+    let (_, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let session = fixtures::session(grace.id);
+    let event = auth_domain::audit::AuditEvent {
+        kind: AuditEventType::LoginSucceeded,
+        user_id: Some(grace.id),
+        actor_id: Some(grace.id),
+        ip: Some("192.0.2.7".to_owned()),
+        user_agent: Some("test/1.0".to_owned()),
+        details: AuditDetails::new().with("session_id", session.id.to_string()),
+        ..fixtures::event()
+    };
+    sessions
+        .insert(&session, &fixtures::refresh_token(&session), Some(&event))
+        .await
+        .expect("insert the session with its event");
+
+    assert_eq!(stored(&sessions, session.id).await, session);
+    let log = auth_infra::sea_orm::SeaOrmAuditLog::new(db.db.clone());
+    let page = log
+        .list(
+            AuditFilter {
+                user_id: Some(grace.id),
+                kind: Some(AuditEventType::LoginSucceeded),
+            },
+            auth_domain::common::PageRequest {
+                limit: 10,
+                after: None,
+            },
+        )
+        .await
+        .expect("list the user's events");
+    assert_eq!(page.items, vec![event]);
+});
+
+db_test!(a_failed_event_insert_leaves_no_session_behind, |db| {
+    let (_, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let first = fixtures::session(grace.id);
+    let event = fixtures::event();
+    sessions
+        .insert(&first, &fixtures::refresh_token(&first), Some(&event))
+        .await
+        .expect("insert the first session");
+    let before = all_rows(&db.db).await;
+
+    // The second session's event reuses the first one's id.
+    let second = fixtures::session(grace.id);
+    let result = sessions
+        .insert(&second, &fixtures::refresh_token(&second), Some(&event))
+        .await;
+    assert!(
+        matches!(result, Err(StorageError::Unexpected(_))),
+        "{result:?}"
+    );
+    assert_eq!(all_rows(&db.db).await, before, "no session, no token");
 });
 
 db_test!(a_failed_token_insert_leaves_no_session_behind, |db| {
@@ -177,7 +237,7 @@ db_test!(a_failed_token_insert_leaves_no_session_behind, |db| {
         hash: taken.hash.clone(),
         ..fixtures::refresh_token(&second)
     };
-    let result = sessions.insert(&second, &clash).await;
+    let result = sessions.insert(&second, &clash, None).await;
     assert!(
         matches!(result, Err(StorageError::Unexpected(_))),
         "{result:?}"
@@ -565,7 +625,7 @@ db_test!(
             ..fixtures::refresh_token(&expired_session)
         };
         sessions
-            .insert(&expired_session, &in_expired_session)
+            .insert(&expired_session, &in_expired_session, None)
             .await
             .expect("insert");
         let live = fixtures::session(grace.id);
@@ -574,7 +634,7 @@ db_test!(
             ..fixtures::refresh_token(&live)
         };
         sessions
-            .insert(&live, &expired_token)
+            .insert(&live, &expired_token, None)
             .await
             .expect("insert");
         let unknown = fixtures::refresh_token(&live);
@@ -889,7 +949,7 @@ db_test!(purge_deletes_dead_sessions_and_expired_tokens, |db| {
         rotated_at: Some(now - Duration::days(2)),
         ..fixtures::refresh_token(&live)
     };
-    sessions.insert(&live, &stale).await.expect("insert");
+    sessions.insert(&live, &stale, None).await.expect("insert");
     let ends_now = RefreshToken {
         expires_at: now,
         ..fixtures::refresh_token(&live)
@@ -917,7 +977,7 @@ db_test!(purge_deletes_dead_sessions_and_expired_tokens, |db| {
         ..fixtures::refresh_token(&expired)
     };
     sessions
-        .insert(&expired, &expired_token)
+        .insert(&expired, &expired_token, None)
         .await
         .expect("insert");
     let revoked = fixtures::revoked_session(grace.id);

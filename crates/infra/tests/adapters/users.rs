@@ -576,7 +576,7 @@ db_test!(delete_cascades_to_everything_the_user_owns, |db| {
             .expect("insert");
         let session = fixtures::session(user.id);
         sessions
-            .insert(&session, &fixtures::refresh_token(&session))
+            .insert(&session, &fixtures::refresh_token(&session), None)
             .await
             .expect("insert a session");
         session_ids.push(session.id.0);

@@ -451,7 +451,12 @@ impl AuditLog for InMemoryStore {
 
 #[async_trait]
 impl SessionRepository for InMemoryStore {
-    async fn insert(&self, session: &Session, token: &RefreshToken) -> Result<(), StorageError> {
+    async fn insert<'a>(
+        &self,
+        session: &Session,
+        token: &RefreshToken,
+        event: Option<&'a AuditEvent>,
+    ) -> Result<(), StorageError> {
         let mut tables = self.lock()?;
         if !tables.users.contains_key(&session.user_id) {
             return Err(constraint("session for a missing user"));
@@ -469,6 +474,7 @@ impl SessionRepository for InMemoryStore {
         }
         tables.sessions.insert(session.id, session.clone());
         tables.put_token(token);
+        tables.audit_events.extend(event.cloned());
         Ok(())
     }
 

@@ -74,9 +74,11 @@ async fn register_stores_the_normalised_address_and_opens_a_session() {
     let mut sessions = MockSessionRepository::new();
     sessions
         .expect_insert()
-        .withf(|session, token| session.id == token.session_id && token.rotated_at.is_none())
+        .withf(|session, token, event| {
+            session.id == token.session_id && token.rotated_at.is_none() && event.is_none()
+        })
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     let embedded = wired(users, sessions, hasher).await;
 
     let (user, tokens) = embedded

@@ -36,7 +36,7 @@ async fn store_with_session() -> (InMemoryStore, auth_domain::session::Session, 
         .expect("user stored");
     let session = session(ada.id);
     let first = refresh_token(session.id, "t1");
-    SessionRepository::insert(&store, &session, &first)
+    SessionRepository::insert(&store, &session, &first, None)
         .await
         .expect("session stored");
     (store, session, first)
@@ -229,9 +229,14 @@ async fn revoke_all_except_keeps_one_and_counts_the_rest() {
     let (store, kept, _) = store_with_session().await;
     for i in 0..3 {
         let other = session(kept.user_id);
-        SessionRepository::insert(&store, &other, &refresh_token(other.id, &format!("o{i}")))
-            .await
-            .expect("session stored");
+        SessionRepository::insert(
+            &store,
+            &other,
+            &refresh_token(other.id, &format!("o{i}")),
+            None,
+        )
+        .await
+        .expect("session stored");
     }
     let now = start() + TimeDelta::minutes(1);
     assert_eq!(
@@ -260,7 +265,8 @@ async fn revoke_all_except_keeps_one_and_counts_the_rest() {
 async fn a_session_for_a_missing_user_is_an_unexpected_error() {
     let store = InMemoryStore::new();
     let orphan = session(auth_domain::user::UserId(Uuid::now_v7()));
-    let result = SessionRepository::insert(&store, &orphan, &refresh_token(orphan.id, "t")).await;
+    let result =
+        SessionRepository::insert(&store, &orphan, &refresh_token(orphan.id, "t"), None).await;
     assert!(matches!(result, Err(StorageError::Unexpected(_))));
 }
 
