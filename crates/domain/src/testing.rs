@@ -509,11 +509,37 @@ pub(crate) fn unavailable() -> StorageError {
     StorageError::Unavailable(anyhow::anyhow!("connection refused"))
 }
 
+/// `limiter` answers `hit`, and each turn of `hit_in_turn`, with `hit`.
+pub(crate) fn expect_hits<F>(limiter: &mut MockRateLimiter, hit: F)
+where
+    F: FnMut(&str, TimeDelta, DateTime<Utc>) -> Result<WindowCount, StorageError> + Send + 'static,
+{
+    let hit = Arc::new(Mutex::new(hit));
+    let each = Arc::clone(&hit);
+    limiter.expect_hit().returning(move |key, window, now| {
+        (each.lock().expect("lock not poisoned"))(key, window, now)
+    });
+    limiter
+        .expect_hit_in_turn()
+        .returning(move |keys, window, now| {
+            let mut hit = hit.lock().expect("lock not poisoned");
+            let mut counts = Vec::new();
+            for &(key, limit) in keys {
+                let count = hit(key, window, now)?;
+                counts.push(count);
+                if count.count > limit {
+                    break;
+                }
+            }
+            Ok(counts)
+        });
+}
+
 /// A limiter under which every count stays at one: no limit is ever
 /// reached.
 pub(crate) fn permissive_limiter() -> MockRateLimiter {
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_hit().returning(|_, window, now| {
+    expect_hits(&mut limiter, |_, window, now| {
         Ok(WindowCount {
             count: 1,
             resets_at: now + window,
@@ -521,5 +547,6 @@ pub(crate) fn permissive_limiter() -> MockRateLimiter {
     });
     limiter.expect_release().returning(|_| Ok(()));
     limiter.expect_reset().returning(|_| Ok(()));
+    limiter.expect_reset_and_release().returning(|_, _| Ok(()));
     limiter
 }

@@ -223,7 +223,7 @@ async fn a_login_past_the_limits_is_recorded_as_rate_limited() {
     mocks.expect_find_by_email(email(), Some(user(USER_ID, true)));
     mocks.hasher.expect_verify().never();
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_hit().returning(|_, window, now| {
+    expect_hits(&mut limiter, |_, window, now| {
         Ok(WindowCount {
             count: 1_000,
             resets_at: now + window,

@@ -185,30 +185,45 @@ impl PasswordGuard {
     /// its owner out everywhere.
     async fn reserve(&self, keys: &AttemptKeys) -> Result<(), CheckRefused> {
         let now = self.clock.now();
-        let window = self.limits.window;
+        let mut turns = Vec::with_capacity(2);
         if let Some(pair) = &keys.pair {
-            let count = self.limiter.hit(pair, window, now).await?;
-            if count.count > self.limits.max_pair_failures {
-                return Err(CheckRefused::RateLimited(retry_after(&count, now)));
+            turns.push((pair.as_str(), self.limits.max_pair_failures));
+        }
+        turns.push((keys.account.as_str(), self.limits.max_account_failures));
+        let counts = self
+            .limiter
+            .hit_in_turn(&turns, self.limits.window, now)
+            .await?;
+        let over = counts
+            .iter()
+            .zip(&turns)
+            .position(|(count, &(_, limit))| count.count > limit);
+        match over {
+            None if counts.len() == turns.len() => Ok(()),
+            None => Err(CheckRefused::Storage(StorageError::Unexpected(
+                anyhow::anyhow!("the limiter stopped counting within the limits"),
+            ))),
+            Some(at) => {
+                if at > 0 {
+                    // The account is over its limit: the pair's attempt
+                    // never ran, so it does not count either.
+                    self.release(keys.pair.as_deref()).await;
+                }
+                Err(CheckRefused::RateLimited(retry_after(&counts[at], now)))
             }
         }
-        let count = self.limiter.hit(&keys.account, window, now).await?;
-        if count.count > self.limits.max_account_failures {
-            self.release(keys.pair.as_deref()).await;
-            return Err(CheckRefused::RateLimited(retry_after(&count, now)));
-        }
-        Ok(())
     }
 
-    /// The right password: the pair starts afresh and the account's
-    /// reservation is taken back.
+    /// A check passed: resets the pair and takes back the account's
+    /// reservation, best-effort.
     async fn passed(&self, keys: &AttemptKeys) {
-        if let Some(pair) = &keys.pair
-            && let Err(error) = self.limiter.reset(pair).await
+        if let Err(error) = self
+            .limiter
+            .reset_and_release(keys.pair.as_deref(), &keys.account)
+            .await
         {
-            tracing::warn!(error = %error, "could not reset failed password checks");
+            tracing::warn!(error = %error, "could not settle the counts of a passed check");
         }
-        self.release(Some(&keys.account)).await;
     }
 
     /// Best-effort: a store failure here must not turn an answer into a 503.

@@ -55,7 +55,7 @@ fn pair_count(counts: &Counts) -> u64 {
 fn counting_limiter(at: DateTime<Utc>, resets_in: TimeDelta, counts: &Counts) -> MockRateLimiter {
     let mut limiter = MockRateLimiter::new();
     let sink = Arc::clone(counts);
-    limiter.expect_hit().returning(move |key, _, now| {
+    expect_hits(&mut limiter, move |key, _, now| {
         assert!(is_opaque(key), "{key}");
         assert_eq!(now, at, "counted at the clock's time");
         let mut counts = sink.lock().expect("lock not poisoned");
@@ -78,6 +78,19 @@ fn counting_limiter(at: DateTime<Utc>, resets_in: TimeDelta, counts: &Counts) ->
         sink.lock().expect("lock not poisoned").remove(key);
         Ok(())
     });
+    let sink = Arc::clone(counts);
+    limiter
+        .expect_reset_and_release()
+        .returning(move |forget, release| {
+            let mut counts = sink.lock().expect("lock not poisoned");
+            if let Some(forget) = forget {
+                counts.remove(forget);
+            }
+            if let Some(count) = counts.get_mut(release) {
+                *count = count.saturating_sub(1);
+            }
+            Ok(())
+        });
     limiter.expect_peek().never();
     limiter.expect_purge().never();
     limiter
@@ -481,7 +494,7 @@ async fn login_when_the_limiter_is_unreachable_is_unavailable_and_checks_nothing
     expect_untouched(&mut mocks);
     let mut limiter = MockRateLimiter::new();
     limiter
-        .expect_hit()
+        .expect_hit_in_turn()
         .times(1)
         .returning(|_, _, _| Err(unavailable()));
     let service = mocks.service_limited(limiter, limits());
@@ -512,14 +525,15 @@ async fn login_succeeds_when_taking_back_the_reservation_fails() {
     ]);
     mocks.expect_session_opened(USER_ID);
     let mut limiter = MockRateLimiter::new();
-    limiter.expect_hit().returning(|_, _, now| {
+    expect_hits(&mut limiter, |_, _, now| {
         Ok(WindowCount {
             count: 1,
             resets_at: now + limits().window,
         })
     });
-    limiter.expect_reset().returning(|_| Err(unavailable()));
-    limiter.expect_release().returning(|_| Err(unavailable()));
+    limiter
+        .expect_reset_and_release()
+        .returning(|_, _| Err(unavailable()));
     let service = mocks.service_limited(limiter, limits());
 
     service

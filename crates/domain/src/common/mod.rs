@@ -17,7 +17,7 @@ pub use network::rate_limit_subject;
 pub use operations::{HashingLoad, Readiness};
 pub use page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};
 pub use ports::{Clock, IdGenerator, SecretGenerator, TokenHash};
-pub use rate_limit::{RateLimiter, WindowCount};
+pub use rate_limit::{RateLimiter, WindowCount, hit_one_by_one};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use operations::{MockHashingLoad, MockReadiness};

@@ -430,7 +430,7 @@ async fn wrong_codes_count_and_past_the_limit_none_is_checked() {
     // The password's reservation passes, the code's is over the limit.
     let mut limiter = MockRateLimiter::new();
     let mut hits = 0;
-    limiter.expect_hit().returning(move |_, window, now| {
+    expect_hits(&mut limiter, move |_, window, now| {
         hits += 1;
         Ok(WindowCount {
             count: if hits > 2 { 11 } else { 1 },
@@ -439,6 +439,7 @@ async fn wrong_codes_count_and_past_the_limit_none_is_checked() {
     });
     limiter.expect_release().returning(|_| Ok(()));
     limiter.expect_reset().returning(|_| Ok(()));
+    limiter.expect_reset_and_release().returning(|_, _| Ok(()));
     mocks.limiter = limiter;
     mocks.codes.expect_matching_step().never();
     mocks.factors.expect_consume_recovery_code().never();

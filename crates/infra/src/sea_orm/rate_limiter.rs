@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use auth_domain::common::{RateLimiter, StorageError, WindowCount};
+use auth_domain::common::{RateLimiter, StorageError, WindowCount, hit_one_by_one};
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ConnectionTrait as _, DatabaseBackend, DatabaseConnection, Statement, Value};
 
@@ -30,6 +30,25 @@ impl SeaOrmRateLimiter {
         Statement::from_sql_and_values(backend, sql, values)
     }
 }
+
+/// Counts one event for key `$1` at `$2`, starting a new window when the
+/// current one started at or before `$3`.
+const UPSERT: &str = "INSERT INTO rate_limits (key, count, window_start) VALUES ($1, 1, $2) \
+    ON CONFLICT (key) DO UPDATE SET \
+      count = CASE WHEN rate_limits.window_start <= $3 THEN 1 \
+                   ELSE rate_limits.count + 1 END, \
+      window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 \
+                          ELSE rate_limits.window_start END";
+
+/// [`UPSERT`] for key `$4`, run only if the count `first_key` returned is
+/// within `$5` (PostgreSQL, after a `first_key` part).
+const UPSERT_IF_FIRST_WITHIN: &str = "INSERT INTO rate_limits (key, count, window_start) \
+    SELECT $4, 1, $2 FROM first_key WHERE first_key.count <= $5 \
+    ON CONFLICT (key) DO UPDATE SET \
+      count = CASE WHEN rate_limits.window_start <= $3 THEN 1 \
+                   ELSE rate_limits.count + 1 END, \
+      window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 \
+                          ELSE rate_limits.window_start END";
 
 fn window_count(
     row: Option<sea_orm::QueryResult>,
@@ -66,13 +85,7 @@ impl RateLimiter for SeaOrmRateLimiter {
     ) -> Result<WindowCount, StorageError> {
         let expired_before = now - window;
         let statement = self.statement(
-            "INSERT INTO rate_limits (key, count, window_start) VALUES ($1, 1, $2) \
-             ON CONFLICT (key) DO UPDATE SET \
-               count = CASE WHEN rate_limits.window_start <= $3 THEN 1 \
-                            ELSE rate_limits.count + 1 END, \
-               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 \
-                                   ELSE rate_limits.window_start END \
-             RETURNING count, window_start",
+            &format!("{UPSERT} RETURNING count, window_start"),
             vec![key.into(), now.into(), expired_before.into()],
         );
         let row = self
@@ -81,6 +94,75 @@ impl RateLimiter for SeaOrmRateLimiter {
             .await
             .map_err(storage_error)?;
         window_count(row, window, now)
+    }
+
+    async fn hit_in_turn<'a>(
+        &self,
+        keys: &[(&'a str, u64)],
+        window: TimeDelta,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WindowCount>, StorageError> {
+        let &[(first, first_limit), (then, _)] = keys else {
+            return hit_one_by_one(self, keys, window, now).await;
+        };
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return hit_one_by_one(self, keys, window, now).await;
+        }
+        // Two counts, one statement: the second key is counted only when
+        // the first key's count, as its upsert returns it, is within its
+        // limit.
+        let statement = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!(
+                "WITH first_key AS ({UPSERT} RETURNING count, window_start), \
+                 second_key AS ({UPSERT_IF_FIRST_WITHIN} RETURNING count, window_start) \
+                 SELECT 0 AS turn, count, window_start FROM first_key \
+                 UNION ALL SELECT 1 AS turn, count, window_start FROM second_key \
+                 ORDER BY turn"
+            ),
+            vec![
+                first.into(),
+                now.into(),
+                (now - window).into(),
+                then.into(),
+                i64::try_from(first_limit).unwrap_or(i64::MAX).into(),
+            ],
+        );
+        let rows = self
+            .db
+            .query_all_raw(statement)
+            .await
+            .map_err(storage_error)?;
+        rows.into_iter()
+            .map(|row| window_count(Some(row), window, now))
+            .collect()
+    }
+
+    async fn reset_and_release<'a>(
+        &self,
+        forget: Option<&'a str>,
+        release: &str,
+    ) -> Result<(), StorageError> {
+        let Some(forget) = forget else {
+            return self.release(release).await;
+        };
+        let backend = self.db.get_database_backend();
+        // One round trip: one statement on PostgreSQL, two sent at once on
+        // SQLite.
+        let sql = if backend == DatabaseBackend::Postgres {
+            "WITH forgotten AS (DELETE FROM rate_limits WHERE key = $1) \
+             UPDATE rate_limits SET count = count - 1 WHERE key = $2 AND count > 0"
+        } else {
+            "DELETE FROM rate_limits WHERE key = $1; \
+             UPDATE rate_limits SET count = count - 1 WHERE key = $2 AND count > 0"
+        };
+        let statement =
+            Statement::from_sql_and_values(backend, sql, vec![forget.into(), release.into()]);
+        self.db
+            .execute_raw(statement)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
     }
 
     async fn peek(

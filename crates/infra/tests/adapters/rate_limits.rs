@@ -223,3 +223,123 @@ db_test!(concurrent_hits_are_all_counted, |db| {
     let peeked = limiter.peek("contended", WINDOW, now).await.expect("peek");
     assert_eq!(peeked.count, HITS as u64);
 });
+
+db_test!(
+    hit_in_turn_counts_the_second_key_only_within_the_first_limit,
+    |db| {
+        let limiter = SeaOrmRateLimiter::new(db.db.clone());
+        let now = fixtures::now();
+        let turns = [("login:p:x", 2), ("login:a:x", 100)];
+
+        for n in 1..=2 {
+            let counts = limiter
+                .hit_in_turn(&turns, WINDOW, now)
+                .await
+                .expect("hit in turn");
+            let window = |count| WindowCount {
+                count,
+                resets_at: now + WINDOW,
+            };
+            assert_eq!(counts, vec![window(n), window(n)], "turn {n}");
+        }
+        // The first key goes over its limit: it is counted, the second is not.
+        let counts = limiter
+            .hit_in_turn(&turns, WINDOW, now)
+            .await
+            .expect("hit in turn");
+        assert_eq!(
+            counts,
+            vec![WindowCount {
+                count: 3,
+                resets_at: now + WINDOW,
+            }]
+        );
+        let peek = |key| limiter.peek(key, WINDOW, now);
+        assert_eq!(peek("login:p:x").await.expect("peek").count, 3);
+        assert_eq!(peek("login:a:x").await.expect("peek").count, 2);
+
+        // A window that ended starts afresh for both.
+        let later = now + WINDOW;
+        let counts = limiter
+            .hit_in_turn(&turns, WINDOW, later)
+            .await
+            .expect("hit in turn");
+        assert_eq!(
+            counts.iter().map(|c| c.count).collect::<Vec<_>>(),
+            vec![1, 1]
+        );
+    }
+);
+
+db_test!(
+    concurrent_hits_in_turn_are_all_counted_and_stop_at_the_limit,
+    |db| {
+        const HITS: usize = 40;
+        const PAIR_LIMIT: u64 = 25;
+        let limiter = SeaOrmRateLimiter::new(db.db.clone());
+        let now = fixtures::now();
+        let start = Arc::new(Barrier::new(HITS));
+        let hitters: Vec<_> = (0..HITS)
+            .map(|_| {
+                let (limiter, start) = (limiter.clone(), Arc::clone(&start));
+                tokio::spawn(async move {
+                    start.wait().await;
+                    limiter
+                        .hit_in_turn(&[("pair", PAIR_LIMIT), ("account", 1_000)], WINDOW, now)
+                        .await
+                })
+            })
+            .collect();
+
+        let mut pair_counts = Vec::with_capacity(HITS);
+        let mut accounts = 0;
+        for hitter in hitters {
+            let counts = hitter
+                .await
+                .expect("the hitter did not panic")
+                .expect("hit in turn");
+            pair_counts.push(counts[0].count);
+            if counts[0].count <= PAIR_LIMIT {
+                assert_eq!(counts.len(), 2, "within the limit, both are counted");
+                accounts += 1;
+            } else {
+                assert_eq!(counts.len(), 1, "over the limit, only the first");
+            }
+        }
+        pair_counts.sort_unstable();
+        assert_eq!(pair_counts, (1..=HITS as u64).collect::<Vec<_>>());
+        assert_eq!(accounts, PAIR_LIMIT);
+        let peek = |key| limiter.peek(key, WINDOW, now);
+        assert_eq!(peek("account").await.expect("peek").count, PAIR_LIMIT);
+    }
+);
+
+db_test!(
+    reset_and_release_forgets_one_key_and_takes_one_back_from_another,
+    |db| {
+        let limiter = SeaOrmRateLimiter::new(db.db.clone());
+        let now = fixtures::now();
+        for _ in 0..3 {
+            limiter
+                .hit_in_turn(&[("pair", 10), ("account", 10)], WINDOW, now)
+                .await
+                .expect("hit in turn");
+        }
+        limiter
+            .reset_and_release(Some("pair"), "account")
+            .await
+            .expect("reset and release");
+        let peek = |key| limiter.peek(key, WINDOW, now);
+        assert_eq!(peek("pair").await.expect("peek").count, 0);
+        assert_eq!(peek("account").await.expect("peek").count, 2);
+
+        // Without a key to forget it only releases, and never below zero.
+        for _ in 0..3 {
+            limiter
+                .reset_and_release(None, "account")
+                .await
+                .expect("release");
+        }
+        assert_eq!(peek("account").await.expect("peek").count, 0);
+    }
+);
