@@ -536,40 +536,43 @@ async fn no_secret_reaches_the_trail_postgres() {
     no_secret_reaches_the_trail(Backend::Postgres).await;
 }
 
-api_test!(a_failed_audit_write_keeps_the_request_and_is_counted, |app| {
-    let ada = app.signed_up("ada@example.com").await;
-    let token = ada["access_token"].as_str().unwrap().to_owned();
-    // The trail's table is gone: what is recorded after the fact fails.
-    app.db
-        .db
-        .execute_unprepared("DROP TABLE audit_events")
-        .await
-        .unwrap();
-    assert_eq!(
-        app.login("ada@example.com", "wrong password!")
+api_test!(
+    a_failed_audit_write_keeps_the_request_and_is_counted,
+    |app| {
+        let ada = app.signed_up("ada@example.com").await;
+        let token = ada["access_token"].as_str().unwrap().to_owned();
+        // The trail's table is gone: what is recorded after the fact fails.
+        app.db
+            .db
+            .execute_unprepared("DROP TABLE audit_events")
             .await
-            .status(),
-        401
-    );
-    assert_eq!(app.logout(&token).await.status(), 204);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains("audit_write_failures_total 2"),
-        "{metrics}"
-    );
-    // A log-in's own event is stored with its session, in the same write:
-    // without the table there is no session either.
-    let login = app.login("ada@example.com", PASSWORD).await;
-    assert!(login.status().is_server_error(), "{}", login.status());
-});
+            .unwrap();
+        assert_eq!(
+            app.login("ada@example.com", "wrong password!")
+                .await
+                .status(),
+            401
+        );
+        assert_eq!(app.logout(&token).await.status(), 204);
+        let metrics = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains("audit_write_failures_total 2"),
+            "{metrics}"
+        );
+        // A log-in's own event is stored with its session, in the same write:
+        // without the table there is no session either.
+        let login = app.login("ada@example.com", PASSWORD).await;
+        assert!(login.status().is_server_error(), "{}", login.status());
+    }
+);
 
 /// Runs `authd` on the app's database with JSON logs, feeding `stdin`.
 async fn authd(app: &TestApp, args: &[&str], stdin: &str) -> std::process::Output {
