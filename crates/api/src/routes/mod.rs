@@ -25,11 +25,17 @@ use crate::metrics::RouteTemplate;
 /// label of its metrics. Every `/auth/*` route is registered with
 /// [`auth_post`], which puts it behind the per-address limit.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/health", "GET").get(health::live))
-        .service(resource("/health/ready", "GET").get(health::ready))
-        .service(resource("/openapi.json", "GET").get(crate::openapi::serve))
+    cfg.service(get(resource("/health", "GET, HEAD"), health::live))
+        .service(get(resource("/health/ready", "GET, HEAD"), health::ready))
+        .service(get(
+            resource("/openapi.json", "GET, HEAD"),
+            crate::openapi::serve,
+        ))
         .service(web::redirect("/docs", "/docs/").permanent())
-        .service(resource("/.well-known/jwks.json", "GET").get(well_known::jwks))
+        .service(get(
+            resource("/.well-known/jwks.json", "GET, HEAD"),
+            well_known::jwks,
+        ))
         .service(auth_post("/auth/signup", auth::signup::handle))
         .service(auth_post("/auth/login", auth::login::handle))
         .service(auth_post("/auth/refresh", auth::refresh::handle))
@@ -44,13 +50,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth_post("/auth/password/forgot", auth::password::forgot))
         .service(auth_post("/auth/password/reset", auth::password::reset))
         .service(
-            resource("/users/me", "GET, PATCH, DELETE")
-                .get(users::me::get)
-                .patch(users::me::update)
-                .delete(users::me::delete),
+            get(
+                resource("/users/me", "GET, HEAD, PATCH, DELETE"),
+                users::me::get,
+            )
+            .patch(users::me::update)
+            .delete(users::me::delete),
         )
         .service(resource("/users/me/password", "POST").post(users::password::change))
-        .service(resource("/users/me/audit", "GET").get(users::audit::list))
+        .service(get(
+            resource("/users/me/audit", "GET, HEAD"),
+            users::audit::list,
+        ))
         .service(
             resource("/users/me/mfa/totp", "POST, DELETE")
                 .post(users::mfa::start)
@@ -62,35 +73,49 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(users::mfa::regenerate_recovery_codes),
         )
         .service(
-            resource("/users/me/sessions", "GET, DELETE")
-                .get(users::sessions::list)
-                .delete(users::sessions::revoke_all),
+            get(
+                resource("/users/me/sessions", "GET, HEAD, DELETE"),
+                users::sessions::list,
+            )
+            .delete(users::sessions::revoke_all),
         )
         .service(resource("/users/me/sessions/{id}", "DELETE").delete(users::sessions::revoke))
         .service(
-            resource("/projects", "GET, POST")
-                .get(projects::list::handle)
-                .post(projects::create::handle),
+            get(
+                resource("/projects", "GET, HEAD, POST"),
+                projects::list::handle,
+            )
+            .post(projects::create::handle),
         )
         .service(
-            resource("/projects/{id}", "GET, PATCH, DELETE")
-                .get(projects::get::handle)
-                .patch(projects::update::handle)
-                .delete(projects::delete::handle),
+            get(
+                resource("/projects/{id}", "GET, HEAD, PATCH, DELETE"),
+                projects::get::handle,
+            )
+            .patch(projects::update::handle)
+            .delete(projects::delete::handle),
         )
-        .service(resource("/admin/users", "GET").get(admin::users::list))
-        .service(resource("/admin/audit", "GET").get(admin::audit::list))
+        .service(get(
+            resource("/admin/users", "GET, HEAD"),
+            admin::users::list,
+        ))
+        .service(get(
+            resource("/admin/audit", "GET, HEAD"),
+            admin::audit::list,
+        ))
         .service(
-            resource("/admin/users/{id}", "GET, PATCH")
-                .get(admin::users::get)
-                .patch(admin::users::update),
+            get(
+                resource("/admin/users/{id}", "GET, HEAD, PATCH"),
+                admin::users::get,
+            )
+            .patch(admin::users::update),
         )
         .service(resource("/admin/users/{id}/mfa", "DELETE").delete(admin::users::reset_mfa));
 }
 
 /// Registers `GET /metrics`, on the main listener or a listener of its own.
 pub fn metrics(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/metrics", "GET").get(health::metrics));
+    cfg.service(get(resource("/metrics", "GET, HEAD"), health::metrics));
 }
 
 /// A resource whose unmatched methods get 405 with `Allow: allowed`, labelled
@@ -103,6 +128,21 @@ fn resource(path: &'static str, allowed: &'static str) -> actix_web::Resource {
                 .insert_header((actix_web::http::header::ALLOW, allowed))
                 .finish()
         }))
+}
+
+/// `resource` answering GET with `handler`, and HEAD with the same answer
+/// without its body (RFC 9110 §9.3.2: every GET resource answers HEAD), so
+/// that a load balancer's `HEAD /health` or a cache's revalidation of the
+/// key set sees the same status and headers as GET.
+fn get<F, Args>(resource: actix_web::Resource, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    resource
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
 }
 
 /// A `POST /auth/*` resource behind the per-address limit
