@@ -363,7 +363,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped().await.context("server failed")
         }
         Command::Openapi => {
-            let doc = crate::openapi::document(settings.password.min_length);
+            let metrics = settings.metrics.exposure()? == crate::settings::MetricsExposure::Main;
+            let doc = crate::openapi::document(settings.password.min_length, metrics);
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }

@@ -590,7 +590,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let body_limit = settings.server.body_limit_bytes;
         let openapi = web::Data::new(
-            crate::openapi::ServedDocument::new(settings.password.min_length)
+            crate::openapi::ServedDocument::new(settings.password.min_length, metrics_here)
                 .context("could not encode the OpenAPI document")?,
         );
         let cors = web::Data::new(

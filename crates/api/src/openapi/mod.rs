@@ -143,12 +143,15 @@ static DECLARED: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::open
 pub struct ServedDocument(web::Bytes);
 
 impl ServedDocument {
-    /// The document for a password policy of `min_length`, as JSON.
+    /// The document for a password policy of `min_length`, listing
+    /// `/metrics` only when `metrics` are served on this listener, as JSON.
     ///
     /// # Errors
     /// When the document cannot be encoded.
-    pub fn new(min_length: usize) -> serde_json::Result<Self> {
-        Ok(Self(serde_json::to_vec(&document(min_length))?.into()))
+    pub fn new(min_length: usize, metrics: bool) -> serde_json::Result<Self> {
+        Ok(Self(
+            serde_json::to_vec(&document(min_length, metrics))?.into(),
+        ))
     }
 }
 
@@ -160,11 +163,15 @@ pub async fn serve(document: web::Data<ServedDocument>) -> HttpResponse {
 }
 
 /// The document as served, for a password policy of `min_length` (also
-/// printed by `authd openapi`).
+/// printed by `authd openapi`), with `/metrics` only when `metrics` are
+/// served on the main listener (not on a listener of their own, not off).
 #[must_use]
-pub fn document(min_length: usize) -> utoipa::openapi::OpenApi {
+pub fn document(min_length: usize, metrics: bool) -> utoipa::openapi::OpenApi {
     let mut doc = DECLARED.clone();
     apply_password_policy(&mut doc, min_length);
+    if !metrics {
+        doc.paths.paths.remove("/metrics");
+    }
     doc
 }
 
@@ -190,6 +197,14 @@ fn apply_password_policy(doc: &mut utoipa::openapi::OpenApi, min_length: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_are_listed_only_where_they_are_served() {
+        assert!(document(8, true).paths.paths.contains_key("/metrics"));
+        let elsewhere = document(8, false);
+        assert!(!elsewhere.paths.paths.contains_key("/metrics"));
+        assert!(elsewhere.paths.paths.contains_key("/health"));
+    }
 
     #[test]
     fn operation_ids_are_unique() {

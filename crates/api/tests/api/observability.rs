@@ -358,6 +358,18 @@ api_test!(
             let response = app.client.get(format!("{own}{path}")).send().await.unwrap();
             assert_problem(response, 404, "not_found").await;
         }
+        // The main listener's document does not promise what it does not serve.
+        let document: serde_json::Value = app
+            .client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(document["paths"].get("/metrics").is_none());
+        assert!(document["paths"].get("/health").is_some());
     }
 );
 
