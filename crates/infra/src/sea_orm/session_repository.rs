@@ -233,24 +233,27 @@ pub(super) fn session_and_user(row: &QueryResult) -> Result<(Session, User), Sto
 /// session's lock, PostgreSQL re-checks the session against its newest
 /// version, and the compare-and-set (`rotated_at IS NULL`) against the
 /// token's newest version: a racing request that rotated the token first
-/// leaves this one with no row, changing nothing.
+/// leaves this one with no row, changing nothing. Every step is a lookup
+/// by a unique key (the token's hash, the session's id) through a scalar
+/// subquery, so the plan cannot drift into scanning every live token.
 static ROTATE_LIVE_POSTGRES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH found AS ( \
-           SELECT t.id AS token_id \
-           FROM refresh_tokens t \
-           JOIN sessions s ON s.id = t.session_id \
-           JOIN users u ON u.id = s.user_id \
-           WHERE t.token_hash = $1 AND t.rotated_at IS NULL AND t.expires_at > $2 \
+        "WITH token AS ( \
+           SELECT session_id FROM refresh_tokens \
+           WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2 \
+         ), locked AS ( \
+           SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+           WHERE s.id = (SELECT session_id FROM token) \
              AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active \
            FOR UPDATE OF s \
          ), rotated AS ( \
            UPDATE refresh_tokens SET rotated_at = $2 \
-           WHERE id IN (SELECT token_id FROM found) AND rotated_at IS NULL \
+           WHERE token_hash = $1 AND rotated_at IS NULL \
+             AND session_id = (SELECT id FROM locked) \
            RETURNING session_id \
          ), extended AS ( \
            UPDATE sessions SET last_used_at = $2, expires_at = $4 \
-           WHERE id IN (SELECT session_id FROM rotated) \
+           WHERE id = (SELECT session_id FROM rotated) \
            RETURNING * \
          ), stored AS ( \
            INSERT INTO refresh_tokens \
