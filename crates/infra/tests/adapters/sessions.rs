@@ -429,6 +429,22 @@ db_test!(a_revoked_session_takes_no_new_tokens, |db| {
     assert_eq!(token_rows(&db.db, session.id).await, 1);
 });
 
+/// What each racer that won offered, after every racer finished; any
+/// storage error fails the test.
+async fn winners<T>(
+    racers: Vec<tokio::task::JoinHandle<(T, Result<bool, StorageError>)>>,
+) -> Vec<T> {
+    let mut winners = Vec::new();
+    for racer in racers {
+        match racer.await.expect("the racer did not panic") {
+            (offered, Ok(true)) => winners.push(offered),
+            (_, Ok(false)) => {}
+            (_, Err(error)) => panic!("unexpected error: {error:?}"),
+        }
+    }
+    winners
+}
+
 db_test!(
     concurrent_rotations_of_one_token_let_exactly_one_win,
     |db| {
@@ -453,15 +469,7 @@ db_test!(
             })
             .collect();
 
-        let mut winners = Vec::new();
-        for racer in racers {
-            let (replacement, rotated) = racer.await.expect("the racer did not panic");
-            match rotated {
-                Ok(true) => winners.push(replacement),
-                Ok(false) => {}
-                Err(error) => panic!("unexpected error: {error:?}"),
-            }
-        }
+        let mut winners = winners(racers).await;
         assert_eq!(winners.len(), 1, "exactly one rotation wins");
         assert_eq!(token_rows(&db.db, session.id).await, 2);
         let winner = winners.remove(0);
@@ -705,15 +713,7 @@ db_test!(
             })
             .collect();
 
-        let mut winners = Vec::new();
-        for racer in racers {
-            let (replacement, won) = racer.await.expect("the racer did not panic");
-            match won {
-                Ok(true) => winners.push(replacement),
-                Ok(false) => {}
-                Err(error) => panic!("unexpected error: {error:?}"),
-            }
-        }
+        let mut winners = winners(racers).await;
         assert_eq!(winners.len(), 1, "exactly one rotation wins");
         assert_eq!(token_rows(&db.db, session.id).await, 2);
         assert_eq!(live_token_rows(&db.db, session.id).await, 1);
