@@ -1,24 +1,31 @@
-//! SQLite: the hot path of refreshes, many requests' rotations committed
-//! together by one writer.
+//! The hot path of refreshes: many requests' rotations committed together.
 //!
-//! SQLite runs one write transaction at a time, and each statement of a
-//! transaction is a hand-over between threads (the request's, then the
-//! connection's own thread, and back). One refresh at a time costs three
-//! such hand-overs (begin, rotate, commit) with the write lock held, and
-//! that, not SQL, bounded refreshes. Here the rotations waiting when the
-//! writer is free go into one transaction sent as one batch: one
-//! hand-over and one commit for all of them, each rotation still decided
-//! against what the ones before it wrote.
+//! One rotation per transaction pays, for each refresh, everything a
+//! transaction costs besides its rows: on SQLite three hand-overs between
+//! threads (begin, rotate, commit) with the write lock held, on PostgreSQL
+//! a round trip, a statement's start-up and a durable commit (a WAL
+//! flush). That, not the rows, bounded refreshes. Here the rotations
+//! waiting when a batch can start go into one transaction: one statement
+//! (or one batch of statements) and one commit for all of them, each
+//! rotation still decided against the newest state of its token and
+//! session.
+//!
+//! SQLite runs one batch at a time (it has one writer anyway). PostgreSQL
+//! runs a few at once on connections of their own, so that one batch runs
+//! while another waits for its commit and the database's cores all work;
+//! each batch locks its sessions in the order of their ids, so batches
+//! (of this instance or of others) cannot deadlock one another.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use auth_domain::common::{StorageError, TokenHash};
 use auth_domain::session::{RefreshTokenDraft, Session};
 use auth_domain::user::User;
 use chrono::{DateTime, SecondsFormat, Utc};
-use sea_orm::sqlx;
-use sea_orm::{DatabaseConnection, DbErr, QueryResult, RuntimeErr};
-use tokio::sync::{mpsc, oneshot};
+use sea_orm::sqlx::{self, PgPool};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, QueryResult, RuntimeErr};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::error::storage_error;
 use super::write_gate::WriteGate;
@@ -26,8 +33,19 @@ use super::write_gate::WriteGate;
 /// The most rotations committed together.
 const MAX_BATCH: usize = 64;
 
+/// Batches in flight at once on PostgreSQL, each on a connection of its
+/// own (the writer's pool, besides the main one).
+pub(crate) const POSTGRES_IN_FLIGHT: u32 = 3;
+
+/// How the writer's connections name themselves to PostgreSQL (in
+/// `pg_stat_activity`).
+const WRITER_APPLICATION_NAME: &str = "authd-rotations";
+
 /// What a rotation answers: the extended session and its user, or `None`.
 type Outcome = Result<Option<(Session, User)>, StorageError>;
+
+/// The winners of a committed batch, by slot.
+type Winners = HashMap<usize, Result<(Session, User), StorageError>>;
 
 /// One request's rotation, and where its outcome goes.
 struct Job {
@@ -51,24 +69,57 @@ impl std::fmt::Debug for Job {
     }
 }
 
+/// Where batches are committed.
+enum Store {
+    /// The main pool, one batch at a time under the write gate.
+    Sqlite {
+        db: DatabaseConnection,
+        gate: WriteGate,
+    },
+    /// A pool of [`POSTGRES_IN_FLIGHT`] connections of the writer's own.
+    Postgres { pool: PgPool },
+}
+
 impl RotationWriter {
-    /// Starts the writer of `db`, which takes the write `gate` for each
-    /// batch, on a thread of its own.
+    /// Starts the writer of `db` on a thread of its own. On SQLite it
+    /// takes the write `gate` for each batch; on PostgreSQL it opens (when
+    /// first needed) a pool of its own with the main pool's settings.
     ///
     /// # Panics
     /// When the thread or its runtime cannot be started.
     pub(crate) fn start(db: DatabaseConnection, gate: WriteGate) -> Self {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         std::thread::Builder::new()
-            .name("sqlite-rotations".to_owned())
+            .name("refresh-rotations".to_owned())
             .spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
+                    .enable_all()
                     .build()
-                    .expect("a runtime for the SQLite writer");
-                runtime.block_on(run(db, gate, queue));
+                    .expect("a runtime for the rotation writer");
+                runtime.block_on(async move {
+                    let (store, in_flight) =
+                        if db.get_database_backend() == DatabaseBackend::Postgres {
+                            // Opened here, so that its connections are driven
+                            // by this thread's runtime.
+                            let main = db.get_postgres_connection_pool();
+                            let pool = main
+                                .options()
+                                .clone()
+                                .max_connections(POSTGRES_IN_FLIGHT)
+                                .min_connections(0)
+                                .connect_lazy_with(
+                                    (*main.connect_options())
+                                        .clone()
+                                        .application_name(WRITER_APPLICATION_NAME),
+                                );
+                            (Store::Postgres { pool }, POSTGRES_IN_FLIGHT)
+                        } else {
+                            (Store::Sqlite { db, gate }, 1)
+                        };
+                    run(Arc::new(store), in_flight, queue).await;
+                });
             })
-            .expect("a thread for the SQLite writer");
+            .expect("a thread for the rotation writer");
         Self { jobs }
     }
 
@@ -100,15 +151,22 @@ fn failed(error: sqlx::Error) -> StorageError {
 }
 
 fn stopped() -> StorageError {
-    StorageError::Unexpected(anyhow::anyhow!("the SQLite rotation writer stopped"))
+    StorageError::Unexpected(anyhow::anyhow!("the rotation writer stopped"))
 }
 
-/// The writer's loop: takes what is queued (up to [`MAX_BATCH`], one job
-/// per token: a second presentation of the same token waits for the next
-/// batch, where it sees the first one's rotation), commits it, answers.
-async fn run(db: DatabaseConnection, gate: WriteGate, mut queue: mpsc::Receiver<Job>) {
+/// The writer's loop: whenever a batch may start (fewer than `in_flight`
+/// are running), takes what is queued (up to [`MAX_BATCH`], one job per
+/// token: a second presentation of the same token waits for the next
+/// batch, where it meets the first one's rotation) and starts committing
+/// it. When the last handle is gone, lets the running batches finish and
+/// closes the writer's pool.
+async fn run(store: Arc<Store>, in_flight: u32, mut queue: mpsc::Receiver<Job>) {
+    let permits = Arc::new(Semaphore::new(in_flight as usize));
     let mut deferred = VecDeque::new();
-    loop {
+    'batches: loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            break;
+        };
         let mut batch: Vec<Job> = Vec::new();
         for _ in 0..deferred.len() {
             if let Some(job) = deferred.pop_front() {
@@ -118,7 +176,7 @@ async fn run(db: DatabaseConnection, gate: WriteGate, mut queue: mpsc::Receiver<
         if batch.is_empty() && deferred.is_empty() {
             match queue.recv().await {
                 Some(job) => take(job, &mut batch, &mut deferred),
-                None => break,
+                None => break 'batches,
             }
         }
         while batch.len() < MAX_BATCH {
@@ -130,27 +188,40 @@ async fn run(db: DatabaseConnection, gate: WriteGate, mut queue: mpsc::Receiver<
         if batch.is_empty() {
             continue;
         }
-        match commit(&db, &gate, &batch).await {
-            Ok(mut outcomes) => {
-                for (slot, job) in batch.into_iter().enumerate() {
-                    let outcome = outcomes.remove(&slot);
-                    job.reply.send(outcome.transpose()).ok();
-                }
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            settle(&store, batch).await;
+            drop(permit);
+        });
+    }
+    let _finished = permits.acquire_many(in_flight).await;
+    if let Store::Postgres { pool } = &*store {
+        pool.close().await;
+    }
+}
+
+/// Commits `batch` and answers each job; when the batch fails, each job
+/// is tried alone, so that one bad rotation fails alone.
+async fn settle(store: &Store, mut batch: Vec<Job>) {
+    match commit(store, &batch).await {
+        Ok(mut winners) => {
+            for (slot, job) in batch.into_iter().enumerate() {
+                let outcome = winners.remove(&slot);
+                job.reply.send(outcome.transpose()).ok();
             }
-            Err(error) if batch.len() == 1 => {
-                if let Some(job) = batch.pop() {
-                    job.reply.send(Err(failed(error))).ok();
-                }
+        }
+        Err(error) if batch.len() == 1 => {
+            if let Some(job) = batch.pop() {
+                job.reply.send(Err(failed(error))).ok();
             }
-            // One bad rotation must not fail the others: each alone.
-            Err(_) => {
-                for job in batch {
-                    let outcome = commit(&db, &gate, std::slice::from_ref(&job))
-                        .await
-                        .map_err(failed)
-                        .and_then(|mut outcomes| outcomes.remove(&0).transpose());
-                    job.reply.send(outcome).ok();
-                }
+        }
+        Err(_) => {
+            for job in batch {
+                let outcome = commit(store, std::slice::from_ref(&job))
+                    .await
+                    .map_err(failed)
+                    .and_then(|mut winners| winners.remove(&0).transpose());
+                job.reply.send(outcome).ok();
             }
         }
     }
@@ -170,18 +241,37 @@ fn take(job: Job, batch: &mut Vec<Job>, deferred: &mut VecDeque<Job>) {
     }
 }
 
+/// Commits `batch` in one transaction; returns the winners by slot.
+async fn commit(store: &Store, batch: &[Job]) -> Result<Winners, sqlx::Error> {
+    match store {
+        Store::Sqlite { db, gate } => commit_sqlite(db, gate, batch).await,
+        Store::Postgres { pool } => commit_postgres(pool, batch).await,
+    }
+}
+
+/// A row of a batch's answer: its slot, and the session and user.
+fn winner(row: QueryResult, winners: &mut Winners) -> Result<(), sqlx::Error> {
+    let slot: i64 = row
+        .try_get("", "slot")
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+    if let Ok(slot) = usize::try_from(slot) {
+        winners.insert(slot, super::session_repository::session_and_user(&row));
+    }
+    Ok(())
+}
+
 /// The temporary table (one per connection) of a batch's rotations;
 /// `session_id` is set for those whose token is live.
 const CREATE_JOBS: &str = "CREATE TEMP TABLE IF NOT EXISTS rotation_jobs ( \
     slot INTEGER PRIMARY KEY, used TEXT NOT NULL, now TEXT NOT NULL, id BLOB NOT NULL, \
     hash TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL, session_id BLOB)";
 
-/// One batch, `$1` a JSON array of `[slot, used, now, id (hex), hash,
+/// One SQLite batch, `$1` a JSON array of `[slot, used, now, id (hex), hash,
 /// created_at, expires_at]`: finds which tokens are live (unrotated,
 /// unexpired, in an unrevoked, unexpired session of an active user), marks
 /// them rotated, stores their replacements, extends their sessions and
 /// returns each winner's slot with its session and user.
-static BATCH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+static BATCH_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "{CREATE_JOBS}; \
          BEGIN IMMEDIATE; \
@@ -221,11 +311,11 @@ fn stored_time(time: DateTime<Utc>) -> String {
 /// Commits `batch` in one transaction, under `gate`, on a connection of
 /// the pool (taken for the batch only, so that even a pool of one
 /// connection serves everyone); returns the winners' outcomes by slot.
-async fn commit(
+async fn commit_sqlite(
     db: &DatabaseConnection,
     gate: &WriteGate,
     batch: &[Job],
-) -> Result<HashMap<usize, Result<(Session, User), StorageError>>, sqlx::Error> {
+) -> Result<Winners, sqlx::Error> {
     let jobs: Vec<_> = batch
         .iter()
         .enumerate()
@@ -244,7 +334,7 @@ async fn commit(
     let jobs = serde_json::Value::Array(jobs).to_string();
     let _writer = gate.enter().await;
     let mut conn = db.get_sqlite_connection_pool().acquire().await?;
-    let rows = match sqlx::query(BATCH.as_str())
+    let rows = match sqlx::query(BATCH_SQLITE.as_str())
         .bind(jobs)
         .fetch_all(&mut *conn)
         .await
@@ -261,15 +351,91 @@ async fn commit(
         }
     };
     drop(conn);
-    let mut outcomes = HashMap::new();
+    let mut winners = HashMap::new();
     for row in rows {
-        let row = QueryResult::from(row);
-        let slot: i64 = row
-            .try_get("", "slot")
-            .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
-        if let Ok(slot) = usize::try_from(slot) {
-            outcomes.insert(slot, super::session_repository::session_and_user(&row));
-        }
+        winner(QueryResult::from(row), &mut winners)?;
     }
-    Ok(outcomes)
+    Ok(winners)
+}
+
+/// One PostgreSQL batch, one statement: `$1`–`$6` the jobs' used hashes,
+/// times, and replacements' ids, hashes, issue and expiry times (one
+/// array each, in slot order). Finds each live token by its hash (one
+/// unique-key lookup per job: joined to the whole list at once, the
+/// planner would scan every live token), locks the sessions that are
+/// live at their job's time, in the order of their ids, compares and
+/// sets each token (against its newest version, so a racing rotation
+/// that got there first leaves its job with no row), stores the
+/// replacements, extends the sessions and returns each winner's slot
+/// (from 1) with its session and user. Every step reaches its rows
+/// through an index (`= ANY` of the batch's keys), whatever the planner
+/// thinks the batch's size is.
+static BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH jobs AS MATERIALIZED ( \
+           SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::uuid[], $4::text[], \
+                                $5::timestamptz[], $6::timestamptz[]) \
+             WITH ORDINALITY AS j (used, now, id, hash, created_at, expires_at, slot) \
+         ), found AS MATERIALIZED ( \
+           SELECT j.*, t.session_id FROM jobs j CROSS JOIN LATERAL ( \
+             SELECT session_id FROM refresh_tokens \
+             WHERE token_hash = j.used AND rotated_at IS NULL AND expires_at > j.now \
+             LIMIT 1 \
+           ) t \
+         ), locked AS MATERIALIZED ( \
+           SELECT s.id FROM found f \
+           JOIN sessions s ON s.id = f.session_id \
+           JOIN users u ON u.id = s.user_id \
+           WHERE s.id = ANY (ARRAY(SELECT session_id FROM found)) \
+             AND s.revoked_at IS NULL AND s.expires_at > f.now AND u.is_active \
+           ORDER BY s.id \
+           FOR UPDATE OF s \
+         ), rotated AS ( \
+           UPDATE refresh_tokens t SET rotated_at = f.now FROM found f \
+           WHERE t.token_hash = ANY ($1::text[]) AND t.token_hash = f.used \
+             AND t.rotated_at IS NULL \
+             AND t.session_id = ANY (ARRAY(SELECT id FROM locked)) \
+           RETURNING f.slot, f.id, f.hash, f.created_at, f.expires_at, f.now, t.session_id \
+         ), extended AS ( \
+           UPDATE sessions s SET last_used_at = r.now, expires_at = r.expires_at \
+           FROM rotated r \
+           WHERE s.id = ANY (ARRAY(SELECT session_id FROM rotated)) AND s.id = r.session_id \
+           RETURNING r.slot, s.* \
+         ), stored AS ( \
+           INSERT INTO refresh_tokens \
+             (id, session_id, token_hash, created_at, expires_at, rotated_at) \
+           SELECT id, session_id, hash, created_at, expires_at, NULL FROM rotated \
+           ORDER BY slot \
+         ) \
+         SELECT s.slot - 1 AS slot, {} FROM extended s JOIN users u ON u.id = s.user_id",
+        super::session_repository::session_and_user_columns()
+    )
+});
+
+/// Commits `batch` as one statement (so one transaction) on a connection
+/// of the writer's pool; returns the winners by slot.
+async fn commit_postgres(pool: &PgPool, batch: &[Job]) -> Result<Winners, sqlx::Error> {
+    let used: Vec<&str> = batch.iter().map(|job| job.used.as_str()).collect();
+    let now: Vec<DateTime<Utc>> = batch.iter().map(|job| job.now).collect();
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|job| job.replacement.id.0).collect();
+    let hashes: Vec<&str> = batch
+        .iter()
+        .map(|job| job.replacement.hash.as_str())
+        .collect();
+    let created: Vec<DateTime<Utc>> = batch.iter().map(|job| job.replacement.created_at).collect();
+    let expires: Vec<DateTime<Utc>> = batch.iter().map(|job| job.replacement.expires_at).collect();
+    let rows = sqlx::query(BATCH_POSTGRES.as_str())
+        .bind(used)
+        .bind(now)
+        .bind(ids)
+        .bind(hashes)
+        .bind(created)
+        .bind(expires)
+        .fetch_all(pool)
+        .await?;
+    let mut winners = HashMap::new();
+    for row in rows {
+        winner(QueryResult::from(row), &mut winners)?;
+    }
+    Ok(winners)
 }

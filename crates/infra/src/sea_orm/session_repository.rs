@@ -8,7 +8,6 @@ use auth_domain::session::{
 use auth_domain::user::{User, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use std::sync::LazyLock;
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait as _, ConnectionTrait, DatabaseBackend, DatabaseConnection,
@@ -29,20 +28,19 @@ use super::{audit_log, one_statement};
 pub struct SeaOrmSessionRepository {
     db: DatabaseConnection,
     writes: WriteGate,
-    /// SQLite's writer of refreshes' rotations; `None` on PostgreSQL.
-    rotations: Option<RotationWriter>,
+    /// The writer of refreshes' rotations (the hot path).
+    rotations: RotationWriter,
 }
 
 impl SeaOrmSessionRepository {
     /// A repository on `db`.
     #[must_use]
-    /// On SQLite this starts the writer thread of refreshes (see
-    /// `rotation_writer`); it stops when the last clone of the repository
-    /// is dropped.
+    /// This starts the writer thread of refreshes (see `rotation_writer`),
+    /// which on PostgreSQL opens its own pool of a few connections; it
+    /// stops when the last clone of the repository is dropped.
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::for_connection(&db);
-        let rotations = (db.get_database_backend() == DatabaseBackend::Sqlite)
-            .then(|| RotationWriter::start(db.clone(), writes.clone()));
+        let rotations = RotationWriter::start(db.clone(), writes.clone());
         Self {
             writes,
             rotations,
@@ -225,63 +223,6 @@ pub(super) fn session_and_user(row: &QueryResult) -> Result<(Session, User), Sto
     Ok((to_domain(session), user_repository::to_domain(user)?))
 }
 
-/// The hot path of a refresh on PostgreSQL, as one statement: finds the
-/// token by `$1` if it is live at `$2` (with its session and user), locks
-/// the session, compares and sets the token, stores the replacement (`$3`
-/// id, `$5` hash, `$6` issued, `$4` expiry) and extends the session; returns
-/// the extended session and its user, or no row. After waiting for the
-/// session's lock, PostgreSQL re-checks the session against its newest
-/// version, and the compare-and-set (`rotated_at IS NULL`) against the
-/// token's newest version: a racing request that rotated the token first
-/// leaves this one with no row, changing nothing. Every step is a lookup
-/// by a unique key (the token's hash, the session's id) through a scalar
-/// subquery, so the plan cannot drift into scanning every live token.
-static ROTATE_LIVE_POSTGRES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH token AS ( \
-           SELECT session_id FROM refresh_tokens \
-           WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > $2 \
-         ), locked AS ( \
-           SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
-           WHERE s.id = (SELECT session_id FROM token) \
-             AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active \
-           FOR UPDATE OF s \
-         ), rotated AS ( \
-           UPDATE refresh_tokens SET rotated_at = $2 \
-           WHERE token_hash = $1 AND rotated_at IS NULL \
-             AND session_id = (SELECT id FROM locked) \
-           RETURNING session_id \
-         ), extended AS ( \
-           UPDATE sessions SET last_used_at = $2, expires_at = $4 \
-           WHERE id = (SELECT session_id FROM rotated) \
-           RETURNING * \
-         ), stored AS ( \
-           INSERT INTO refresh_tokens \
-             (id, session_id, token_hash, created_at, expires_at, rotated_at) \
-           SELECT $3, session_id, $5, $6, $4, NULL FROM rotated \
-         ) \
-         SELECT {} FROM extended s JOIN users u ON u.id = s.user_id",
-        session_and_user_columns()
-    )
-});
-
-/// The values of the hot-path statements: `$1` the used token's hash, `$2`
-/// now, `$3`–`$6` the replacement.
-fn rotate_live_values(
-    used: &TokenHash,
-    replacement: &RefreshTokenDraft,
-    now: DateTime<Utc>,
-) -> [sea_orm::Value; 6] {
-    [
-        used.as_str().into(),
-        now.into(),
-        replacement.id.0.into(),
-        replacement.expires_at.into(),
-        replacement.hash.as_str().into(),
-        replacement.created_at.into(),
-    ]
-}
-
 /// Marks every live token of the session rotated at `now` and stores
 /// `replacement` as its one live token.
 async fn supersede_all(
@@ -432,20 +373,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         replacement: &RefreshTokenDraft,
         now: DateTime<Utc>,
     ) -> Result<Option<(Session, User)>, StorageError> {
-        if let Some(writer) = &self.rotations {
-            return writer.rotate_live(used, replacement, now).await;
-        }
-        let statement = Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            ROTATE_LIVE_POSTGRES.as_str(),
-            rotate_live_values(used, replacement, now),
-        );
-        let rows = self
-            .db
-            .query_all_raw(statement)
-            .await
-            .map_err(storage_error)?;
-        rows.first().map(session_and_user).transpose()
+        self.rotations.rotate_live(used, replacement, now).await
     }
 
     async fn supersede(

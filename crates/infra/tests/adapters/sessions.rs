@@ -1,6 +1,9 @@
 //! `SeaOrmSessionRepository`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use auth_domain::common::StorageError;
 use auth_domain::session::{
@@ -539,6 +542,69 @@ db_test!(
 );
 
 /// A replacement drawn at `now` for a session not known yet.
+/// Runs `futures` on this task, polling them in their order (so what each
+/// sends first is sent in that order), and returns their outputs.
+async fn in_order<F: Future + Unpin>(mut futures: Vec<F>) -> Vec<F::Output> {
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match Pin::new(future).poll(cx) {
+                    Poll::Ready(value) => *output = Some(value),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The deadlocks PostgreSQL has counted in this database, once the
+/// rotation writers' connections (`authd-rotations`) are closed.
+async fn postgres_deadlocks(db: &DatabaseConnection) -> i64 {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    let one = |sql: &str| Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql);
+    for _ in 0..200 {
+        let open = db
+            .query_one_raw(one("SELECT count(*) AS n FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'authd-rotations'"))
+            .await
+            .expect("count the writers' connections")
+            .expect("a row");
+        if open.try_get::<i64>("", "n").expect("a count") == 0 {
+            // An exiting backend's counts land a moment after it leaves
+            // `pg_stat_activity`: look a few times.
+            let mut deadlocks = 0;
+            for _ in 0..10 {
+                db.execute_raw(one("SELECT pg_stat_clear_snapshot()"))
+                    .await
+                    .expect("fresh statistics");
+                let counted: i64 = db
+                    .query_one_raw(one(
+                        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+                    ))
+                    .await
+                    .expect("read the statistics")
+                    .expect("a row")
+                    .try_get("", "deadlocks")
+                    .expect("a count");
+                deadlocks = deadlocks.max(counted);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            return deadlocks;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the rotation writers' connections did not close");
+}
+
 fn draft(now: chrono::DateTime<chrono::Utc>) -> RefreshTokenDraft {
     let token = fixtures::replacement(&fixtures::session(UserId(Uuid::now_v7())), now);
     RefreshTokenDraft {
@@ -763,6 +829,96 @@ db_test!(concurrent_live_rotations_of_many_sessions_all_land, |db| {
         assert_eq!(live_token_rows(&db.db, id).await, 1);
     }
 });
+
+db_test!(
+    two_instances_rotating_the_same_tokens_at_once_let_one_win_each,
+    |db| {
+        const SESSIONS: usize = 24;
+        const ROUNDS: i64 = 8;
+        let (_, grace) = two_users(&db.db).await;
+        // Two repositories, so two writers, as two instances of the
+        // server have.
+        let instances = [
+            SeaOrmSessionRepository::new(db.db.clone()),
+            SeaOrmSessionRepository::new(db.db.clone()),
+        ];
+        let mut live = Vec::new();
+        for _ in 0..SESSIONS {
+            let session = fixtures::session(grace.id);
+            let token = insert(&instances[0], &session).await;
+            live.push(token);
+        }
+
+        // Every live token is presented to both instances at once, to one
+        // in the order of the sessions and to the other in reverse, so
+        // their batches hold the same sessions in opposite orders. Each
+        // round rotates the winners' replacements.
+        for round in 0..ROUNDS {
+            let now = fixtures::now() + Duration::seconds(round);
+            let start = Arc::new(Barrier::new(2));
+            let racers: Vec<_> = instances
+                .iter()
+                .enumerate()
+                .map(|(which, sessions)| {
+                    let (sessions, start) = (sessions.clone(), Arc::clone(&start));
+                    let mut order = live.clone();
+                    if which == 1 {
+                        order.reverse();
+                    }
+                    tokio::spawn(async move {
+                        start.wait().await;
+                        let presented = order.iter().map(|used| {
+                            let (sessions, replacement) = (sessions.clone(), draft(now));
+                            let used = used.clone();
+                            Box::pin(async move {
+                                let found =
+                                    sessions.rotate_live(&used.hash, &replacement, now).await;
+                                (used, replacement, found)
+                            })
+                        });
+                        in_order(presented.collect()).await
+                    })
+                })
+                .collect();
+
+            let mut won = std::collections::HashMap::new();
+            for racer in racers {
+                for (used, replacement, found) in racer.await.expect("the racer did not panic") {
+                    if found.expect("no storage error").is_some() {
+                        let token = replacement.in_session(used.session_id);
+                        assert!(
+                            won.insert(used.session_id, token).is_none(),
+                            "a token is rotated once"
+                        );
+                    }
+                }
+            }
+            for used in &mut live {
+                let winner = won
+                    .remove(&used.session_id)
+                    .expect("one presentation of each token wins");
+                assert_eq!(
+                    stored_token(&instances[0], &winner).await,
+                    Some(winner.clone())
+                );
+                assert_eq!(live_token_rows(&db.db, used.session_id).await, 1);
+                *used = winner;
+            }
+        }
+
+        if db.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // The writers lock their batches' sessions in one order, so
+            // they never deadlock (PostgreSQL would break a deadlock by
+            // failing a batch, and the retries would hide it). Locked in
+            // each batch's own order instead, batches deadlock here in
+            // some of the rounds, when their locking overlaps. A backend
+            // reports what it counted when it exits: close the writers'
+            // connections first.
+            drop(instances);
+            assert_eq!(postgres_deadlocks(&db.db).await, 0, "no deadlock");
+        }
+    }
+);
 
 db_test!(a_rotation_that_cannot_be_stored_fails_alone, |db| {
     const SESSIONS: usize = 24;
