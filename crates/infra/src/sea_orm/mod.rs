@@ -2,6 +2,7 @@
 
 mod action_token_repository;
 mod audit_log;
+mod batching;
 mod connect;
 pub mod entities;
 mod error;

@@ -16,7 +16,7 @@
 //! each batch locks its sessions in the order of their ids, so batches
 //! (of this instance or of others) cannot deadlock one another.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use auth_domain::common::{StorageError, TokenHash};
@@ -25,8 +25,9 @@ use auth_domain::user::User;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sqlx::{self, PgPool};
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, QueryResult, RuntimeErr};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use super::batching::{self, Admit};
 use super::error::storage_error;
 use super::write_gate::WriteGate;
 
@@ -89,37 +90,24 @@ impl RotationWriter {
     /// When the thread or its runtime cannot be started.
     pub(crate) fn start(db: DatabaseConnection, gate: WriteGate) -> Self {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        std::thread::Builder::new()
-            .name("refresh-rotations".to_owned())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a runtime for the rotation writer");
-                runtime.block_on(async move {
-                    let (store, in_flight) =
-                        if db.get_database_backend() == DatabaseBackend::Postgres {
-                            // Opened here, so that its connections are driven
-                            // by this thread's runtime.
-                            let main = db.get_postgres_connection_pool();
-                            let pool = main
-                                .options()
-                                .clone()
-                                .max_connections(POSTGRES_IN_FLIGHT)
-                                .min_connections(0)
-                                .connect_lazy_with(
-                                    (*main.connect_options())
-                                        .clone()
-                                        .application_name(WRITER_APPLICATION_NAME),
-                                );
-                            (Store::Postgres { pool }, POSTGRES_IN_FLIGHT)
-                        } else {
-                            (Store::Sqlite { db, gate }, 1)
-                        };
-                    run(Arc::new(store), in_flight, queue).await;
-                });
+        batching::spawn_thread("refresh-rotations", move || async move {
+            let (store, in_flight) = if db.get_database_backend() == DatabaseBackend::Postgres {
+                let pool =
+                    batching::own_postgres_pool(&db, POSTGRES_IN_FLIGHT, WRITER_APPLICATION_NAME);
+                (Arc::new(Store::Postgres { pool }), POSTGRES_IN_FLIGHT)
+            } else {
+                (Arc::new(Store::Sqlite { db, gate }), 1)
+            };
+            let settling = Arc::clone(&store);
+            batching::run(queue, in_flight, MAX_BATCH, admit, move |batch| {
+                let store = Arc::clone(&settling);
+                async move { settle(&store, batch).await }
             })
-            .expect("a thread for the rotation writer");
+            .await;
+            if let Store::Postgres { pool } = &*store {
+                pool.close().await;
+            }
+        });
         Self { jobs }
     }
 
@@ -154,52 +142,6 @@ fn stopped() -> StorageError {
     StorageError::Unexpected(anyhow::anyhow!("the rotation writer stopped"))
 }
 
-/// The writer's loop: whenever a batch may start (fewer than `in_flight`
-/// are running), takes what is queued (up to [`MAX_BATCH`], one job per
-/// token: a second presentation of the same token waits for the next
-/// batch, where it meets the first one's rotation) and starts committing
-/// it. When the last handle is gone, lets the running batches finish and
-/// closes the writer's pool.
-async fn run(store: Arc<Store>, in_flight: u32, mut queue: mpsc::Receiver<Job>) {
-    let permits = Arc::new(Semaphore::new(in_flight as usize));
-    let mut deferred = VecDeque::new();
-    'batches: loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            break;
-        };
-        let mut batch: Vec<Job> = Vec::new();
-        for _ in 0..deferred.len() {
-            if let Some(job) = deferred.pop_front() {
-                take(job, &mut batch, &mut deferred);
-            }
-        }
-        if batch.is_empty() && deferred.is_empty() {
-            match queue.recv().await {
-                Some(job) => take(job, &mut batch, &mut deferred),
-                None => break 'batches,
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => take(job, &mut batch, &mut deferred),
-                Err(_) => break,
-            }
-        }
-        if batch.is_empty() {
-            continue;
-        }
-        let store = Arc::clone(&store);
-        tokio::spawn(async move {
-            settle(&store, batch).await;
-            drop(permit);
-        });
-    }
-    let _finished = permits.acquire_many(in_flight).await;
-    if let Store::Postgres { pool } = &*store {
-        pool.close().await;
-    }
-}
-
 /// Commits `batch` and answers each job; when the batch fails, each job
 /// is tried alone, so that one bad rotation fails alone.
 async fn settle(store: &Store, mut batch: Vec<Job>) {
@@ -227,17 +169,17 @@ async fn settle(store: &Store, mut batch: Vec<Job>) {
     }
 }
 
-/// Adds `job` to `batch`, unless its request is gone or the batch already
-/// rotates the same token: then it waits in `deferred` for the next batch.
-fn take(job: Job, batch: &mut Vec<Job>, deferred: &mut VecDeque<Job>) {
+/// Admits `job` to `batch`, unless its request is gone or the batch
+/// already rotates the same token: then it waits for the next batch, where
+/// it meets the first one's rotation.
+fn admit(job: &Job, batch: &[Job]) -> Admit {
     if job.reply.is_closed() {
         // Its request is gone: nobody would get the new token.
-        return;
-    }
-    if batch.iter().any(|queued| queued.used == job.used) {
-        deferred.push_back(job);
+        Admit::Drop
+    } else if batch.iter().any(|queued| queued.used == job.used) {
+        Admit::Defer
     } else {
-        batch.push(job);
+        Admit::Take
     }
 }
 
