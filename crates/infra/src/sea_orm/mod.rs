@@ -14,6 +14,7 @@ mod project_repository;
 mod rate_limiter;
 mod rotation_writer;
 mod second_factor_repository;
+mod session_reader;
 mod session_repository;
 mod user_repository;
 mod write_gate;

@@ -19,6 +19,7 @@ use sea_orm::{
 use super::entities::{refresh_token, session, user};
 use super::error::storage_error;
 use super::rotation_writer::RotationWriter;
+use super::session_reader::SessionReader;
 use super::user_repository;
 use super::write_gate::WriteGate;
 use super::{audit_log, one_statement};
@@ -30,20 +31,25 @@ pub struct SeaOrmSessionRepository {
     writes: WriteGate,
     /// The writer of refreshes' rotations (the hot path).
     rotations: RotationWriter,
+    /// The reader of sessions with their users (the hot read).
+    reads: SessionReader,
 }
 
 impl SeaOrmSessionRepository {
     /// A repository on `db`.
     #[must_use]
-    /// This starts the writer thread of refreshes (see `rotation_writer`),
-    /// which on PostgreSQL opens its own pool of a few connections; it
-    /// stops when the last clone of the repository is dropped.
+    /// This starts the writer thread of refreshes (see `rotation_writer`)
+    /// and the reader thread of sessions (see `session_reader`), which on
+    /// PostgreSQL open pools of a few connections of their own; they stop
+    /// when the last clone of the repository is dropped.
     pub fn new(db: DatabaseConnection) -> Self {
         let writes = WriteGate::for_connection(&db);
         let rotations = RotationWriter::start(db.clone(), writes.clone());
+        let reads = SessionReader::start(db.clone());
         Self {
             writes,
             rotations,
+            reads,
             db,
         }
     }
@@ -312,18 +318,7 @@ impl SessionRepository for SeaOrmSessionRepository {
     }
 
     async fn find_with_user(&self, id: SessionId) -> Result<Option<(Session, User)>, StorageError> {
-        let found = session::Entity::find_by_id(id.0)
-            .find_also_related(user::Entity)
-            .one(&self.db)
-            .await
-            .map_err(storage_error)?;
-        match found {
-            Some((session, Some(user))) => Ok(Some((
-                to_domain(session),
-                user_repository::to_domain(user)?,
-            ))),
-            _ => Ok(None),
-        }
+        self.reads.find(id).await
     }
 
     async fn find_refresh_token(

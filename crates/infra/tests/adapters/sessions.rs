@@ -111,6 +111,62 @@ db_test!(insert_then_find_with_user, |db| {
     }
 });
 
+db_test!(concurrent_lookups_each_get_their_own_session, |db| {
+    const SESSIONS: usize = 24;
+    let (ada, grace) = two_users(&db.db).await;
+    let sessions = SeaOrmSessionRepository::new(db.db.clone());
+    let mut stored = Vec::new();
+    for i in 0..SESSIONS {
+        let (user, session) = match i % 3 {
+            0 => (&ada, fixtures::session(ada.id)),
+            1 => (&grace, fixtures::revoked_session(grace.id)),
+            _ => (&grace, fixtures::bare_session(grace.id)),
+        };
+        insert(&sessions, &session).await;
+        stored.push(Some((session, user.clone())));
+    }
+    // Unknown sessions are asked for among them.
+    stored.extend((0..4).map(|_| None));
+
+    // Every session is asked for twice at once, with the unknown ones: the
+    // lookups share batches, and each gets its own answer.
+    let start = Arc::new(Barrier::new(2 * stored.len()));
+    let lookups: Vec<_> = stored
+        .iter()
+        .chain(stored.iter())
+        .map(|expected| {
+            let (sessions, start, expected) =
+                (sessions.clone(), Arc::clone(&start), expected.clone());
+            let id = expected
+                .as_ref()
+                .map_or_else(|| SessionId(Uuid::now_v7()), |(session, _)| session.id);
+            tokio::spawn(async move {
+                start.wait().await;
+                (sessions.find_with_user(id).await, expected)
+            })
+        })
+        .collect();
+    for lookup in lookups {
+        let (found, expected) = lookup.await.expect("the lookup did not panic");
+        assert_eq!(found.expect("no storage error"), expected);
+    }
+
+    // A lookup asked after a revocation sees it.
+    let (first, _) = stored[0].clone().expect("a stored session");
+    assert!(
+        sessions
+            .revoke(ada.id, first.id, fixtures::now())
+            .await
+            .expect("revoke")
+    );
+    let (found, _) = sessions
+        .find_with_user(first.id)
+        .await
+        .expect("find")
+        .expect("the session exists");
+    assert!(found.revoked_at.is_some(), "the revocation is seen at once");
+});
+
 db_test!(an_unknown_session_gives_none, |db| {
     let (ada, _) = two_users(&db.db).await;
     let sessions = SeaOrmSessionRepository::new(db.db.clone());
