@@ -50,12 +50,14 @@ where
 }
 
 /// A pool of `connections` of a batcher's own on PostgreSQL, with the main
-/// pool's settings, named `application_name` in `pg_stat_activity`. Its
-/// connections open when first needed; call it on the batcher's thread.
+/// pool's settings and the session `settings` besides, named
+/// `application_name` in `pg_stat_activity`. Its connections open when
+/// first needed; call it on the batcher's thread.
 pub(crate) fn own_postgres_pool(
     db: &DatabaseConnection,
     connections: u32,
     application_name: &str,
+    settings: &[(&str, &str)],
 ) -> PgPool {
     let main = db.get_postgres_connection_pool();
     main.options()
@@ -65,7 +67,8 @@ pub(crate) fn own_postgres_pool(
         .connect_lazy_with(
             (*main.connect_options())
                 .clone()
-                .application_name(application_name),
+                .application_name(application_name)
+                .options(settings.iter().copied()),
         )
 }
 

@@ -92,8 +92,17 @@ impl RotationWriter {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         batching::spawn_thread("refresh-rotations", move || async move {
             let (store, in_flight) = if db.get_database_backend() == DatabaseBackend::Postgres {
-                let pool =
-                    batching::own_postgres_pool(&db, POSTGRES_IN_FLIGHT, WRITER_APPLICATION_NAME);
+                let pool = batching::own_postgres_pool(
+                    &db,
+                    POSTGRES_IN_FLIGHT,
+                    WRITER_APPLICATION_NAME,
+                    // The batch statement's plan depends on the batch and
+                    // on the tables: the generic plan PostgreSQL switches
+                    // to after five executions went through the
+                    // one-live-token index, whose entries pile up between
+                    // vacuums, and halved refreshes within a minute.
+                    &[("plan_cache_mode", "force_custom_plan")],
+                );
                 (Arc::new(Store::Postgres { pool }), POSTGRES_IN_FLIGHT)
             } else {
                 (Arc::new(Store::Sqlite { db, gate }), 1)
@@ -310,8 +319,12 @@ async fn commit_sqlite(
 /// that got there first leaves its job with no row), stores the
 /// replacements, extends the sessions and returns each winner's slot
 /// (from 1) with its session and user. Every step reaches its rows
-/// through an index (`= ANY` of the batch's keys), whatever the planner
-/// thinks the batch's size is.
+/// through a unique index (`= ANY` of the batch's keys), whatever the
+/// planner thinks the batch's size is: the tokens by their primary key,
+/// not through the one-live-token-per-session index, whose entries of a
+/// busy session pile up (one per rotation) until a vacuum. The sessions
+/// are all locked before any token: the keys of the token update wait for
+/// the lock step.
 static BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH jobs AS MATERIALIZED ( \
@@ -319,8 +332,8 @@ static BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
                                 $5::timestamptz[], $6::timestamptz[]) \
              WITH ORDINALITY AS j (used, now, id, hash, created_at, expires_at, slot) \
          ), found AS MATERIALIZED ( \
-           SELECT j.*, t.session_id FROM jobs j CROSS JOIN LATERAL ( \
-             SELECT session_id FROM refresh_tokens \
+           SELECT j.*, t.token_id, t.session_id FROM jobs j CROSS JOIN LATERAL ( \
+             SELECT id AS token_id, session_id FROM refresh_tokens \
              WHERE token_hash = j.used AND rotated_at IS NULL AND expires_at > j.now \
              LIMIT 1 \
            ) t \
@@ -334,9 +347,9 @@ static BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
            FOR UPDATE OF s \
          ), rotated AS ( \
            UPDATE refresh_tokens t SET rotated_at = f.now FROM found f \
-           WHERE t.token_hash = ANY ($1::text[]) AND t.token_hash = f.used \
-             AND t.rotated_at IS NULL \
-             AND t.session_id = ANY (ARRAY(SELECT id FROM locked)) \
+           WHERE t.id = ANY (ARRAY( \
+               SELECT token_id FROM found JOIN locked ON locked.id = found.session_id)) \
+             AND t.id = f.token_id AND t.rotated_at IS NULL \
            RETURNING f.slot, f.id, f.hash, f.created_at, f.expires_at, f.now, t.session_id \
          ), extended AS ( \
            UPDATE sessions s SET last_used_at = r.now, expires_at = r.expires_at \

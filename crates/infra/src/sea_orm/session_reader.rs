@@ -69,6 +69,7 @@ impl SessionReader {
                     &db,
                     IN_FLIGHT,
                     READER_APPLICATION_NAME,
+                    &[],
                 ))
             } else {
                 Store::Sqlite(db.get_sqlite_connection_pool().clone())
