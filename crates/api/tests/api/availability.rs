@@ -19,6 +19,7 @@ async fn a_lost_database_is_503_not_500() {
     };
     let signup = app.signed_up("lost@example.com").await;
     let token = signup["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = signup["refresh_token"].as_str().unwrap().to_owned();
 
     // Drop the application's database from under it.
     let name = app
@@ -54,6 +55,7 @@ async fn a_lost_database_is_503_not_500() {
 
     for response in [
         app.me(&token).await,
+        app.refresh(&refresh_token).await,
         app.login("lost@example.com", PASSWORD).await,
         app.signup("new@example.com", PASSWORD).await,
     ] {

@@ -7,16 +7,27 @@ fn is_unavailable(error: &DbErr) -> bool {
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                **e,
+            match &**e {
                 sea_orm::sqlx::Error::Io(_)
-                    | sea_orm::sqlx::Error::PoolTimedOut
-                    | sea_orm::sqlx::Error::PoolClosed
-                    | sea_orm::sqlx::Error::WorkerCrashed
-            )
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed => true,
+                sea_orm::sqlx::Error::Database(error) => {
+                    error.code().is_some_and(|code| is_unavailable_code(&code))
+                }
+                _ => false,
+            }
         }
         _ => false,
     }
+}
+
+/// PostgreSQL's codes for a server that is gone or refusing work for now:
+/// connection exceptions (class 08), an administrator's or a crash's
+/// shutdown, a server still starting (57P01–57P03), and a database that
+/// does not exist (any more).
+fn is_unavailable_code(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "3D000")
 }
 
 /// Translates a SeaORM error into the domain's storage error.

@@ -142,9 +142,13 @@ impl RotationWriter {
     }
 }
 
-/// A driver error as the domain's storage error.
-fn failed(error: sqlx::Error) -> StorageError {
-    storage_error(DbErr::Exec(RuntimeErr::SqlxError(error.into())))
+/// A connection that could not be had: the database is unreachable.
+fn unreachable(error: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
+}
+
+fn failed_statement(error: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(error.into()))
 }
 
 fn stopped() -> StorageError {
@@ -163,14 +167,14 @@ async fn settle(store: &Store, mut batch: Vec<Job>) {
         }
         Err(error) if batch.len() == 1 => {
             if let Some(job) = batch.pop() {
-                job.reply.send(Err(failed(error))).ok();
+                job.reply.send(Err(storage_error(error))).ok();
             }
         }
         Err(_) => {
             for job in batch {
                 let outcome = commit(store, std::slice::from_ref(&job))
                     .await
-                    .map_err(failed)
+                    .map_err(storage_error)
                     .and_then(|mut winners| winners.remove(&0).transpose());
                 job.reply.send(outcome).ok();
             }
@@ -193,7 +197,7 @@ fn admit(job: &Job, batch: &[Job]) -> Admit {
 }
 
 /// Commits `batch` in one transaction; returns the winners by slot.
-async fn commit(store: &Store, batch: &[Job]) -> Result<Winners, sqlx::Error> {
+async fn commit(store: &Store, batch: &[Job]) -> Result<Winners, DbErr> {
     match store {
         Store::Sqlite { db, gate } => commit_sqlite(db, gate, batch).await,
         Store::Postgres { pool } => commit_postgres(pool, batch).await,
@@ -201,10 +205,8 @@ async fn commit(store: &Store, batch: &[Job]) -> Result<Winners, sqlx::Error> {
 }
 
 /// A row of a batch's answer: its slot, and the session and user.
-fn winner(row: QueryResult, winners: &mut Winners) -> Result<(), sqlx::Error> {
-    let slot: i64 = row
-        .try_get("", "slot")
-        .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
+fn winner(row: QueryResult, winners: &mut Winners) -> Result<(), DbErr> {
+    let slot: i64 = row.try_get("", "slot")?;
     if let Ok(slot) = usize::try_from(slot) {
         winners.insert(slot, super::session_repository::session_and_user(&row));
     }
@@ -266,7 +268,7 @@ async fn commit_sqlite(
     db: &DatabaseConnection,
     gate: &WriteGate,
     batch: &[Job],
-) -> Result<Winners, sqlx::Error> {
+) -> Result<Winners, DbErr> {
     let jobs: Vec<_> = batch
         .iter()
         .enumerate()
@@ -284,7 +286,11 @@ async fn commit_sqlite(
         .collect();
     let jobs = serde_json::Value::Array(jobs).to_string();
     let _writer = gate.enter().await;
-    let mut conn = db.get_sqlite_connection_pool().acquire().await?;
+    let mut conn = db
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(unreachable)?;
     let rows = match sqlx::query(BATCH_SQLITE.as_str())
         .bind(jobs)
         .fetch_all(&mut *conn)
@@ -298,7 +304,7 @@ async fn commit_sqlite(
             if rolled_back.is_err_and(|e| !e.to_string().contains("no transaction")) {
                 conn.close_on_drop();
             }
-            return Err(error);
+            return Err(failed_statement(error));
         }
     };
     drop(conn);
@@ -369,7 +375,7 @@ static BATCH_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 
 /// Commits `batch` as one statement (so one transaction) on a connection
 /// of the writer's pool; returns the winners by slot.
-async fn commit_postgres(pool: &PgPool, batch: &[Job]) -> Result<Winners, sqlx::Error> {
+async fn commit_postgres(pool: &PgPool, batch: &[Job]) -> Result<Winners, DbErr> {
     let used: Vec<&str> = batch.iter().map(|job| job.used.as_str()).collect();
     let now: Vec<DateTime<Utc>> = batch.iter().map(|job| job.now).collect();
     let ids: Vec<uuid::Uuid> = batch.iter().map(|job| job.replacement.id.0).collect();
@@ -386,8 +392,9 @@ async fn commit_postgres(pool: &PgPool, batch: &[Job]) -> Result<Winners, sqlx::
         .bind(hashes)
         .bind(created)
         .bind(expires)
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(&mut *pool.acquire().await.map_err(unreachable)?)
+        .await
+        .map_err(failed_statement)?;
     let mut winners = HashMap::new();
     for row in rows {
         winner(QueryResult::from(row), &mut winners)?;

@@ -102,9 +102,13 @@ fn stopped() -> StorageError {
     StorageError::Unexpected(anyhow::anyhow!("the session reader stopped"))
 }
 
-/// A driver error as the domain's storage error.
-fn failed(error: sqlx::Error) -> StorageError {
-    storage_error(DbErr::Query(RuntimeErr::SqlxError(error.into())))
+/// A connection that could not be had: the database is unreachable.
+fn unreachable(error: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
+}
+
+fn failed_query(error: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(error.into()))
 }
 
 /// Every lookup whose request still waits.
@@ -117,7 +121,8 @@ fn admit(job: &Job, _batch: &[Job]) -> Admit {
 }
 
 /// Finds the batch's sessions and answers each job; when the statement
-/// fails, each job is tried alone, so that it fails with its own error.
+/// fails, each job is tried alone, so that it fails with its own error
+/// (an unreachable database stays `Unavailable`, a 503).
 async fn answer(store: &Store, batch: Vec<Job>) {
     let mut ids: Vec<Uuid> = batch.iter().map(|job| job.id.0).collect();
     ids.sort_unstable();
@@ -135,18 +140,11 @@ async fn answer(store: &Store, batch: Vec<Job>) {
                 job.reply.send(outcome).ok();
             }
         }
-        Err(error) if ids.len() == 1 => {
-            let error = error.to_string();
-            for job in batch {
-                let outcome = Err(StorageError::Unexpected(anyhow::anyhow!("{error}")));
-                job.reply.send(outcome).ok();
-            }
-        }
         Err(_) => {
             for job in batch {
                 let outcome = find(store, &[job.id.0])
                     .await
-                    .map_err(failed)
+                    .map_err(storage_error)
                     .and_then(|mut found| found.remove(&job.id.0).transpose());
                 job.reply.send(outcome).ok();
             }
@@ -175,21 +173,27 @@ static FIND_SQLITE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 async fn find(
     store: &Store,
     ids: &[Uuid],
-) -> Result<HashMap<Uuid, Result<(Session, User), StorageError>>, sqlx::Error> {
+) -> Result<HashMap<Uuid, Result<(Session, User), StorageError>>, DbErr> {
     let rows: Vec<QueryResult> = match store {
-        Store::Postgres(pool) => sqlx::query(FIND_POSTGRES.as_str())
-            .bind(ids)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(QueryResult::from)
-            .collect(),
+        Store::Postgres(pool) => {
+            let mut conn = pool.acquire().await.map_err(unreachable)?;
+            sqlx::query(FIND_POSTGRES.as_str())
+                .bind(ids)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(failed_query)?
+                .into_iter()
+                .map(QueryResult::from)
+                .collect()
+        }
         Store::Sqlite(pool) => {
+            let mut conn = pool.acquire().await.map_err(unreachable)?;
             let hex: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
             sqlx::query(FIND_SQLITE.as_str())
                 .bind(serde_json::Value::from(hex).to_string())
-                .fetch_all(pool)
-                .await?
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(failed_query)?
                 .into_iter()
                 .map(QueryResult::from)
                 .collect()
@@ -200,9 +204,7 @@ async fn find(
         let pair = session_and_user(&row);
         let id: Uuid = match &pair {
             Ok((session, _)) => session.id.0,
-            Err(_) => row
-                .try_get("", "s_id")
-                .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
+            Err(_) => row.try_get("", "s_id")?,
         };
         found.insert(id, pair);
     }
