@@ -12,8 +12,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
-use sea_orm::sqlx::PgPool;
+use sea_orm::sqlx::{self, PgPool};
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use tokio::sync::{Semaphore, mpsc};
 
 /// What a batcher does with a job it is offered.
@@ -70,6 +70,12 @@ pub(crate) fn own_postgres_pool(
                 .application_name(application_name)
                 .options(settings.iter().copied()),
         )
+}
+
+/// A connection that could not be had: the database is unreachable (a
+/// 503, as the main pool's failures to connect are).
+pub(crate) fn unreachable(error: sqlx::Error) -> DbErr {
+    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
 }
 
 /// The loop of a batcher: whenever a batch may start (fewer than

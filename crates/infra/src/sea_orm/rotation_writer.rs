@@ -142,11 +142,6 @@ impl RotationWriter {
     }
 }
 
-/// A connection that could not be had: the database is unreachable.
-fn unreachable(error: sqlx::Error) -> DbErr {
-    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
-}
-
 fn failed_statement(error: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(error.into()))
 }
@@ -290,7 +285,7 @@ async fn commit_sqlite(
         .get_sqlite_connection_pool()
         .acquire()
         .await
-        .map_err(unreachable)?;
+        .map_err(batching::unreachable)?;
     let rows = match sqlx::query(BATCH_SQLITE.as_str())
         .bind(jobs)
         .fetch_all(&mut *conn)
@@ -392,7 +387,7 @@ async fn commit_postgres(pool: &PgPool, batch: &[Job]) -> Result<Winners, DbErr>
         .bind(hashes)
         .bind(created)
         .bind(expires)
-        .fetch_all(&mut *pool.acquire().await.map_err(unreachable)?)
+        .fetch_all(&mut *pool.acquire().await.map_err(batching::unreachable)?)
         .await
         .map_err(failed_statement)?;
     let mut winners = HashMap::new();

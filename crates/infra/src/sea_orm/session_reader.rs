@@ -102,11 +102,6 @@ fn stopped() -> StorageError {
     StorageError::Unexpected(anyhow::anyhow!("the session reader stopped"))
 }
 
-/// A connection that could not be had: the database is unreachable.
-fn unreachable(error: sqlx::Error) -> DbErr {
-    DbErr::Conn(RuntimeErr::SqlxError(error.into()))
-}
-
 fn failed_query(error: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(error.into()))
 }
@@ -176,7 +171,7 @@ async fn find(
 ) -> Result<HashMap<Uuid, Result<(Session, User), StorageError>>, DbErr> {
     let rows: Vec<QueryResult> = match store {
         Store::Postgres(pool) => {
-            let mut conn = pool.acquire().await.map_err(unreachable)?;
+            let mut conn = pool.acquire().await.map_err(batching::unreachable)?;
             sqlx::query(FIND_POSTGRES.as_str())
                 .bind(ids)
                 .fetch_all(&mut *conn)
@@ -187,7 +182,7 @@ async fn find(
                 .collect()
         }
         Store::Sqlite(pool) => {
-            let mut conn = pool.acquire().await.map_err(unreachable)?;
+            let mut conn = pool.acquire().await.map_err(batching::unreachable)?;
             let hex: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
             sqlx::query(FIND_SQLITE.as_str())
                 .bind(serde_json::Value::from(hex).to_string())
