@@ -9,7 +9,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use auth_domain::audit::{AuditLog, AuditService, Auditor};
 use auth_domain::auth::{
-    AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer,
+    AuthPorts, AuthService, AuthSettings, LoginLimits, PasswordGuard, SessionIssuer, TokenVerifier,
 };
 use auth_domain::common::{
     Clock, HashingLoad, IdGenerator, RateLimiter, Readiness, SecretGenerator as _,
@@ -39,7 +39,7 @@ use auth_infra::sea_orm::{
     connect_counters, ensure_sqlite_parent_dir,
 };
 use auth_infra::session_cache::{
-    CachedSecondFactors, CachedSessions, CachedUsers, SessionCache, listen,
+    CachedSecondFactors, CachedSessions, CachedUsers, CachedVerifier, SessionCache, listen,
 };
 use auth_infra::system::{RandomSecretGenerator, SystemClock, UuidV7Generator};
 use auth_infra::totp::TotpRsCodes;
@@ -355,6 +355,18 @@ impl Services {
                 ),
             },
         );
+        let mut verifier: Arc<dyn TokenVerifier> =
+            Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone()));
+        // Tokens verified once are kept as long as sessions are (off with
+        // the session cache).
+        if !settings.session_cache.max_age().is_zero() {
+            verifier = Arc::new(CachedVerifier::new(
+                verifier,
+                clock.clone(),
+                settings.session_cache.max_age(),
+                settings.session_cache.capacity,
+            ));
+        }
         let guard = PasswordGuard::new(
             hasher.clone(),
             rate_limiter.clone(),
@@ -370,7 +382,7 @@ impl Services {
                 users: users.clone(),
                 sessions: sessions.clone(),
                 hasher: hasher.clone(),
-                verifier: Arc::new(JwtTokenVerifier::new(keys, &jwt, clock.clone())),
+                verifier,
                 clock: clock.clone(),
                 ids: ids.clone(),
                 mfa: ChallengeIssuer::new(

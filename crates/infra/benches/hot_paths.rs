@@ -1,6 +1,7 @@
 //! Micro-benchmarks of what every authenticated request does besides I/O:
-//! issuing and verifying an access token (HS256 and EdDSA), and answering
-//! the session lookup from the session cache.
+//! issuing and verifying an access token (HS256 and EdDSA), verifying one
+//! already verified (the verifier cache), and answering the session lookup
+//! from the session cache.
 //!
 //! `cargo bench -p auth-infra --bench hot_paths`
 
@@ -19,7 +20,7 @@ use auth_infra::jwt::{
     JwtIdentity, JwtKeys, JwtTokenIssuer, JwtTokenVerifier, SigningAlgorithm,
     generate_private_key_pem,
 };
-use auth_infra::session_cache::{CachedSessions, SessionCache};
+use auth_infra::session_cache::{CachedSessions, CachedVerifier, SessionCache};
 use auth_infra::system::SystemClock;
 use chrono::{TimeDelta, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -61,7 +62,13 @@ fn tokens(c: &mut Criterion) {
     for (name, keys) in keys {
         let keys = Arc::new(keys);
         let issuer = JwtTokenIssuer::new(keys.clone(), identity());
-        let verifier = JwtTokenVerifier::new(keys, &identity(), clock.clone());
+        let verifier = Arc::new(JwtTokenVerifier::new(keys, &identity(), clock.clone()));
+        let cached = CachedVerifier::new(
+            verifier.clone(),
+            clock.clone(),
+            Duration::from_secs(3600),
+            1000,
+        );
         let claims = claims();
         let token = issuer.issue(&claims).expect("issue");
         c.bench_function(&format!("issue {name}"), |b| {
@@ -69,6 +76,9 @@ fn tokens(c: &mut Criterion) {
         });
         c.bench_function(&format!("verify {name}"), |b| {
             b.iter(|| verifier.verify(&token).expect("verify"));
+        });
+        c.bench_function(&format!("verify {name}, already verified"), |b| {
+            b.iter(|| cached.verify(&token).expect("verify"));
         });
     }
 }

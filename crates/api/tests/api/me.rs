@@ -126,6 +126,20 @@ api_test!(expired_and_foreign_tokens_are_refused, |app| {
     assert_problem(app.me(&tampered).await, 401, "unauthorized").await;
 });
 
+// With the session cache on (as here), a token already verified is
+// answered from memory; it must still be refused the moment it expires.
+api_test!(a_token_in_the_cache_is_refused_once_it_expires, |app| {
+    let signup = app.signed_up("cached-exp@example.com").await;
+    let token = signup["access_token"].as_str().unwrap();
+    assert_eq!(app.me(token).await.status(), 200);
+    assert_eq!(app.me(token).await.status(), 200);
+    let ttl = signup["expires_in"].as_i64().unwrap();
+    app.clock.advance(chrono::TimeDelta::seconds(ttl - 1));
+    assert_eq!(app.me(token).await.status(), 200);
+    app.clock.advance(chrono::TimeDelta::seconds(1));
+    assert_problem(app.me(token).await, 401, "unauthorized").await;
+});
+
 // Rows deleted behind the service's back: only a read of the database sees
 // that, so the session cache is off here (changes made through the service
 // invalidate it: see `instances.rs`).

@@ -22,12 +22,18 @@
 //!   notes the cache's epoch before it asks the database, and an entry stored
 //!   after any invalidation began is dropped again (see
 //!   [`SessionCache::store`]).
+//!
+//! Beside the sessions, [`CachedVerifier`] keeps the access tokens already
+//! verified, for the same `max_age`: the signature check is the costliest
+//! part of a cached request, and a token's signature cannot change.
 
 mod decorators;
 mod listener;
+mod tokens;
 
 pub use decorators::{CachedSecondFactors, CachedSessions, CachedUsers};
 pub use listener::listen;
+pub use tokens::CachedVerifier;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
