@@ -127,7 +127,35 @@ pub struct Metrics {
     logins: Family<LoginLabels, Counter>,
     hashing_queue_depth: Gauge,
     hashing_workers: Gauge,
+    hashes_finished: Counter,
+    hashes_abandoned: Counter,
     audit_write_failures: Counter,
+}
+
+/// The hashing pool as `/metrics` shows it, read at each scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HashingStats {
+    /// Hashes waiting for a worker.
+    pub queue_depth: usize,
+    /// Threads computing hashes.
+    pub workers: usize,
+    /// Hashes computed since start.
+    pub finished: u64,
+    /// Hashes dropped unstarted since start, their client gone.
+    pub abandoned: u64,
+}
+
+impl HashingStats {
+    /// What `load` says now.
+    #[must_use]
+    pub fn of(load: &dyn auth_domain::common::HashingLoad) -> Self {
+        Self {
+            queue_depth: load.queue_depth(),
+            workers: load.workers(),
+            finished: load.finished(),
+            abandoned: load.abandoned(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -173,6 +201,18 @@ impl Metrics {
             "Threads computing password hashes",
             hashing_workers.clone(),
         );
+        let hashes_finished = Counter::default();
+        registry.register(
+            "password_hashes_finished",
+            "Password hashes and verifications computed",
+            hashes_finished.clone(),
+        );
+        let hashes_abandoned = Counter::default();
+        registry.register(
+            "password_hashes_abandoned",
+            "Password hashes dropped before they started because their client had gone",
+            hashes_abandoned.clone(),
+        );
         let audit_write_failures = Counter::default();
         registry.register(
             "audit_write_failures",
@@ -186,6 +226,8 @@ impl Metrics {
             logins,
             hashing_queue_depth,
             hashing_workers,
+            hashes_finished,
+            hashes_abandoned,
             audit_write_failures,
         }
     }
@@ -234,13 +276,20 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition (format 0.0.4), with the hashing
-    /// pool's gauges.
+    /// pool's gauges and counters.
     #[must_use]
-    pub fn render(&self, hashing_queue_depth: usize, hashing_workers: usize) -> String {
+    pub fn render(&self, hashing: HashingStats) -> String {
         self.hashing_queue_depth
-            .set(i64::try_from(hashing_queue_depth).unwrap_or(i64::MAX));
+            .set(i64::try_from(hashing.queue_depth).unwrap_or(i64::MAX));
         self.hashing_workers
-            .set(i64::try_from(hashing_workers).unwrap_or(i64::MAX));
+            .set(i64::try_from(hashing.workers).unwrap_or(i64::MAX));
+        // The pool counts; the counters follow (they only ever go up).
+        for (counter, total) in [
+            (&self.hashes_finished, hashing.finished),
+            (&self.hashes_abandoned, hashing.abandoned),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
         let mut out = String::with_capacity(16 * 1024);
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry);
@@ -331,11 +380,26 @@ mod tests {
             Duration::from_millis(30),
         );
         metrics.observe_login("success");
-        let text = metrics.render(2, 4);
+        let text = metrics.render(HashingStats {
+            queue_depth: 2,
+            workers: 4,
+            finished: 7,
+            abandoned: 3,
+        });
         assert!(
             text.contains("# TYPE http_requests_total counter"),
             "{text}"
         );
+        assert!(text.contains("password_hashes_finished_total 7"), "{text}");
+        assert!(text.contains("password_hashes_abandoned_total 3"), "{text}");
+        // A later scrape shows the pool's newer totals, not a sum.
+        let text = metrics.render(HashingStats {
+            finished: 9,
+            abandoned: 3,
+            ..HashingStats::default()
+        });
+        assert!(text.contains("password_hashes_finished_total 9"), "{text}");
+        assert!(text.contains("password_hashes_abandoned_total 3"), "{text}");
         assert!(
             text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"),
             "{text}"
@@ -364,7 +428,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         assert!(
             metrics
-                .render(0, 1)
+                .render(HashingStats::default())
                 .contains("audit_write_failures_total 0")
         );
         let log = CountedAuditLog::new(Arc::new(inner), metrics.clone());
@@ -382,7 +446,7 @@ mod tests {
         assert!(log.record(&event).await.is_err());
         assert!(
             metrics
-                .render(0, 1)
+                .render(HashingStats::default())
                 .contains("audit_write_failures_total 2")
         );
     }
@@ -396,7 +460,7 @@ mod tests {
         }
         metrics.observe_request(&Method::TRACE, None, 405, Duration::from_millis(1));
         metrics.observe_request(&Method::OPTIONS, Some("/auth/login"), 204, Duration::ZERO);
-        let text = metrics.render(0, 1);
+        let text = metrics.render(HashingStats::default());
         assert!(text.contains(
             "http_requests_total{method=\"OTHER\",route=\"unmatched\",status=\"404\"} 50"
         ));

@@ -3,11 +3,13 @@
 //! its own (unknown route, wrong method, …), and the security headers every
 //! response carries.
 
+use std::any::Any;
 use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage as _, ResponseError as _};
@@ -247,6 +249,103 @@ pub async fn ip_rate_limit(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// A duplicate of a connection's socket, registered with the worker's
+/// reactor, kept with the connection by [`keep_client_socket`] so that
+/// [`stop_when_client_leaves`] can tell when the client has gone.
+#[derive(Debug, Clone)]
+pub struct ClientSocket(Rc<tokio::net::TcpStream>);
+
+/// For `HttpServer::on_connect`: keeps a [`ClientSocket`] with each TCP
+/// connection. When the socket cannot be duplicated (out of file
+/// descriptors, say), the connection simply goes unwatched.
+pub fn keep_client_socket(connection: &dyn Any, extensions: &mut Extensions) {
+    let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let duplicate = socket2::SockRef::from(tcp)
+        .try_clone()
+        .map(std::net::TcpStream::from)
+        .and_then(|socket| {
+            socket.set_nonblocking(true)?;
+            tokio::net::TcpStream::from_std(socket)
+        });
+    match duplicate {
+        Ok(socket) => {
+            extensions.insert(ClientSocket(Rc::new(socket)));
+        }
+        Err(error) => tracing::debug!(%error, "could not watch a connection"),
+    }
+}
+
+/// The status logged for a request whose client left before its answer
+/// (nginx's "client closed request"); nobody receives it.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Drops the request's handler as soon as its client closes the
+/// connection, so that the work it queued and has not started (a password
+/// hash, for one) is skipped. actix-web itself goes on running a handler
+/// whose client has gone (actix-web issue 3462): a flood of log-ins whose
+/// clients gave up would otherwise keep the hashing threads busy for
+/// nobody, ahead of every client still waiting.
+///
+/// "Gone" is the connection's end of stream (or a reset) while the request
+/// is handled; a client that half-closes its side after sending and still
+/// waits for the answer is taken to have gone, as nginx does for the
+/// upstream requests of its clients. When the client sends more (a
+/// pipelined request), nothing can be told and the request runs to the end.
+/// Each write the handler makes is atomic, so dropping it between two
+/// leaves nothing half done.
+///
+/// # Errors
+/// Those of the handler.
+pub async fn stop_when_client_leaves(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let socket = req.conn_data::<ClientSocket>().cloned();
+    let request = req.request().clone();
+    let handled = next
+        .call(req)
+        .map(|result| result.map(ServiceResponse::map_into_boxed_body));
+    let Some(ClientSocket(socket)) = socket else {
+        return handled.await;
+    };
+    let handled = std::pin::pin!(handled);
+    let gone = std::pin::pin!(client_gone(socket));
+    match futures_util::future::select(handled, gone).await {
+        futures_util::future::Either::Left((result, _)) => result,
+        futures_util::future::Either::Right(((), _)) => {
+            let status = actix_web::http::StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+                .unwrap_or(actix_web::http::StatusCode::REQUEST_TIMEOUT);
+            // Typed, so that no problem document is made for it.
+            let response = actix_web::HttpResponse::build(status)
+                .content_type(PROBLEM_JSON)
+                .finish();
+            Ok(ServiceResponse::new(request, response))
+        }
+    }
+}
+
+/// Completes when the peer of `socket` has closed or reset the connection;
+/// never, when it sends more data first.
+async fn client_gone(socket: Rc<tokio::net::TcpStream>) {
+    let mut byte = [0_u8; 1];
+    match socket.peek(&mut byte).await {
+        Ok(0) => {}
+        Err(error)
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) => {}
+        _ => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

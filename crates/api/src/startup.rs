@@ -639,6 +639,8 @@ impl Application {
                 )
                 .default_service(web::to(routes::not_found))
         })
+        // Lets `stop_when_client_leaves` notice a client that went away.
+        .on_connect(middleware::keep_client_socket)
         .shutdown_timeout(30)
         .listen(listener)?;
         if settings.server.workers > 0 {

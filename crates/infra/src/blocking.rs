@@ -8,7 +8,7 @@
 //! disconnected, so the request future was dropped) is skipped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -37,6 +37,9 @@ pub struct BlockingPool {
     /// depend on whether an idle worker happens to be blocked in `recv`.
     in_flight: Arc<AtomicUsize>,
     queued: Arc<AtomicUsize>,
+    /// Jobs run, and jobs skipped because their caller had gone.
+    finished: Arc<AtomicU64>,
+    abandoned: Arc<AtomicU64>,
     workers: usize,
     max_queue: usize,
 }
@@ -96,6 +99,8 @@ impl BlockingPool {
             sender: Mutex::new(Some(sender)),
             in_flight,
             queued,
+            finished: Arc::new(AtomicU64::new(0)),
+            abandoned: Arc::new(AtomicU64::new(0)),
             workers,
             max_queue,
         })
@@ -127,14 +132,17 @@ impl BlockingPool {
                 })
                 .map_err(|_| PoolError::Busy)?;
             let slot = Slot(Arc::clone(&self.in_flight));
+            let (finished, abandoned) = (self.finished.clone(), self.abandoned.clone());
             let job: Job = Box::new(move || {
                 // Nobody waits for the result any more: skip the work (for
                 // Argon2, ~20 ms and 19 MiB) and free the slot on return.
                 if reply.is_closed() {
+                    abandoned.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 let _entered = span.enter();
                 let output = job();
+                finished.fetch_add(1, Ordering::Relaxed);
                 // Freed before replying: a caller that submits its next job
                 // as soon as it has this one's result must find room.
                 drop(slot);
@@ -221,6 +229,14 @@ impl auth_domain::common::HashingLoad for BlockingPool {
 
     fn workers(&self) -> usize {
         BlockingPool::workers(self)
+    }
+
+    fn finished(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    fn abandoned(&self) -> u64 {
+        self.abandoned.load(Ordering::Relaxed)
     }
 }
 
@@ -347,6 +363,10 @@ mod tests {
         // abandoned one was taken off the queue before it.
         assert_eq!(pool.run(|| 42).await.expect("admitted"), 42);
         assert_eq!(ran.load(Ordering::SeqCst), 0, "an abandoned job ran");
+        let load: &dyn auth_domain::common::HashingLoad = &pool;
+        assert_eq!(load.abandoned(), ABANDONED as u64);
+        // The blocker and the last job.
+        assert_eq!(load.finished(), 2);
         assert_eq!(pool.in_flight.load(Ordering::SeqCst), 0);
         assert_eq!(pool.queue_depth(), 0);
         for i in 0..=ABANDONED {

@@ -73,7 +73,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let text = state
         .metrics
-        .render(state.hashing.queue_depth(), state.hashing.workers());
+        .render(crate::metrics::HashingStats::of(state.hashing.as_ref()));
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .body(text)

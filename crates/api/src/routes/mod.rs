@@ -57,7 +57,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .patch(users::me::update)
             .delete(users::me::delete),
         )
-        .service(resource("/users/me/password", "POST").post(users::password::change))
+        .service(
+            resource("/users/me/password", "POST")
+                .post(users::password::change)
+                .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
+        )
         .service(get(
             resource("/users/me/audit", "GET, HEAD"),
             users::audit::list,
@@ -151,6 +155,8 @@ where
 /// spelt (`/%61uth/login` is routed here after percent-decoding), and nothing
 /// that does not (`//auth/login` and `/auth/login/` match no route: 404).
 /// Wrong methods still get 405 with `Allow: POST`, and are counted too.
+/// A request whose client leaves is dropped at once
+/// ([`crate::middleware::stop_when_client_leaves`]), with any hash it queued.
 fn auth_post<F, Args>(path: &'static str, handler: F) -> impl HttpServiceFactory + 'static
 where
     F: Handler<Args>,
@@ -160,6 +166,7 @@ where
     resource(path, "POST")
         .post(handler)
         .wrap(from_fn(crate::middleware::ip_rate_limit))
+        .wrap(from_fn(crate::middleware::stop_when_client_leaves))
 }
 
 /// The answer for an unknown path.

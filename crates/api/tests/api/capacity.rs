@@ -78,3 +78,110 @@ async fn hashing_capacity_is_bounded_sqlite() {
 async fn hashing_capacity_is_bounded_postgres() {
     hashing_capacity_is_bounded(Backend::Postgres).await;
 }
+
+/// The sum of the samples of `/metrics` whose line starts with `prefix`.
+fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .filter(|line| line.starts_with(prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+async fn metrics_text(app: &TestApp) -> String {
+    app.client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Clients that gave up on their log-in while it waited for a hashing
+/// thread cost no hashing. actix-web would run their handlers to the end,
+/// so without `stop_when_client_leaves` each would still be hashed, ahead
+/// of every client that is still waiting.
+async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
+    use tokio::io::AsyncWriteExt as _;
+
+    const CLIENTS: usize = 24;
+    let Some(app) = TestApp::spawn_with(backend, |settings| {
+        settings.hashing.max_concurrent = 1;
+        settings.rate_limit.login_max_failures = 1000;
+        settings.rate_limit.ip_per_minute = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    app.signed_up("left@example.com").await;
+
+    let address = app.url("").trim_start_matches("http://").to_owned();
+    let body = r#"{"email":"left@example.com","password":"wrong password here"}"#;
+    let request = format!(
+        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut clients = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut client = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
+        client.write_all(request.as_bytes()).await.expect("send");
+        clients.push(client);
+    }
+    // Once most log-ins wait for the one hashing thread, every client gives
+    // up.
+    let (waiting, hashed_before) = loop {
+        let text = metrics_text(&app).await;
+        let waiting = metric(&text, "password_hashing_queue_depth");
+        if waiting >= 12 {
+            break (waiting, metric(&text, "password_hashes_finished_total"));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    drop(clients);
+
+    // Wait until the server has finished with every one of them (each
+    // request is counted once it is answered).
+    let login_route = r#"http_requests_total{method="POST",route="/auth/login""#;
+    let text = loop {
+        let text = metrics_text(&app).await;
+        if metric(&text, login_route) == CLIENTS as u64
+            && metric(&text, "password_hashing_queue_depth") == 0
+        {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // The thread may have been hashing for one of them, or started on one
+    // more before its client was seen to leave; none of the rest ran.
+    let hashed_after = metric(&text, "password_hashes_finished_total") - hashed_before;
+    assert!(
+        hashed_after <= 3,
+        "{hashed_after} log-ins were hashed after their clients left \
+         ({waiting} were waiting):\n{text}"
+    );
+    let abandoned = metric(&text, "password_hashes_abandoned_total");
+    assert!(abandoned + 3 >= waiting, "{abandoned} abandoned:\n{text}");
+    let dropped = metric(
+        &text,
+        r#"http_requests_total{method="POST",route="/auth/login",status="499"}"#,
+    );
+    assert!(dropped >= abandoned, "{dropped} dropped:\n{text}");
+
+    // A client that stays is served as ever.
+    assert_eq!(app.login("left@example.com", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_ins_whose_clients_left_are_not_hashed_sqlite() {
+    log_ins_whose_clients_left_are_not_hashed(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_ins_whose_clients_left_are_not_hashed_postgres() {
+    log_ins_whose_clients_left_are_not_hashed(Backend::Postgres).await;
+}

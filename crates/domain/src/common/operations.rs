@@ -29,4 +29,11 @@ pub trait HashingLoad: Send + Sync {
 
     /// Threads computing hashes.
     fn workers(&self) -> usize;
+
+    /// Hashes computed since start.
+    fn finished(&self) -> u64;
+
+    /// Hashes dropped unstarted since start, because nobody waited for
+    /// them any more (the client had gone).
+    fn abandoned(&self) -> u64;
 }
