@@ -363,7 +363,7 @@ mod tests {
         // abandoned one was taken off the queue before it.
         assert_eq!(pool.run(|| 42).await.expect("admitted"), 42);
         assert_eq!(ran.load(Ordering::SeqCst), 0, "an abandoned job ran");
-        let load: &dyn auth_domain::common::HashingLoad = &pool;
+        let load: &dyn auth_domain::common::HashingLoad = &*pool;
         assert_eq!(load.abandoned(), ABANDONED as u64);
         // The blocker and the last job.
         assert_eq!(load.finished(), 2);
