@@ -392,14 +392,6 @@ mod tests {
         );
         assert!(text.contains("password_hashes_finished_total 7"), "{text}");
         assert!(text.contains("password_hashes_abandoned_total 3"), "{text}");
-        // A later scrape shows the pool's newer totals, not a sum.
-        let text = metrics.render(HashingStats {
-            finished: 9,
-            abandoned: 3,
-            ..HashingStats::default()
-        });
-        assert!(text.contains("password_hashes_finished_total 9"), "{text}");
-        assert!(text.contains("password_hashes_abandoned_total 3"), "{text}");
         assert!(
             text.contains("http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 2"),
             "{text}"
@@ -417,6 +409,14 @@ mod tests {
         assert!(text.contains("auth_logins_total{outcome=\"rate_limited\"} 0"));
         assert!(text.contains("password_hashing_queue_depth 2"));
         assert!(text.contains("password_hashing_workers 4"));
+        // A later scrape shows the pool's newer totals, not a sum.
+        let text = metrics.render(HashingStats {
+            finished: 9,
+            abandoned: 3,
+            ..HashingStats::default()
+        });
+        assert!(text.contains("password_hashes_finished_total 9"), "{text}");
+        assert!(text.contains("password_hashes_abandoned_total 3"), "{text}");
     }
 
     #[tokio::test]
