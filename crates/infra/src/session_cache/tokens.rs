@@ -157,12 +157,12 @@ mod tests {
 
     impl Clock for Manual {
         fn now(&self) -> DateTime<Utc> {
-            *self.0.lock().unwrap()
+            *self.0.lock().expect("clock")
         }
     }
 
     fn start() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_800_000_000, 0).unwrap()
+        DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
     }
 
     fn setup() -> (CachedVerifier, Arc<Counting>, Arc<Manual>) {
@@ -190,7 +190,7 @@ mod tests {
         let (cached, inner, _) = setup();
         for _ in 0..5 {
             assert_eq!(
-                cached.verify("header.claims.signature").unwrap(),
+                cached.verify("header.claims.signature").expect("accepted"),
                 inner.claims
             );
         }
@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn a_refused_token_is_never_remembered_nor_is_a_near_miss_accepted() {
         let (cached, inner, _) = setup();
-        cached.verify("header.claims.signature").unwrap();
+        cached.verify("header.claims.signature").expect("accepted");
         for forged in [
             "header.claims.signaturf",
             "header.claims.signatur",
@@ -223,10 +223,10 @@ mod tests {
     #[test]
     fn a_cached_token_is_refused_the_moment_it_expires() {
         let (cached, inner, clock) = setup();
-        cached.verify("header.claims.signature").unwrap();
-        *clock.0.lock().unwrap() = start() + TimeDelta::seconds(899);
+        cached.verify("header.claims.signature").expect("accepted");
+        *clock.0.lock().expect("clock") = start() + TimeDelta::seconds(899);
         assert!(cached.verify("header.claims.signature").is_ok());
-        *clock.0.lock().unwrap() = start() + TimeDelta::seconds(900);
+        *clock.0.lock().expect("clock") = start() + TimeDelta::seconds(900);
         // The stub does not check time; the cache must not answer for it.
         let calls = inner.calls.load(Ordering::SeqCst);
         let _ = cached.verify("header.claims.signature");
@@ -236,8 +236,8 @@ mod tests {
     #[test]
     fn a_cached_token_is_refused_when_the_clock_is_before_its_issue() {
         let (cached, inner, clock) = setup();
-        cached.verify("header.claims.signature").unwrap();
-        *clock.0.lock().unwrap() = start() - TimeDelta::seconds(NOT_BEFORE_LEEWAY_SECS + 1);
+        cached.verify("header.claims.signature").expect("accepted");
+        *clock.0.lock().expect("clock") = start() - TimeDelta::seconds(NOT_BEFORE_LEEWAY_SECS + 1);
         let calls = inner.calls.load(Ordering::SeqCst);
         let _ = cached.verify("header.claims.signature");
         assert_eq!(inner.calls.load(Ordering::SeqCst), calls + 1);
@@ -256,7 +256,7 @@ mod tests {
         for at in 0..token.len() {
             let mut forged = token.as_bytes().to_vec();
             forged[at] ^= 0x01;
-            let forged = String::from_utf8(forged).unwrap();
+            let forged = String::from_utf8(forged).expect("ASCII");
             assert!(key(token) != key(&forged), "byte {at}");
         }
     }
