@@ -55,7 +55,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 users::me::get,
             )
             .patch(users::me::update)
-            .delete(users::me::delete),
+            // Only the deletion checks a password: the hot read stays
+            // free of the watch.
+            .route(
+                web::delete()
+                    .to(users::me::delete)
+                    .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
+            ),
         )
         .service(
             resource("/users/me/password", "POST")
@@ -69,12 +75,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/users/me/mfa/totp", "POST, DELETE")
                 .post(users::mfa::start)
-                .delete(users::mfa::disable),
+                .delete(users::mfa::disable)
+                .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
         )
         .service(resource("/users/me/mfa/totp/confirm", "POST").post(users::mfa::confirm))
         .service(
             resource("/users/me/mfa/recovery-codes", "POST")
-                .post(users::mfa::regenerate_recovery_codes),
+                .post(users::mfa::regenerate_recovery_codes)
+                .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
         )
         .service(
             get(

@@ -98,31 +98,70 @@ async fn metrics_text(app: &TestApp) -> String {
         .expect("text")
 }
 
-/// Clients that gave up on their log-in while it waited for a hashing
-/// thread cost no hashing. actix-web would run their handlers to the end,
-/// so without `stop_when_client_leaves` each would still be hashed, ahead
-/// of every client that is still waiting.
-async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
+/// A request that checks a password: its method, path, JSON body and
+/// whether it carries the caller's access token.
+struct PasswordRequest {
+    method: &'static str,
+    path: &'static str,
+    body: &'static str,
+    bearer: bool,
+}
+
+const WRONG_LOG_IN: PasswordRequest = PasswordRequest {
+    method: "POST",
+    path: "/auth/login",
+    body: r#"{"email":"left@example.com","password":"wrong password here"}"#,
+    bearer: false,
+};
+
+const WRONG_DELETION: PasswordRequest = PasswordRequest {
+    method: "DELETE",
+    path: "/users/me",
+    body: r#"{"password":"wrong password here"}"#,
+    bearer: true,
+};
+
+const WRONG_ENROLMENT: PasswordRequest = PasswordRequest {
+    method: "POST",
+    path: "/users/me/mfa/totp",
+    body: r#"{"password":"wrong password here"}"#,
+    bearer: true,
+};
+
+/// Clients that gave up on a request while it waited for a hashing thread
+/// cost no hashing. actix-web would run their handlers to the end, so
+/// without `stop_when_client_leaves` each would still be hashed, ahead of
+/// every client that is still waiting.
+async fn clients_that_left_are_not_hashed(backend: Backend, sent: &PasswordRequest) {
     use tokio::io::AsyncWriteExt as _;
 
     const CLIENTS: usize = 24;
     let Some(app) = TestApp::spawn_with(backend, |settings| {
         settings.hashing.max_concurrent = 1;
         settings.rate_limit.login_max_failures = 1000;
+        settings.rate_limit.account_max_failures = 1000;
         settings.rate_limit.ip_per_minute = 0;
     })
     .await
     else {
         return;
     };
-    app.signed_up("left@example.com").await;
+    let account = app.signed_up("left@example.com").await;
+    let authorization = if sent.bearer {
+        let token = account["access_token"].as_str().expect("access token");
+        format!("Authorization: Bearer {token}\r\n")
+    } else {
+        String::new()
+    };
 
     let address = app.url("").trim_start_matches("http://").to_owned();
-    let body = r#"{"email":"left@example.com","password":"wrong password here"}"#;
     let request = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
+        "{} {} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         {authorization}Content-Length: {}\r\n\r\n{}",
+        sent.method,
+        sent.path,
+        sent.body.len(),
+        sent.body
     );
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
@@ -132,8 +171,8 @@ async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
         client.write_all(request.as_bytes()).await.expect("send");
         clients.push(client);
     }
-    // Once most log-ins wait for the one hashing thread, every client gives
-    // up.
+    // Once most requests wait for the one hashing thread, every client
+    // gives up.
     let (waiting, hashed_before) = loop {
         let text = metrics_text(&app).await;
         let waiting = metric(&text, "password_hashing_queue_depth");
@@ -146,10 +185,13 @@ async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
 
     // Wait until the server has finished with every one of them (each
     // request is counted once it is answered).
-    let login_route = r#"http_requests_total{method="POST",route="/auth/login""#;
+    let route = format!(
+        r#"http_requests_total{{method="{}",route="{}""#,
+        sent.method, sent.path
+    );
     let text = loop {
         let text = metrics_text(&app).await;
-        if metric(&text, login_route) == CLIENTS as u64
+        if metric(&text, &route) == CLIENTS as u64
             && metric(&text, "password_hashing_queue_depth") == 0
         {
             break text;
@@ -161,15 +203,12 @@ async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
     let hashed_after = metric(&text, "password_hashes_finished_total") - hashed_before;
     assert!(
         hashed_after <= 3,
-        "{hashed_after} log-ins were hashed after their clients left \
+        "{hashed_after} requests were hashed after their clients left \
          ({waiting} were waiting):\n{text}"
     );
     let abandoned = metric(&text, "password_hashes_abandoned_total");
     assert!(abandoned + 3 >= waiting, "{abandoned} abandoned:\n{text}");
-    let dropped = metric(
-        &text,
-        r#"http_requests_total{method="POST",route="/auth/login",status="499"}"#,
-    );
+    let dropped = metric(&text, &format!(r#"{route},status="499"}}"#));
     assert!(dropped >= abandoned, "{dropped} dropped:\n{text}");
 
     // A client that stays is served as ever.
@@ -178,10 +217,30 @@ async fn log_ins_whose_clients_left_are_not_hashed(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_ins_whose_clients_left_are_not_hashed_sqlite() {
-    log_ins_whose_clients_left_are_not_hashed(Backend::Sqlite).await;
+    clients_that_left_are_not_hashed(Backend::Sqlite, &WRONG_LOG_IN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_ins_whose_clients_left_are_not_hashed_postgres() {
-    log_ins_whose_clients_left_are_not_hashed(Backend::Postgres).await;
+    clients_that_left_are_not_hashed(Backend::Postgres, &WRONG_LOG_IN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_whose_clients_left_are_not_hashed_sqlite() {
+    clients_that_left_are_not_hashed(Backend::Sqlite, &WRONG_DELETION).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_whose_clients_left_are_not_hashed_postgres() {
+    clients_that_left_are_not_hashed(Backend::Postgres, &WRONG_DELETION).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_enrolments_whose_clients_left_are_not_hashed_sqlite() {
+    clients_that_left_are_not_hashed(Backend::Sqlite, &WRONG_ENROLMENT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_enrolments_whose_clients_left_are_not_hashed_postgres() {
+    clients_that_left_are_not_hashed(Backend::Postgres, &WRONG_ENROLMENT).await;
 }
