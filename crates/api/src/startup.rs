@@ -424,17 +424,14 @@ impl Services {
         ));
         let account = Arc::new(AccountService::new(AccountPorts {
             users: users.clone(),
-            sessions: sessions.clone(),
             hasher: hasher.clone(),
             guard,
-            action_tokens: action_tokens.clone(),
             clock: clock.clone(),
             audit: auditor.clone(),
         }));
         let recovery = Arc::new(RecoveryService::new(
             RecoveryPorts {
                 users: users.clone(),
-                sessions: sessions.clone(),
                 hasher,
                 tokens: action_tokens,
                 mailer: Arc::new(outbox),

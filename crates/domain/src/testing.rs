@@ -355,7 +355,6 @@ impl Mocks {
     /// `limiter` is given.
     pub(crate) fn account_service(
         self,
-        tokens: MockActionTokenRepository,
         limiter: Option<(MockRateLimiter, LoginLimits)>,
     ) -> AccountService {
         let clock = self.clock();
@@ -364,10 +363,8 @@ impl Mocks {
             limiter.unwrap_or_else(|| (permissive_limiter(), LoginLimits::default()));
         AccountService::new(AccountPorts {
             users: Arc::new(self.users),
-            sessions: Arc::new(self.sessions),
             hasher: hasher.clone(),
             guard: PasswordGuard::new(hasher, Arc::new(limiter), limits, clock.clone()),
-            action_tokens: Arc::new(tokens),
             audit: self.audit.auditor(clock.clone()),
             clock,
         })
@@ -386,7 +383,6 @@ impl Mocks {
         RecoveryService::new(
             RecoveryPorts {
                 users: Arc::new(self.users),
-                sessions: Arc::new(self.sessions),
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(tokens),
                 mailer: Arc::new(mailer),

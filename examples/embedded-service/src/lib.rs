@@ -215,10 +215,8 @@ pub async fn wire_with(ports: Ports, settings: Settings) -> anyhow::Result<Embed
     ));
     let account = Arc::new(AccountService::new(AccountPorts {
         users: ports.users,
-        sessions: ports.sessions,
         hasher: ports.hasher,
         guard,
-        action_tokens: ports.action_tokens,
         clock: ports.clock,
         audit: auditor,
     }));

@@ -473,11 +473,11 @@ async fn a_password_change_stores_its_event_with_the_new_hash() {
     mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, _, event| {
+        .withf(move |id, hash, _, event, _| {
             *id == USER_ID && hash.as_str() == NEW_HASH && event.as_ref() == Some(&expected)
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(Some(0)));
     mocks
         .sessions
         .expect_revoke_all_except()
@@ -485,7 +485,7 @@ async fn a_password_change_stores_its_event_with_the_new_hash() {
     let mut tokens = MockActionTokenRepository::new();
     tokens.expect_invalidate().returning(|_, _, _| Ok(0));
     let audit = mocks.audit.clone();
-    let service = mocks.account_service(tokens, None);
+    let service = mocks.account_service(None);
 
     service
         .change_password(
@@ -523,7 +523,7 @@ async fn a_deletion_stores_its_event_in_the_deletion() {
         .withf(move |id, event| *id == USER_ID && *event == expected)
         .times(1)
         .returning(|_, _| Ok(true));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     service
         .delete_account(
@@ -688,9 +688,9 @@ async fn a_reset_stores_its_event_with_the_new_hash() {
     mocks
         .users
         .expect_update_password_hash()
-        .withf(move |_, _, _, event| event.as_ref() == Some(&expected))
+        .withf(move |_, _, _, event, _| event.as_ref() == Some(&expected))
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(Some(0)));
     mocks.sessions.expect_revoke_all().returning(|_, _| Ok(2));
     let mut tokens = MockActionTokenRepository::new();
     tokens
@@ -734,9 +734,9 @@ async fn an_operator_set_password_is_recorded_without_actor() {
     mocks
         .users
         .expect_update_password_hash()
-        .withf(move |_, _, _, event| event.as_ref() == Some(&expected))
+        .withf(move |_, _, _, event, _| event.as_ref() == Some(&expected))
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(Some(0)));
     mocks.sessions.expect_revoke_all().returning(|_, _| Ok(0));
     let mut tokens = MockActionTokenRepository::new();
     tokens.expect_invalidate().returning(|_, _, _| Ok(0));

@@ -13,8 +13,8 @@ use crate::common::{Clock, IdGenerator};
 use crate::mfa::ChallengeIssuer;
 use crate::session::{AuthMethods, SessionRepository};
 use crate::user::{
-    Email, Password, PasswordHash, PasswordHasher, PasswordVerification, Role, User, UserId,
-    UserRepository,
+    Email, Password, PasswordChange, PasswordHash, PasswordHasher, PasswordVerification, Role,
+    User, UserId, UserRepository,
 };
 
 /// The ports [`AuthService`] works through.
@@ -277,7 +277,13 @@ impl AuthService {
             Ok(hash) => self
                 .ports
                 .users
-                .update_password_hash(user.id, &hash, self.ports.clock.now(), None)
+                .update_password_hash(
+                    user.id,
+                    &hash,
+                    self.ports.clock.now(),
+                    None,
+                    PasswordChange::Rehash,
+                )
                 .await
                 .map(|_| ())
                 .map_err(anyhow::Error::from),

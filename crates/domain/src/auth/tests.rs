@@ -8,7 +8,9 @@ use secrecy::ExposeSecret;
 
 use super::{IssueTokenError, LoginError, SignupError};
 use crate::testing::*;
-use crate::user::{CreateUserError, HashError, PasswordHash, PasswordVerification, Role, User};
+use crate::user::{
+    CreateUserError, HashError, PasswordChange, PasswordHash, PasswordVerification, Role, User,
+};
 
 // ---------------------------------------------------------------- signup
 
@@ -466,9 +468,11 @@ async fn login_upgrades_an_outdated_hash() {
             eq(PasswordHash::new(NEW_HASH.into())),
             eq(now()),
             always(),
+            // The same password: nothing else ends.
+            eq(PasswordChange::Rehash),
         )
         .times(1)
-        .return_once(|_, _, _, _| Ok(true));
+        .return_once(|_, _, _, _, _| Ok(Some(0)));
     mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();
@@ -526,7 +530,7 @@ async fn login_succeeds_when_the_hash_upgrade_cannot_be_stored() {
         .users
         .expect_update_password_hash()
         .times(1)
-        .return_once(|_, _, _, _| Err(unavailable()));
+        .return_once(|_, _, _, _, _| Err(unavailable()));
     mocks.expect_ids(&[SESSION_ID.0, REFRESH_TOKEN_ID.0, TOKEN_ID]);
     mocks.expect_session_opened(USER_ID);
     let service = mocks.service();

@@ -142,16 +142,11 @@ fn is_opaque(key: &str) -> bool {
 
 /// The account service, counting with the same counters.
 fn account_limited(mocks: Mocks, counts: &Counts) -> AccountService {
-    let mut tokens = MockActionTokenRepository::new();
-    tokens.expect_invalidate().returning(|_, _, _| Ok(0));
     let at = mocks.now;
-    mocks.account_service(
-        tokens,
-        Some((
-            counting_limiter(at, TimeDelta::seconds(242), counts),
-            limits(),
-        )),
-    )
+    mocks.account_service(Some((
+        counting_limiter(at, TimeDelta::seconds(242), counts),
+        limits(),
+    )))
 }
 
 fn limited(mocks: Mocks, counts: &Counts) -> AuthService {

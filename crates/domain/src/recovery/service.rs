@@ -10,8 +10,10 @@ use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::retry_after;
 use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
 use crate::mail::{Mailer, OutgoingMail};
-use crate::session::{ClientInfo, SessionRepository};
-use crate::user::{Email, Password, PasswordHasher, PasswordPolicy, User, UserRepository};
+use crate::session::ClientInfo;
+use crate::user::{
+    Email, Password, PasswordChange, PasswordHasher, PasswordPolicy, User, UserRepository,
+};
 
 /// How long an e-mail verification token is valid.
 pub const VERIFY_EMAIL_TTL: TimeDelta = TimeDelta::hours(24);
@@ -63,8 +65,6 @@ impl Default for MailSettings {
 pub struct RecoveryPorts {
     /// User storage.
     pub users: Arc<dyn UserRepository>,
-    /// Session storage: a reset ends every session.
-    pub sessions: Arc<dyn SessionRepository>,
     /// Hashes new passwords.
     pub hasher: Arc<dyn PasswordHasher>,
     /// The mailed tokens.
@@ -274,19 +274,22 @@ impl RecoveryService {
             &Origin::user(user.id, client.clone()),
             AuditDetails::new(),
         );
-        if self
+        // Every session and every other reset link end in the same write.
+        let Some(revoked) = self
             .ports
             .users
-            .update_password_hash(user.id, &hash, now, Some(event.clone()))
+            .update_password_hash(
+                user.id,
+                &hash,
+                now,
+                Some(event.clone()),
+                PasswordChange::NewPassword { keep: None },
+            )
             .await?
-        {
-            audit::emit(&event);
-        }
-        self.ports
-            .tokens
-            .invalidate(user.id, TokenPurpose::ResetPassword, now)
-            .await?;
-        let revoked = self.ports.sessions.revoke_all(user.id, now).await?;
+        else {
+            return Ok(());
+        };
+        audit::emit(&event);
         tracing::info!(revoked, "password reset; every session revoked");
         Ok(())
     }
@@ -320,20 +323,21 @@ impl RecoveryService {
             &Origin::operator(),
             AuditDetails::new().with("by", "operator"),
         );
-        if !self
+        let Some(revoked) = self
             .ports
             .users
-            .update_password_hash(user.id, &hash, now, Some(event.clone()))
+            .update_password_hash(
+                user.id,
+                &hash,
+                now,
+                Some(event.clone()),
+                PasswordChange::NewPassword { keep: None },
+            )
             .await?
-        {
+        else {
             return Err(RecoveryError::UnknownUser);
-        }
+        };
         audit::emit(&event);
-        self.ports
-            .tokens
-            .invalidate(user.id, TokenPurpose::ResetPassword, now)
-            .await?;
-        let revoked = self.ports.sessions.revoke_all(user.id, now).await?;
         tracing::info!(
             revoked,
             "password set by an operator; every session revoked"

@@ -10,7 +10,7 @@ use super::tests::*;
 use super::{MAIL_WINDOW, RESET_PASSWORD_TTL, RecoveryError, TokenPurpose};
 use crate::common::TokenHash;
 use crate::testing::*;
-use crate::user::{HashError, PasswordError, PasswordHash, PasswordPolicy};
+use crate::user::{HashError, PasswordChange, PasswordError, PasswordHash, PasswordPolicy};
 
 // --------------------------------------------------------- forgot_password
 
@@ -239,25 +239,19 @@ async fn reset_password_sets_the_new_hash_and_revokes_every_session() {
     m.mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at, _| {
-            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
+        .withf(move |id, hash, updated_at, _, change| {
+            // Every session and every other reset link end in the same
+            // write as the new hash.
+            *id == USER_ID
+                && hash.as_str() == NEW_HASH
+                && *updated_at == at
+                && *change == PasswordChange::NewPassword { keep: None }
         })
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _, _| Ok(true));
-    m.tokens
-        .expect_invalidate()
-        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(1));
-    m.mocks
-        .sessions
-        .expect_revoke_all()
-        .with(eq(USER_ID), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _| Ok(2));
+        .return_once(|_, _, _, _, _| Ok(Some(2)));
+    m.tokens.expect_invalidate().never();
+    m.mocks.sessions.expect_revoke_all().never();
     m.mocks.sessions.expect_revoke_all_except().never();
     let service = m.service();
 
@@ -520,22 +514,16 @@ async fn an_operator_sets_a_password_and_ends_every_session_and_link() {
     m.mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at, _| {
-            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
+        .withf(move |id, hash, updated_at, _, change| {
+            *id == USER_ID
+                && hash.as_str() == NEW_HASH
+                && *updated_at == at
+                && *change == PasswordChange::NewPassword { keep: None }
         })
         .times(1)
-        .return_once(|_, _, _, _| Ok(true));
-    m.tokens
-        .expect_invalidate()
-        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
-        .times(1)
-        .return_once(|_, _, _| Ok(0));
-    m.mocks
-        .sessions
-        .expect_revoke_all()
-        .with(eq(USER_ID), eq(at))
-        .times(1)
-        .return_once(|_, _| Ok(2));
+        .return_once(|_, _, _, _, _| Ok(Some(2)));
+    m.tokens.expect_invalidate().never();
+    m.mocks.sessions.expect_revoke_all().never();
     let service = m.service();
     let password = crate::user::Password::parse(
         SecretString::from(NEW_PASSWORD),

@@ -5,14 +5,13 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use super::{
-    AccessChanges, AccessUpdate, DisplayName, Password, PasswordHasher, PasswordVerification, Role,
-    User, UserRepository,
+    AccessChanges, AccessUpdate, DisplayName, Password, PasswordChange, PasswordHasher,
+    PasswordVerification, Role, User, UserRepository,
 };
 use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::auth::{CheckRefused, PasswordGuard};
 use crate::common::Clock;
-use crate::recovery::{ActionTokenRepository, TokenPurpose};
-use crate::session::{ClientInfo, SessionId, SessionRepository};
+use crate::session::{ClientInfo, SessionId};
 
 /// Why a change to the caller's own account failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,14 +59,10 @@ impl From<CheckRefused> for AccountError {
 pub struct AccountPorts {
     /// User storage.
     pub users: Arc<dyn UserRepository>,
-    /// Session storage: a password change ends the other sessions.
-    pub sessions: Arc<dyn SessionRepository>,
     /// Hashes new passwords.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Checks confirming passwords within the log-in limits.
     pub guard: PasswordGuard,
-    /// Mailed links: a password change kills outstanding reset links.
-    pub action_tokens: Arc<dyn ActionTokenRepository>,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// The audit trail: password changes and deletions.
@@ -114,7 +109,7 @@ impl AccountService {
     /// Changes the caller's password after checking the current one,
     /// revokes every other session of the user (the caller's stays) and
     /// every outstanding password-reset link. Recorded as
-    /// `password_changed`, with the new hash.
+    /// `password_changed`; all of it is one write.
     ///
     /// # Errors
     /// [`AccountError::WrongPassword`] when `current` does not match;
@@ -139,24 +134,22 @@ impl AccountService {
             &Origin::user(user.id, client.clone()),
             AuditDetails::new(),
         );
-        if !self
+        // The other sessions and the reset links end in the same write.
+        let Some(revoked) = self
             .ports
             .users
-            .update_password_hash(user.id, &hash, now, Some(event.clone()))
+            .update_password_hash(
+                user.id,
+                &hash,
+                now,
+                Some(event.clone()),
+                PasswordChange::NewPassword { keep: Some(keep) },
+            )
             .await?
-        {
+        else {
             return Err(AccountError::NotFound);
-        }
+        };
         audit::emit(&event);
-        let revoked = self
-            .ports
-            .sessions
-            .revoke_all_except(user.id, keep, now)
-            .await?;
-        self.ports
-            .action_tokens
-            .invalidate(user.id, TokenPurpose::ResetPassword, now)
-            .await?;
         tracing::info!(revoked, "password changed; other sessions revoked");
         Ok(())
     }

@@ -23,7 +23,9 @@ pub use password::{
     MAX_PASSWORD_LENGTH, Password, PasswordError, PasswordHash, PasswordPolicy,
     PasswordVerification,
 };
-pub use ports::{AccessUpdate, CreateUserError, HashError, PasswordHasher, UserRepository};
+pub use ports::{
+    AccessUpdate, CreateUserError, HashError, PasswordChange, PasswordHasher, UserRepository,
+};
 
 #[cfg(any(test, feature = "mocks"))]
 pub use ports::{MockPasswordHasher, MockUserRepository};

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::audit::AuditEvent;
 use crate::common::{Page, PageRequest, StorageError};
+use crate::session::SessionId;
 
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +18,21 @@ pub enum CreateUserError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// What a new password hash ends along with the old one
+/// ([`UserRepository::update_password_hash`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordChange {
+    /// Nothing: the same password, hashed again with the current parameters.
+    Rehash,
+    /// A new password: every session of the user but `keep` (the caller's,
+    /// when the user changed it themselves) is revoked, and every
+    /// outstanding password-reset link is used up.
+    NewPassword {
+        /// The session that stays.
+        keep: Option<SessionId>,
+    },
 }
 
 /// Where users are kept.
@@ -43,16 +59,21 @@ pub trait UserRepository: Send + Sync {
     /// The user with this (normalised) e-mail address, if any.
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StorageError>;
 
-    /// Replaces a user's password hash, and stores `audit` with it (none
-    /// for a transparent upgrade of the hash's parameters). Returns `false`,
-    /// storing nothing, when the user is gone.
+    /// Replaces a user's password hash, stores `audit` with it (none for
+    /// a transparent upgrade of the hash's parameters) and, for a new
+    /// password, revokes the user's sessions and uses up their outstanding
+    /// reset links, all in one transaction: a new password never takes
+    /// effect while the sessions it should end stay live. Returns how many
+    /// sessions were revoked, or `None`, storing nothing, when the user is
+    /// gone.
     async fn update_password_hash(
         &self,
         id: UserId,
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
         audit: Option<AuditEvent>,
-    ) -> Result<bool, StorageError>;
+        change: PasswordChange,
+    ) -> Result<Option<u64>, StorageError>;
 
     /// A page of users, newest first, optionally only those whose address
     /// starts with `email_prefix` (already normalised to lower case).

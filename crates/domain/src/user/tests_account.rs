@@ -11,11 +11,11 @@ use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::AccountError;
-use crate::recovery::TokenPurpose;
 use crate::session::SessionId;
 use crate::testing::*;
 use crate::user::{
-    DisplayName, HashError, Password, PasswordHash, PasswordPolicy, PasswordVerification,
+    DisplayName, HashError, Password, PasswordChange, PasswordHash, PasswordPolicy,
+    PasswordVerification,
 };
 
 const NEW_PASSWORD: &str = "a fresh and unusual passphrase";
@@ -57,7 +57,7 @@ async fn update_profile_sets_the_display_name() {
         .with(eq(USER_ID), eq(Some(name.clone())), eq(at))
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let updated = service
         .update_profile(user(USER_ID, true), Some(name.clone()))
@@ -81,7 +81,7 @@ async fn update_profile_clears_the_display_name() {
         .with(eq(USER_ID), eq(None), eq(at))
         .times(1)
         .return_once(|_, _, _| Ok(true));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let updated = service
         .update_profile(user(USER_ID, true), None)
@@ -100,7 +100,7 @@ async fn update_profile_of_a_vanished_user_is_not_found() {
         .expect_update_display_name()
         .times(1)
         .return_once(|_, _, _| Ok(false));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .update_profile(user(USER_ID, true), None)
@@ -118,7 +118,7 @@ async fn update_profile_when_storage_is_unavailable_is_unavailable() {
         .expect_update_display_name()
         .times(1)
         .return_once(|_, _, _| Err(unavailable()));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .update_profile(user(USER_ID, true), None)
@@ -135,7 +135,7 @@ async fn change_password_with_a_wrong_current_password_changes_nothing() {
     let mut mocks = Mocks::new();
     mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
     mocks.expect_no_writes();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .change_password(
@@ -176,28 +176,23 @@ async fn change_password_stores_the_new_hash_and_revokes_the_other_sessions() {
     mocks
         .users
         .expect_update_password_hash()
-        .withf(move |id, hash, updated_at, _| {
-            *id == USER_ID && hash.as_str() == NEW_HASH && *updated_at == at
+        .withf(move |id, hash, updated_at, _, change| {
+            // The other sessions and the reset links end in the same write.
+            *id == USER_ID
+                && hash.as_str() == NEW_HASH
+                && *updated_at == at
+                && *change
+                    == PasswordChange::NewPassword {
+                        keep: Some(SESSION_ID),
+                    }
         })
         .times(1)
         .in_sequence(&mut sequence)
-        .return_once(|_, _, _, _| Ok(true));
-    mocks
-        .sessions
-        .expect_revoke_all_except()
-        .with(eq(USER_ID), eq(SESSION_ID), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(3));
+        .return_once(|_, _, _, _, _| Ok(Some(3)));
+    // Nothing is revoked on its own, after the new password is stored.
+    mocks.sessions.expect_revoke_all_except().never();
     mocks.sessions.expect_revoke_all().never();
-    let mut links = MockActionTokenRepository::new();
-    links
-        .expect_invalidate()
-        .with(eq(USER_ID), eq(TokenPurpose::ResetPassword), eq(at))
-        .times(1)
-        .in_sequence(&mut sequence)
-        .return_once(|_, _, _| Ok(2));
-    let service = mocks.account_service(links, None);
+    let service = mocks.account_service(None);
 
     service
         .change_password(
@@ -224,9 +219,9 @@ async fn change_password_of_a_vanished_user_is_not_found_and_revokes_nothing() {
         .users
         .expect_update_password_hash()
         .times(1)
-        .return_once(|_, _, _, _| Ok(false));
+        .return_once(|_, _, _, _, _| Ok(None));
     mocks.sessions.expect_revoke_all_except().never();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .change_password(
@@ -253,7 +248,7 @@ async fn change_password_when_hashing_is_busy_is_unavailable_and_stores_nothing(
         .return_once(|_| Err(HashError::Busy));
     mocks.users.expect_update_password_hash().never();
     mocks.sessions.expect_revoke_all_except().never();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .change_password(
@@ -276,7 +271,7 @@ async fn delete_account_with_a_wrong_password_deletes_nothing() {
     let mut mocks = Mocks::new();
     mocks.expect_verify(WRONG_PASSWORD, STORED_HASH, PasswordVerification::Mismatch);
     mocks.expect_no_writes();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .delete_account(
@@ -313,7 +308,7 @@ async fn delete_account_with_the_right_password_deletes_the_user() {
     // An outdated hash is not upgraded on an account about to go.
     mocks.hasher.expect_hash().never();
     mocks.users.expect_update_password_hash().never();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     service
         .delete_account(
@@ -335,7 +330,7 @@ async fn delete_account_of_a_vanished_user_is_not_found() {
         .with(eq(USER_ID), always())
         .times(1)
         .return_once(|_, _| Ok(false));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .delete_account(
@@ -358,7 +353,7 @@ async fn delete_account_when_hashing_fails_is_unexpected_and_deletes_nothing() {
         .times(1)
         .return_once(|_, _| Err(HashError::Unexpected(anyhow::anyhow!("malformed hash"))));
     mocks.users.expect_delete().never();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .delete_account(
@@ -398,7 +393,7 @@ async fn the_last_active_admin_cannot_delete_their_account() {
         .times(1)
         .return_once(|_, _, _, _| Ok(crate::user::AccessUpdate::LastAdmin));
     mocks.users.expect_delete().never();
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     let error = service
         .delete_account(&admin(), &client(), &SecretString::from(PASSWORD))
@@ -431,7 +426,7 @@ async fn an_admin_with_a_peer_can_delete_their_account() {
         .times(1)
         .in_sequence(&mut sequence)
         .return_once(|_, _| Ok(true));
-    let service = mocks.account_service(MockActionTokenRepository::new(), None);
+    let service = mocks.account_service(None);
 
     service
         .delete_account(&admin(), &client(), &SecretString::from(PASSWORD))

@@ -28,7 +28,7 @@ impl SeaOrmActionTokenRepository {
 }
 
 /// Marks the user's unused tokens for `purpose` used at `now`.
-async fn invalidate(
+pub(super) async fn invalidate(
     db: &impl ConnectionTrait,
     user: UserId,
     purpose: TokenPurpose,

@@ -2,9 +2,10 @@ use anyhow::anyhow;
 use async_trait::async_trait;
 use auth_domain::audit::AuditEvent;
 use auth_domain::common::{Cursor, Page, PageRequest, StorageError};
+use auth_domain::recovery::TokenPurpose;
 use auth_domain::user::{
-    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
-    UserId, UserRepository,
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordChange, PasswordHash,
+    Role, User, UserId, UserRepository,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
@@ -14,8 +15,9 @@ use sea_orm::{
     QuerySelect as _, TransactionTrait as _,
 };
 
+use super::action_token_repository::invalidate as invalidate_links;
 use super::audit_log::{event_insert, insert_event};
-use super::entities::user;
+use super::entities::{session, user};
 use super::error::{is_unique_violation, storage_error};
 use super::one_statement;
 
@@ -116,7 +118,8 @@ impl UserRepository for SeaOrmUserRepository {
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
         audit: Option<AuditEvent>,
-    ) -> Result<bool, StorageError> {
+        change: PasswordChange,
+    ) -> Result<Option<u64>, StorageError> {
         let txn = self.db.begin().await.map_err(storage_error)?;
         let result = user::Entity::update_many()
             .col_expr(user::Column::PasswordHash, Expr::value(hash.as_str()))
@@ -125,7 +128,30 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(storage_error)?;
-        record_if_changed(txn, result.rows_affected == 1, audit.as_ref()).await
+        let changed = result.rows_affected == 1;
+        let mut revoked = 0;
+        if let (true, PasswordChange::NewPassword { keep }) = (changed, change) {
+            // In the same transaction: a new password never commits while
+            // the sessions and reset links it ends stay live.
+            let mut sessions = session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(updated_at))
+                .filter(session::Column::UserId.eq(id.0))
+                .filter(session::Column::RevokedAt.is_null());
+            if let Some(keep) = keep {
+                sessions = sessions.filter(session::Column::Id.ne(keep.0));
+            }
+            revoked = sessions
+                .exec(&txn)
+                .await
+                .map_err(storage_error)?
+                .rows_affected;
+            invalidate_links(&txn, id, TokenPurpose::ResetPassword, updated_at)
+                .await
+                .map_err(storage_error)?;
+        }
+        Ok(record_if_changed(txn, changed, audit.as_ref())
+            .await?
+            .then_some(revoked))
     }
 
     async fn list(

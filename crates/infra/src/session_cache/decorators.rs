@@ -11,8 +11,8 @@ use auth_domain::session::{
     RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId, SessionRepository,
 };
 use auth_domain::user::{
-    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, User, UserId,
-    UserRepository,
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordChange, PasswordHash,
+    User, UserId, UserRepository,
 };
 use chrono::{DateTime, Utc};
 
@@ -181,10 +181,11 @@ impl<R: UserRepository> UserRepository for CachedUsers<R> {
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
         audit: Option<AuditEvent>,
-    ) -> Result<bool, StorageError> {
+        change: PasswordChange,
+    ) -> Result<Option<u64>, StorageError> {
         let result = self
             .inner
-            .update_password_hash(id, hash, updated_at, audit)
+            .update_password_hash(id, hash, updated_at, audit, change)
             .await;
         self.changed(id, result).await
     }

@@ -6,7 +6,7 @@ use auth_domain::audit::{
 };
 use auth_domain::common::{Cursor, PageRequest};
 use auth_domain::user::{
-    AccessChanges, AccessUpdate, CreateUserError, Role, UserId, UserRepository as _,
+    AccessChanges, AccessUpdate, CreateUserError, PasswordChange, Role, UserId, UserRepository as _,
 };
 use auth_infra::db_test;
 use auth_infra::sea_orm::{SeaOrmAuditLog, SeaOrmUserRepository};
@@ -84,17 +84,26 @@ db_test!(changes_store_their_events_in_their_transaction, |db| {
                 ada.id,
                 &ada.password_hash,
                 fixtures::now(),
-                Some(changed.clone())
+                Some(changed.clone()),
+                PasswordChange::NewPassword { keep: None },
             )
             .await
             .expect("change")
+            .is_some()
     );
     // A hash upgrade records nothing.
     assert!(
         users
-            .update_password_hash(ada.id, &ada.password_hash, fixtures::now(), None)
+            .update_password_hash(
+                ada.id,
+                &ada.password_hash,
+                fixtures::now(),
+                None,
+                PasswordChange::Rehash,
+            )
             .await
             .expect("upgrade")
+            .is_some()
     );
     let updated = event(
         AuditEventType::AccountUpdated,
@@ -157,15 +166,17 @@ db_test!(a_failing_change_leaves_no_event, |db| {
     ));
     let nobody = UserId(Uuid::now_v7());
     assert!(
-        !users
+        users
             .update_password_hash(
                 nobody,
                 &ada.password_hash,
                 fixtures::now(),
-                Some(fixtures::event())
+                Some(fixtures::event()),
+                PasswordChange::NewPassword { keep: None },
             )
             .await
             .expect("no row")
+            .is_none()
     );
     assert!(
         !users

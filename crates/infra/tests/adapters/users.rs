@@ -4,14 +4,16 @@ use std::sync::Arc;
 
 use auth_domain::common::{Cursor, PageRequest};
 use auth_domain::project::ProjectRepository as _;
-use auth_domain::recovery::{ActionTokenRepository as _, TokenPurpose};
-use auth_domain::session::SessionRepository as _;
+use auth_domain::recovery::{ActionToken, ActionTokenRepository as _, TokenPurpose};
+use auth_domain::session::{SessionId, SessionRepository as _};
 use auth_domain::user::{
-    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
-    UserId, UserRepository as _,
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordChange, PasswordHash,
+    Role, User, UserId, UserRepository as _,
 };
 use auth_infra::db_test;
-use auth_infra::sea_orm::entities::{action_token, project, refresh_token, session, user};
+use auth_infra::sea_orm::entities::{
+    action_token, audit_event, project, refresh_token, session, user,
+};
 use auth_infra::sea_orm::{
     SeaOrmActionTokenRepository, SeaOrmProjectRepository, SeaOrmSessionRepository,
     SeaOrmUserRepository,
@@ -134,10 +136,16 @@ db_test!(updating_the_password_hash, |db| {
     let new_hash = PasswordHash::new(format!("{}-rehashed", fixtures::PHC));
     let updated_at = fixtures::now() + Duration::microseconds(7_654_321);
     let updated = repo
-        .update_password_hash(stored.id, &new_hash, updated_at, None)
+        .update_password_hash(
+            stored.id,
+            &new_hash,
+            updated_at,
+            None,
+            PasswordChange::Rehash,
+        )
         .await
         .expect("update");
-    assert!(updated);
+    assert_eq!(updated, Some(0));
 
     let read = repo
         .find_by_id(stored.id)
@@ -159,11 +167,219 @@ db_test!(updating_the_password_hash, |db| {
     );
 
     let unknown = repo
-        .update_password_hash(UserId(Uuid::now_v7()), &new_hash, updated_at, None)
+        .update_password_hash(
+            UserId(Uuid::now_v7()),
+            &new_hash,
+            updated_at,
+            None,
+            PasswordChange::NewPassword { keep: None },
+        )
         .await
         .expect("update of an unknown user");
-    assert!(!unknown);
+    assert_eq!(unknown, None);
 });
+
+/// Ada with three sessions, a reset link and an e-mail verification link,
+/// and Grace with a session and a reset link of her own.
+struct Accounts {
+    users: SeaOrmUserRepository,
+    sessions: SeaOrmSessionRepository,
+    links: SeaOrmActionTokenRepository,
+    ada: User,
+    ada_sessions: Vec<SessionId>,
+    ada_reset: ActionToken,
+    ada_verify: ActionToken,
+    grace: User,
+    grace_reset: ActionToken,
+}
+
+async fn accounts(db: &sea_orm::DatabaseConnection) -> Accounts {
+    let users = SeaOrmUserRepository::new(db.clone());
+    let sessions = SeaOrmSessionRepository::new(db.clone());
+    let links = SeaOrmActionTokenRepository::new(db.clone());
+    let ada = fixtures::user("ada@example.com");
+    let grace = fixtures::plain_user("grace@example.com");
+    let mut ada_sessions = Vec::new();
+    for (user, count) in [(&ada, 3), (&grace, 1)] {
+        users
+            .insert(user, &fixtures::event())
+            .await
+            .expect("insert");
+        for _ in 0..count {
+            let session = fixtures::session(user.id);
+            sessions
+                .insert(&session, &fixtures::refresh_token(&session), None)
+                .await
+                .expect("insert a session");
+            if user.id == ada.id {
+                ada_sessions.push(session.id);
+            }
+        }
+    }
+    let ada_reset = fixtures::action_token(ada.id, TokenPurpose::ResetPassword);
+    let ada_verify = fixtures::action_token(ada.id, TokenPurpose::VerifyEmail);
+    let grace_reset = fixtures::action_token(grace.id, TokenPurpose::ResetPassword);
+    for link in [&ada_reset, &ada_verify, &grace_reset] {
+        links.insert(link).await.expect("insert a link");
+    }
+    Accounts {
+        users,
+        sessions,
+        links,
+        ada,
+        ada_sessions,
+        ada_reset,
+        ada_verify,
+        grace,
+        grace_reset,
+    }
+}
+
+impl Accounts {
+    async fn live_sessions(&self, user: UserId) -> Vec<SessionId> {
+        let mut live: Vec<_> = self
+            .sessions
+            .list_live(user, fixtures::now())
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|session| session.id)
+            .collect();
+        live.sort_by_key(|id| id.0);
+        live
+    }
+
+    async fn link_valid(&self, link: &ActionToken) -> bool {
+        self.links
+            .find_valid(&link.hash, link.purpose, fixtures::now())
+            .await
+            .expect("find a link")
+            .is_some()
+    }
+
+    async fn hash_of(&self, user: UserId) -> String {
+        self.users
+            .find_by_id(user)
+            .await
+            .expect("find")
+            .expect("the user is there")
+            .password_hash
+            .as_str()
+            .to_owned()
+    }
+}
+
+db_test!(
+    a_new_password_ends_sessions_and_reset_links_in_its_own_write,
+    |db| {
+        let a = accounts(&db.db).await;
+        let new_hash = PasswordHash::new(format!("{}-new", fixtures::PHC));
+        let at = fixtures::now();
+        let kept = a.ada_sessions[1];
+
+        // The user's own change: every other session and every reset link end.
+        let revoked = a
+            .users
+            .update_password_hash(
+                a.ada.id,
+                &new_hash,
+                at,
+                Some(fixtures::event()),
+                PasswordChange::NewPassword { keep: Some(kept) },
+            )
+            .await
+            .expect("change");
+        assert_eq!(revoked, Some(2));
+        assert_eq!(a.hash_of(a.ada.id).await, new_hash.as_str());
+        assert_eq!(a.live_sessions(a.ada.id).await, vec![kept]);
+        assert!(!a.link_valid(&a.ada_reset).await);
+        // Other kinds of links and other users are untouched.
+        assert!(a.link_valid(&a.ada_verify).await);
+        assert_eq!(a.live_sessions(a.grace.id).await.len(), 1);
+        assert!(a.link_valid(&a.grace_reset).await);
+
+        // A hash upgrade ends nothing.
+        assert_eq!(
+            a.users
+                .update_password_hash(a.ada.id, &new_hash, at, None, PasswordChange::Rehash)
+                .await
+                .expect("upgrade"),
+            Some(0)
+        );
+        assert_eq!(a.live_sessions(a.ada.id).await, vec![kept]);
+
+        // A reset or an operator's new password: every session ends.
+        assert_eq!(
+            a.users
+                .update_password_hash(
+                    a.ada.id,
+                    &new_hash,
+                    at,
+                    Some(fixtures::event()),
+                    PasswordChange::NewPassword { keep: None },
+                )
+                .await
+                .expect("reset"),
+            Some(1)
+        );
+        assert!(a.live_sessions(a.ada.id).await.is_empty());
+        assert_eq!(a.live_sessions(a.grace.id).await.len(), 1);
+    }
+);
+
+db_test!(
+    a_new_password_is_not_stored_when_its_sessions_cannot_be_ended,
+    |db| {
+        use sea_orm::ConnectionTrait as _;
+
+        let a = accounts(&db.db).await;
+        let old_hash = a.hash_of(a.ada.id).await;
+        let events_before = audit_event::Entity::find()
+            .count(&db.db)
+            .await
+            .expect("count events");
+        // Any change to a session now fails, as a lost connection or a full
+        // disk would fail it in the middle of the write.
+        let freeze = match db.db.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => {
+                "CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'sessions are frozen'); END"
+            }
+            _ => {
+                "CREATE FUNCTION sessions_frozen() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'sessions are frozen'; END $$; \
+             CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
+             FOR EACH ROW EXECUTE FUNCTION sessions_frozen()"
+            }
+        };
+        db.db.execute_unprepared(freeze).await.expect("freeze");
+
+        let result = a
+            .users
+            .update_password_hash(
+                a.ada.id,
+                &PasswordHash::new(format!("{}-new", fixtures::PHC)),
+                fixtures::now(),
+                Some(fixtures::event()),
+                PasswordChange::NewPassword { keep: None },
+            )
+            .await;
+
+        assert!(result.is_err(), "{result:?}");
+        // Nothing of the change stayed: the old password still works, its
+        // sessions and reset link are live, and no event claims otherwise.
+        assert_eq!(a.hash_of(a.ada.id).await, old_hash);
+        assert_eq!(a.live_sessions(a.ada.id).await.len(), 3);
+        assert!(a.link_valid(&a.ada_reset).await);
+        assert_eq!(
+            audit_event::Entity::find()
+                .count(&db.db)
+                .await
+                .expect("count events"),
+            events_before
+        );
+    }
+);
 
 /// Every page of users matching `prefix`, `limit` at a time.
 async fn list_all(repo: &SeaOrmUserRepository, limit: u64, prefix: Option<&str>) -> Vec<Vec<User>> {

@@ -13,8 +13,8 @@ use auth_domain::session::{
     RefreshToken, RefreshTokenDraft, RefreshTokenId, Session, SessionId, SessionRepository,
 };
 use auth_domain::user::{
-    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordHash, Role, User,
-    UserId, UserRepository,
+    AccessChanges, AccessUpdate, CreateUserError, DisplayName, Email, PasswordChange, PasswordHash,
+    Role, User, UserId, UserRepository,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -271,15 +271,26 @@ impl UserRepository for InMemoryStore {
         hash: &PasswordHash,
         updated_at: DateTime<Utc>,
         audit: Option<AuditEvent>,
-    ) -> Result<bool, StorageError> {
+        change: PasswordChange,
+    ) -> Result<Option<u64>, StorageError> {
         let mut tables = self.lock()?;
         let changed = tables.update_user(id, updated_at, |user| {
             user.password_hash = hash.clone();
         });
-        if changed {
-            tables.audit_events.extend(audit);
+        if !changed {
+            return Ok(None);
         }
-        Ok(changed)
+        // Under the same lock: the sessions and reset links a new password
+        // ends go with it.
+        let revoked = match change {
+            PasswordChange::Rehash => 0,
+            PasswordChange::NewPassword { keep } => {
+                tables.invalidate(id, TokenPurpose::ResetPassword, updated_at);
+                tables.revoke_where(id, updated_at, |s| Some(s.id) != keep)
+            }
+        };
+        tables.audit_events.extend(audit);
+        Ok(Some(revoked))
     }
 
     async fn list(
