@@ -454,7 +454,7 @@ impl Services {
             clock.clone(),
             Arc::new(UuidV7Generator),
         ));
-        let admin = Arc::new(AdminService::new(users, sessions, clock.clone(), auditor));
+        let admin = Arc::new(AdminService::new(users, clock.clone(), auditor));
         let audit = Arc::new(AuditService::new(
             audit_log,
             clock.clone(),

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use super::{AccessUpdate, Email, Role, User, UserId, UserRepository};
 use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
 use crate::common::{Clock, Page, PageRequest, StorageError};
-use crate::session::SessionRepository;
 
 /// Why an administrative operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +43,6 @@ pub struct AccessChanges {
 #[allow(missing_debug_implementations)]
 pub struct AdminService {
     users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
     audit: Auditor,
 }
@@ -52,15 +50,9 @@ pub struct AdminService {
 impl AdminService {
     /// A service on the given ports, recording changes with `audit`.
     #[must_use]
-    pub fn new(
-        users: Arc<dyn UserRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        clock: Arc<dyn Clock>,
-        audit: Auditor,
-    ) -> Self {
+    pub fn new(users: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, audit: Auditor) -> Self {
         Self {
             users,
-            sessions,
             clock,
             audit,
         }
@@ -102,7 +94,9 @@ impl AdminService {
     }
 
     /// Enables, disables, promotes or demotes a user. Disabling revokes all
-    /// of the user's sessions, so their live access tokens fail at once.
+    /// of the user's sessions in the same write, so their live access
+    /// tokens fail at once and none comes back if the user is enabled
+    /// again.
     /// Recorded as `account_updated` caused from `origin`, with the fields
     /// changed, in the change's transaction.
     ///
@@ -134,8 +128,8 @@ impl AdminService {
                     audit::emit(&event);
                 }
                 if before.is_active && !after.is_active {
-                    let revoked = self.sessions.revoke_all(id, now).await?;
-                    tracing::info!(revoked, "user disabled; sessions revoked");
+                    // Revoked by the same write (`update_access`).
+                    tracing::info!("user disabled; sessions revoked");
                 }
                 Ok(*after)
             }

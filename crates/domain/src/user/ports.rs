@@ -91,7 +91,9 @@ pub trait UserRepository: Send + Sync {
     /// instances. When written, `audit` is stored in that transaction with
     /// the fields changed added to its details
     /// ([`AuditEvent::with_access_changes`] of the row as locked and as
-    /// written), unless nothing changed: then no event is stored.
+    /// written), unless nothing changed: then no event is stored. Disabling
+    /// an active user revokes every session of theirs in the same
+    /// transaction.
     async fn update_access(
         &self,
         id: UserId,

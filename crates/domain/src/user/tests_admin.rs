@@ -1,5 +1,6 @@
 //! Unit tests of `AdminService`, every port mocked: the last-admin rule, and
-//! disabling an account revoking its sessions.
+//! disabling an account (whose sessions the repository revokes in the same
+//! write: the adapter tests show that).
 //!
 //! A mock method without an expectation panics when called; `.never()`
 //! spells out the calls that must not happen.
@@ -15,8 +16,8 @@ use super::{
     Role, User, UserId,
 };
 use crate::audit::{AuditEventType, Origin};
-use crate::common::{MockClock, Page, PageRequest, StorageError};
-use crate::session::{ClientInfo, MockSessionRepository};
+use crate::common::{MockClock, Page, PageRequest};
+use crate::session::ClientInfo;
 use crate::testing::AuditSink;
 
 const ADMIN_ID: UserId = UserId(Uuid::from_u128(0x0009));
@@ -91,7 +92,6 @@ fn set_role(role: Role) -> AccessChanges {
 
 struct Mocks {
     users: MockUserRepository,
-    sessions: MockSessionRepository,
     /// How many active administrators the store holds, when the change must
     /// keep one (the repository enforces the rule atomically).
     admins: Option<u64>,
@@ -103,7 +103,6 @@ impl Mocks {
     fn new() -> Self {
         Self {
             users: MockUserRepository::new(),
-            sessions: MockSessionRepository::new(),
             admins: None,
             current: None,
             audit: AuditSink::default(),
@@ -118,7 +117,6 @@ impl Mocks {
         };
         AdminService::new(
             Arc::new(self.users),
-            Arc::new(self.sessions),
             Arc::new(clock()),
             self.audit.auditor(Arc::new(clock())),
         )
@@ -183,20 +181,6 @@ impl Mocks {
                 self.users.expect_update_access().never();
             }
         }
-        self.sessions.expect_revoke_all().never();
-    }
-
-    /// Every session of `USER_ID` is revoked at `now`, once.
-    fn expect_revoke_all(&mut self) {
-        self.sessions
-            .expect_revoke_all()
-            .with(eq(USER_ID), eq(now()))
-            .times(1)
-            .returning(|_, _| Ok(2));
-    }
-
-    fn expect_no_revoke(&mut self) {
-        self.sessions.expect_revoke_all().never();
     }
 }
 
@@ -268,7 +252,6 @@ async fn demoting_one_of_two_active_admins_succeeds() {
     mocks.expect_find(Some(user(Role::Admin, true)));
     mocks.expect_admin_count(2);
     mocks.expect_update(true, Role::User);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, set_role(Role::User))
@@ -280,12 +263,11 @@ async fn demoting_one_of_two_active_admins_succeeds() {
 }
 
 #[tokio::test]
-async fn disabling_one_of_two_active_admins_succeeds_and_revokes_their_sessions() {
+async fn disabling_one_of_two_active_admins_succeeds() {
     let mut mocks = Mocks::new();
     mocks.expect_find(Some(user(Role::Admin, true)));
     mocks.expect_admin_count(2);
     mocks.expect_update(false, Role::Admin);
-    mocks.expect_revoke_all();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, disable())
@@ -301,7 +283,6 @@ async fn promoting_never_checks_the_admin_count() {
     mocks.expect_find(Some(user(Role::User, true)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::Admin);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, set_role(Role::Admin))
@@ -316,7 +297,6 @@ async fn keeping_an_active_admin_an_admin_never_checks_the_count() {
     mocks.expect_find(Some(user(Role::Admin, true)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::Admin);
-    mocks.expect_no_revoke();
     let changes = AccessChanges {
         is_active: Some(true),
         role: Some(Role::Admin),
@@ -334,7 +314,6 @@ async fn enabling_a_disabled_admin_never_checks_the_count_nor_revokes() {
     mocks.expect_find(Some(user(Role::Admin, false)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::Admin);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, enable())
@@ -349,7 +328,6 @@ async fn demoting_a_disabled_admin_never_checks_the_count() {
     mocks.expect_find(Some(user(Role::Admin, false)));
     mocks.expect_no_count();
     mocks.expect_update(false, Role::User);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, set_role(Role::User))
@@ -359,15 +337,14 @@ async fn demoting_a_disabled_admin_never_checks_the_count() {
     assert!(!updated.is_active);
 }
 
-// --- disabling revokes sessions --------------------------------------------
+// --- disabling -------------------------------------------------------------
 
 #[tokio::test]
-async fn disabling_a_user_revokes_all_their_sessions_at_now() {
+async fn disabling_a_user_writes_the_change_at_now() {
     let mut mocks = Mocks::new();
     mocks.expect_find(Some(user(Role::User, true)));
     mocks.expect_no_count();
     mocks.expect_update(false, Role::User);
-    mocks.expect_revoke_all();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, disable())
@@ -378,12 +355,11 @@ async fn disabling_a_user_revokes_all_their_sessions_at_now() {
 }
 
 #[tokio::test]
-async fn re_enabling_a_user_revokes_nothing() {
+async fn re_enabling_a_user_writes_the_change() {
     let mut mocks = Mocks::new();
     mocks.expect_find(Some(user(Role::User, false)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::User);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access(&origin(), USER_ID, enable())
@@ -397,30 +373,11 @@ async fn disabling_an_already_disabled_user_revokes_nothing() {
     let mut mocks = Mocks::new();
     mocks.expect_find(Some(user(Role::User, false)));
     mocks.expect_update(false, Role::User);
-    mocks.expect_no_revoke();
     mocks
         .service()
         .update_access(&origin(), USER_ID, disable())
         .await
         .expect("still disabled");
-}
-
-#[tokio::test]
-async fn a_failing_revocation_is_reported() {
-    let mut mocks = Mocks::new();
-    mocks.expect_find(Some(user(Role::User, true)));
-    mocks.expect_update(false, Role::User);
-    mocks
-        .sessions
-        .expect_revoke_all()
-        .times(1)
-        .returning(|_, _| Err(StorageError::Unavailable(anyhow::anyhow!("down"))));
-    let error = mocks
-        .service()
-        .update_access(&origin(), USER_ID, disable())
-        .await
-        .expect_err("unavailable");
-    assert!(matches!(error, AdminError::Unavailable(_)), "{error:?}");
 }
 
 // --- unknown users ----------------------------------------------------------
@@ -434,7 +391,6 @@ async fn updating_an_unknown_id_is_not_found() {
         .with(eq(USER_ID), eq(disable()), eq(now()), always())
         .times(1)
         .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
-    mocks.expect_no_revoke();
     let error = mocks
         .service()
         .update_access(&origin(), USER_ID, disable())
@@ -452,7 +408,6 @@ async fn a_user_deleted_during_the_update_is_not_found() {
         .expect_update_access()
         .times(1)
         .returning(|_, _, _, _| Ok(AccessUpdate::NotFound));
-    mocks.expect_no_revoke();
     let error = mocks
         .service()
         .update_access(&origin(), USER_ID, disable())
@@ -545,7 +500,7 @@ fn role_change(role: Role) -> AccessChanges {
 }
 
 #[tokio::test]
-async fn disabling_by_email_revokes_the_users_sessions() {
+async fn disabling_by_email_writes_the_change() {
     let mut mocks = Mocks::new();
     mocks
         .users
@@ -556,7 +511,6 @@ async fn disabling_by_email_revokes_the_users_sessions() {
     mocks.expect_find(Some(user(Role::User, true)));
     mocks.expect_no_count();
     mocks.expect_update(false, Role::User);
-    mocks.expect_revoke_all();
     let updated = mocks
         .service()
         .update_access_by_email(
@@ -602,7 +556,6 @@ async fn promoting_by_email_promotes_the_user_with_that_address() {
     mocks.expect_find(Some(user(Role::User, true)));
     mocks.expect_no_count();
     mocks.expect_update(true, Role::Admin);
-    mocks.expect_no_revoke();
     let updated = mocks
         .service()
         .update_access_by_email(&email(), role_change(Role::Admin))
@@ -706,7 +659,6 @@ async fn a_command_line_change_is_recorded_without_actor() {
                 after: Box::new(after),
             })
         });
-    mocks.expect_revoke_all();
     let service = mocks.service();
 
     service

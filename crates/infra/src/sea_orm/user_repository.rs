@@ -262,6 +262,18 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(storage_error)?;
+        if before.is_active && !after.is_active {
+            // In the same transaction: a disabled user's sessions never
+            // outlive the change, so none comes back if they are enabled
+            // again.
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(updated_at))
+                .filter(session::Column::UserId.eq(id.0))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(storage_error)?;
+        }
         // A request that changes nothing records nothing.
         if let Some(event) = audit.map(|event| event.with_access_changes(&before, &after))
             && !event.details.is_empty()

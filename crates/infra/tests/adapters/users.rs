@@ -197,7 +197,11 @@ async fn accounts(db: &sea_orm::DatabaseConnection) -> Accounts {
     let users = SeaOrmUserRepository::new(db.clone());
     let sessions = SeaOrmSessionRepository::new(db.clone());
     let links = SeaOrmActionTokenRepository::new(db.clone());
-    let ada = fixtures::user("ada@example.com");
+    let ada = User {
+        is_active: true,
+        role: Role::User,
+        ..fixtures::user("ada@example.com")
+    };
     let grace = fixtures::plain_user("grace@example.com");
     let mut ada_sessions = Vec::new();
     for (user, count) in [(&ada, 3), (&grace, 1)] {
@@ -327,32 +331,36 @@ db_test!(
     }
 );
 
+/// Makes any change to a session fail from now on, as a lost connection
+/// or a full disk would fail it in the middle of a write.
+async fn freeze_sessions(db: &sea_orm::DatabaseConnection) {
+    use sea_orm::ConnectionTrait as _;
+
+    let freeze = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => {
+            "CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
+             BEGIN SELECT RAISE(ABORT, 'sessions are frozen'); END"
+        }
+        _ => {
+            "CREATE FUNCTION sessions_frozen() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'sessions are frozen'; END $$; \
+             CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
+             FOR EACH ROW EXECUTE FUNCTION sessions_frozen()"
+        }
+    };
+    db.execute_unprepared(freeze).await.expect("freeze");
+}
+
 db_test!(
     a_new_password_is_not_stored_when_its_sessions_cannot_be_ended,
     |db| {
-        use sea_orm::ConnectionTrait as _;
-
         let a = accounts(&db.db).await;
         let old_hash = a.hash_of(a.ada.id).await;
         let events_before = audit_event::Entity::find()
             .count(&db.db)
             .await
             .expect("count events");
-        // Any change to a session now fails, as a lost connection or a full
-        // disk would fail it in the middle of the write.
-        let freeze = match db.db.get_database_backend() {
-            sea_orm::DatabaseBackend::Sqlite => {
-                "CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
-             BEGIN SELECT RAISE(ABORT, 'sessions are frozen'); END"
-            }
-            _ => {
-                "CREATE FUNCTION sessions_frozen() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'sessions are frozen'; END $$; \
-             CREATE TRIGGER sessions_frozen BEFORE UPDATE ON sessions \
-             FOR EACH ROW EXECUTE FUNCTION sessions_frozen()"
-            }
-        };
-        db.db.execute_unprepared(freeze).await.expect("freeze");
+        freeze_sessions(&db.db).await;
 
         let result = a
             .users
@@ -378,6 +386,75 @@ db_test!(
                 .expect("count events"),
             events_before
         );
+    }
+);
+
+db_test!(disabling_revokes_every_session_in_the_same_write, |db| {
+    let a = accounts(&db.db).await;
+    let at = fixtures::now();
+
+    // A role change ends nothing.
+    assert!(matches!(
+        a.users
+            .update_access(a.grace.id, change(None, Some(Role::Admin)), at, None)
+            .await
+            .expect("promote"),
+        AccessUpdate::Updated { .. }
+    ));
+    assert_eq!(a.live_sessions(a.grace.id).await.len(), 1);
+
+    assert!(matches!(
+        a.users
+            .update_access(
+                a.ada.id,
+                change(Some(false), None),
+                at,
+                Some(fixtures::event())
+            )
+            .await
+            .expect("disable"),
+        AccessUpdate::Updated { .. }
+    ));
+    assert!(a.live_sessions(a.ada.id).await.is_empty());
+    assert_eq!(a.live_sessions(a.grace.id).await.len(), 1);
+    // Enabling the user again brings none of them back.
+    assert!(matches!(
+        a.users
+            .update_access(a.ada.id, change(Some(true), None), at, None)
+            .await
+            .expect("enable"),
+        AccessUpdate::Updated { .. }
+    ));
+    assert!(a.live_sessions(a.ada.id).await.is_empty());
+});
+
+db_test!(
+    a_disable_is_not_stored_when_its_sessions_cannot_be_ended,
+    |db| {
+        let a = accounts(&db.db).await;
+        freeze_sessions(&db.db).await;
+
+        let result = a
+            .users
+            .update_access(
+                a.ada.id,
+                change(Some(false), None),
+                fixtures::now(),
+                Some(fixtures::event()),
+            )
+            .await;
+
+        assert!(result.is_err(), "{result:?}");
+        // Not disabled with live sessions that a later enable would bring
+        // back: the change did not happen at all.
+        let ada = a
+            .users
+            .find_by_id(a.ada.id)
+            .await
+            .expect("find")
+            .expect("ada is there");
+        assert!(ada.is_active);
+        assert_eq!(a.live_sessions(a.ada.id).await.len(), 3);
     }
 );
 

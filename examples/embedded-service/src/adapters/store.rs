@@ -356,6 +356,10 @@ impl UserRepository for InMemoryStore {
             }
         }
         tables.users.insert(id, after.clone());
+        if before.is_active && !after.is_active {
+            // Under the same lock: a disabled user's sessions end with it.
+            tables.revoke_where(id, updated_at, |_| true);
+        }
         if let Some(event) = audit {
             tables
                 .audit_events
