@@ -1,7 +1,11 @@
+use std::net::IpAddr;
 use std::path::Path;
+use std::str::FromStr as _;
 use std::time::Duration;
 
 use auth_domain::common::{Readiness, StorageError};
+use sea_orm::sqlx::Connection as _;
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
@@ -37,7 +41,64 @@ pub fn ensure_sqlite_parent_dir(url: &str) -> std::io::Result<()> {
 /// # Errors
 /// When the database cannot be reached.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
-    Database::connect(options(url, max_connections)).await
+    let mut options = options(url, max_connections);
+    if let Some(mode) = plaintext_on_this_host(url).await {
+        options.map_sqlx_postgres_opts(move |pg| pg.ssl_mode(mode));
+    }
+    Database::connect(options).await
+}
+
+/// [`PgSslMode::Disable`] when `url` names a PostgreSQL server on this host
+/// (a loopback address, `localhost` or a Unix socket), neither the URL nor
+/// `PGSSLMODE` chooses an `sslmode`, and the server accepts an unencrypted
+/// connection; `None`, leaving sqlx's `prefer`, otherwise.
+///
+/// `prefer` encrypts whenever the server offers TLS (Debian's and Ubuntu's
+/// packages offer it with a self-signed certificate), also over loopback,
+/// where it protects against nobody `prefer` would stop anyway (it checks
+/// no certificate) and costs every query its encryption on both sides:
+/// about a tenth of the database server's CPU per log-in. A server that
+/// insists on TLS (`hostssl` in `pg_hba.conf`) refuses the probe, and
+/// `prefer` stays.
+async fn plaintext_on_this_host(url: &str) -> Option<PgSslMode> {
+    if is_sqlite_url(url) || names_ssl_mode(url) || std::env::var_os("PGSSLMODE").is_some() {
+        return None;
+    }
+    let options = PgConnectOptions::from_str(url).ok()?;
+    if !on_this_host(&options) {
+        return None;
+    }
+    let probe = options.ssl_mode(PgSslMode::Disable);
+    match tokio::time::timeout(Duration::from_secs(5), PgConnection::connect_with(&probe)).await {
+        Ok(Ok(connection)) => {
+            // Closing is a courtesy; the probe answered what it was for.
+            let _ = connection.close().await;
+            Some(PgSslMode::Disable)
+        }
+        _ => None,
+    }
+}
+
+/// Whether the URL's query chooses a TLS mode itself.
+fn names_ssl_mode(url: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, query)| {
+        query.split('&').any(|pair| {
+            let key = pair.split('=').next().unwrap_or_default();
+            key.eq_ignore_ascii_case("sslmode") || key.eq_ignore_ascii_case("ssl-mode")
+        })
+    })
+}
+
+/// Whether the server is reached without leaving this host.
+fn on_this_host(options: &PgConnectOptions) -> bool {
+    let host = options
+        .get_host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    options.get_socket().is_some()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Opens the pool of the shared request counters (rate limits) on
@@ -63,7 +124,15 @@ pub async fn connect_counters(
         return Ok(db.clone());
     }
     let mut options = options(url, COUNTER_CONNECTIONS);
-    options.map_sqlx_postgres_opts(|pg| pg.options([("synchronous_commit", "off")]));
+    // The same TLS choice as the main pool's (`connect`).
+    let ssl_mode = db
+        .get_postgres_connection_pool()
+        .connect_options()
+        .get_ssl_mode();
+    options.map_sqlx_postgres_opts(move |pg| {
+        pg.options([("synchronous_commit", "off")])
+            .ssl_mode(ssl_mode)
+    });
     Database::connect(options).await
 }
 
@@ -118,5 +187,38 @@ impl SeaOrmReadiness {
 impl Readiness for SeaOrmReadiness {
     async fn check(&self) -> Result<(), StorageError> {
         self.db.ping().await.map_err(super::storage_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr as _;
+
+    use super::{PgConnectOptions, names_ssl_mode, on_this_host};
+
+    #[test]
+    fn an_ssl_mode_in_the_url_is_the_users_choice() {
+        assert!(names_ssl_mode("postgres://u@h/db?sslmode=require"));
+        assert!(names_ssl_mode(
+            "postgres://u@h/db?application_name=x&SSLMODE=prefer"
+        ));
+        assert!(names_ssl_mode("postgres://u@h/db?ssl-mode=disable"));
+        assert!(!names_ssl_mode("postgres://u@h/db"));
+        assert!(!names_ssl_mode(
+            "postgres://u@h/db?application_name=sslmode"
+        ));
+    }
+
+    #[test]
+    fn only_loopback_hosts_and_sockets_are_this_host() {
+        let local = |url: &str| on_this_host(&PgConnectOptions::from_str(url).expect("a URL"));
+        assert!(local("postgres://postgres@127.0.0.1:5432/auth"));
+        assert!(local("postgres://postgres@127.3.2.1/auth"));
+        assert!(local("postgres://postgres@localhost/auth"));
+        assert!(local("postgres://postgres@[::1]:5432/auth"));
+        assert!(local("postgres://postgres@%2Fvar%2Frun%2Fpostgresql/auth"));
+        assert!(!local("postgres://postgres@db.internal:5432/auth"));
+        assert!(!local("postgres://postgres@10.0.0.7/auth"));
+        assert!(!local("postgres://postgres@[2001:db8::1]/auth"));
     }
 }

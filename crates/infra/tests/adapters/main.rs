@@ -9,6 +9,7 @@
 
 mod action_tokens;
 mod audit;
+mod connect;
 mod fixtures;
 mod jwt;
 mod mailer;
