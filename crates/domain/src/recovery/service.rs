@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::{ActionToken, ActionTokenRepository, RecoveryError, TokenPurpose};
-use crate::audit::{self, AuditDetails, AuditEventType, Auditor, Origin};
+use crate::audit::{self, AuditDetails, AuditEvent, AuditEventType, Auditor, Origin};
 use crate::auth::retry_after;
 use crate::common::{Clock, IdGenerator, RateLimiter, SecretGenerator, StorageError, TokenHash};
 use crate::mail::{Mailer, OutgoingMail};
 use crate::session::ClientInfo;
 use crate::user::{
-    Email, Password, PasswordChange, PasswordHasher, PasswordPolicy, User, UserRepository,
+    Email, Password, PasswordChange, PasswordHash, PasswordHasher, PasswordPolicy, User, UserId,
+    UserRepository,
 };
 
 /// How long an e-mail verification token is valid.
@@ -274,22 +275,9 @@ impl RecoveryService {
             &Origin::user(user.id, client.clone()),
             AuditDetails::new(),
         );
-        // Every session and every other reset link end in the same write.
-        let Some(revoked) = self
-            .ports
-            .users
-            .update_password_hash(
-                user.id,
-                &hash,
-                now,
-                Some(event.clone()),
-                PasswordChange::NewPassword { keep: None },
-            )
-            .await?
-        else {
+        let Some(revoked) = self.store_new_password(user.id, &hash, now, event).await? else {
             return Ok(());
         };
-        audit::emit(&event);
         tracing::info!(revoked, "password reset; every session revoked");
         Ok(())
     }
@@ -323,26 +311,41 @@ impl RecoveryService {
             &Origin::operator(),
             AuditDetails::new().with("by", "operator"),
         );
-        let Some(revoked) = self
-            .ports
-            .users
-            .update_password_hash(
-                user.id,
-                &hash,
-                now,
-                Some(event.clone()),
-                PasswordChange::NewPassword { keep: None },
-            )
-            .await?
-        else {
+        let Some(revoked) = self.store_new_password(user.id, &hash, now, event).await? else {
             return Err(RecoveryError::UnknownUser);
         };
-        audit::emit(&event);
         tracing::info!(
             revoked,
             "password set by an operator; every session revoked"
         );
         Ok(user)
+    }
+
+    /// Stores `hash` as the user's new password, with `event`; every
+    /// session and reset link of theirs ends in the same write. How many
+    /// sessions ended, or `None` when the user is gone.
+    async fn store_new_password(
+        &self,
+        user: UserId,
+        hash: &PasswordHash,
+        now: DateTime<Utc>,
+        event: AuditEvent,
+    ) -> Result<Option<u64>, StorageError> {
+        let revoked = self
+            .ports
+            .users
+            .update_password_hash(
+                user,
+                hash,
+                now,
+                Some(event.clone()),
+                PasswordChange::NewPassword { keep: None },
+            )
+            .await?;
+        if revoked.is_some() {
+            audit::emit(&event);
+        }
+        Ok(revoked)
     }
 
     /// The user `token` was issued to, if the account is still usable.
