@@ -7,6 +7,10 @@ use actix_web::{FromRequest, HttpMessage as _, HttpRequest, mime, web};
 use futures_util::StreamExt as _;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use utoipa::PartialSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,8 +20,8 @@ use crate::state::AppState;
 /// - another content type than `application/json` (or `…+json`): 415;
 /// - more bytes than the limit: 413;
 /// - not JSON at all: 400 `malformed_request`;
-/// - JSON of the wrong shape (a missing field, a wrong type): 422
-///   `validation_failed` naming the field.
+/// - JSON of the wrong shape (missing fields, wrong types): 422
+///   `validation_failed` naming each such field, not only the first.
 #[derive(Debug)]
 pub struct ValidJson<T>(pub T);
 
@@ -29,7 +33,7 @@ impl<T> Deref for ValidJson<T> {
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for ValidJson<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
@@ -86,19 +90,19 @@ pub(crate) fn read_limited(
     }
 }
 
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
+fn parse<T: DeserializeOwned + PartialSchema>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("The body is not valid JSON: {e}.")))?;
-    if !value.is_object() {
+    let Some(object) = value.as_object() else {
         return Err(ApiError::validation(vec![FieldError::new(
             "body",
             "must be a JSON object",
         )]));
-    }
-    serde_path_to_error::deserialize(value).map_err(|error| {
+    };
+    serde_path_to_error::deserialize(&value).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
-        let field_error = match missing_field(&message) {
+        let first = match missing_field(&message) {
             Some(field) => {
                 let field = if path == "." {
                     field.to_owned()
@@ -109,8 +113,76 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             }
             None => FieldError::new(path, message),
         };
-        ApiError::validation(vec![field_error])
+        // serde stops at the first field it cannot use; the schema the
+        // endpoint documents names the others.
+        let mut errors = vec![first];
+        for other in shape_errors(&T::schema(), object) {
+            if errors.iter().all(|known| known.field != other.field) {
+                errors.push(other);
+            }
+        }
+        ApiError::validation(errors)
     })
+}
+
+/// The fields of `object` that are required by `schema` and missing, or of
+/// a JSON type `schema` does not allow. Only what the schema states plainly
+/// is checked (a property given by reference is left to serde).
+fn shape_errors(schema: &RefOr<Schema>, object: &Map<String, Value>) -> Vec<FieldError> {
+    let RefOr::T(Schema::Object(schema)) = schema else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    for (name, property) in &schema.properties {
+        match object.get(name) {
+            None if schema.required.contains(name) => {
+                errors.push(FieldError::new(name.as_str(), "is required"));
+            }
+            Some(value) => {
+                let RefOr::T(Schema::Object(property)) = property else {
+                    continue;
+                };
+                let allowed: &[Type] = match &property.schema_type {
+                    SchemaType::Type(one) => std::slice::from_ref(one),
+                    SchemaType::Array(many) => many,
+                    SchemaType::AnyValue => continue,
+                };
+                if !allowed.iter().any(|kind| is_of(kind, value)) {
+                    let names: Vec<&str> = allowed.iter().map(|kind| type_name(kind)).collect();
+                    errors.push(FieldError::new(
+                        name.as_str(),
+                        format!("invalid type: expected {}", names.join(" or ")),
+                    ));
+                }
+            }
+            None => {}
+        }
+    }
+    errors
+}
+
+fn is_of(kind: &Type, value: &Value) -> bool {
+    match kind {
+        Type::Object => value.is_object(),
+        Type::String => value.is_string(),
+        Type::Integer => value.is_i64() || value.is_u64(),
+        Type::Number => value.is_number(),
+        Type::Boolean => value.is_boolean(),
+        Type::Array => value.is_array(),
+        Type::Null => value.is_null(),
+    }
+}
+
+fn type_name(kind: &Type) -> &'static str {
+    match kind {
+        Type::Object => "an object",
+        Type::String => "a string",
+        Type::Integer => "an integer",
+        Type::Number => "a number",
+        Type::Boolean => "a boolean",
+        Type::Array => "an array",
+        Type::Null => "null",
+    }
 }
 
 /// The field named by serde's "missing field `x`" message.
@@ -123,7 +195,7 @@ pub fn missing_field(message: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    #[derive(Debug, serde::Deserialize)]
+    #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
     #[allow(dead_code)]
     struct Body {
         email: String,
@@ -146,6 +218,53 @@ mod tests {
         let error = parse::<Body>(br#"{"email": 3}"#).expect_err("invalid");
         assert_eq!(error.code(), "validation_failed");
         assert_eq!(error.field_errors()[0].field, "email");
+    }
+
+    #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+    #[allow(dead_code)]
+    struct Wide {
+        email: String,
+        name: String,
+        admin: bool,
+        age: Option<u8>,
+    }
+
+    fn fields(error: &ApiError) -> Vec<&str> {
+        let mut fields: Vec<&str> = error
+            .field_errors()
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        fields.sort_unstable();
+        fields
+    }
+
+    #[test]
+    fn names_every_missing_field() {
+        let error = parse::<Wide>(br#"{"age": 3}"#).expect_err("invalid");
+        assert_eq!(fields(&error), ["admin", "email", "name"]);
+        assert!(
+            error
+                .field_errors()
+                .iter()
+                .all(|e| e.message == "is required")
+        );
+    }
+
+    #[test]
+    fn names_every_field_of_the_wrong_type() {
+        let error = parse::<Wide>(br#"{"email": 1, "name": [], "admin": "yes", "age": "x"}"#)
+            .expect_err("invalid");
+        assert_eq!(fields(&error), ["admin", "age", "email", "name"]);
+    }
+
+    #[test]
+    fn names_missing_and_mistyped_fields_together() {
+        let error = parse::<Wide>(br#"{"email": "a@b.cd", "name": 5}"#).expect_err("invalid");
+        assert_eq!(fields(&error), ["admin", "name"]);
+        let error =
+            parse::<Wide>(br#"{"email": "a@b.cd", "name": "n", "admin": true, "age": null}"#);
+        assert!(error.is_ok(), "a null optional field is fine");
     }
 
     #[test]

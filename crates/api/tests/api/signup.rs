@@ -110,6 +110,17 @@ api_test!(invalid_fields_are_named, |app| {
         (json!({"password": PASSWORD}), vec!["email"]),
         (json!({"email": "a@example.com"}), vec!["password"]),
         (json!({"email": 42, "password": PASSWORD}), vec!["email"]),
+        // Every missing or mistyped field is named, not only the first.
+        (json!({}), vec!["email", "password"]),
+        (
+            json!({"email": 5, "password": 5}),
+            vec!["email", "password"],
+        ),
+        (
+            json!({"email": 5, "password": 5, "display_name": 5}),
+            vec!["display_name", "email", "password"],
+        ),
+        (json!({"email": "bad", "password": 5}), vec!["password"]),
         (
             json!({"email": "a@example.com", "password": PASSWORD, "display_name": 7}),
             vec!["display_name"],
