@@ -251,6 +251,54 @@ pub async fn ip_rate_limit(
         .map(ServiceResponse::map_into_boxed_body)
 }
 
+/// Authenticates the caller before the route's own extractors run, so that
+/// a request without a valid token gets 401 whatever else is wrong with it:
+/// actix-web polls a handler's extractors together and answers with the
+/// first that fails, and a malformed id in the path or a bad body fails at
+/// once, while the token's check waits on the database. The caller is left
+/// in the request's extensions for [`crate::extractors::CurrentUser`].
+///
+/// # Errors
+/// Never; a refusal is a 401 (or 503) response.
+pub async fn signed_in(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    admitted(req, next, false).await
+}
+
+/// [`signed_in`], and the caller's role must be `admin` (403 otherwise),
+/// also before anything else about the request is looked at: a non-admin
+/// learns nothing about `/admin` from its answers.
+///
+/// # Errors
+/// Never; a refusal is a 401, 403 (or 503) response.
+pub async fn administrator(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    admitted(req, next, true).await
+}
+
+async fn admitted(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    admin_only: bool,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    match crate::extractors::CurrentUser::authenticate(req.request()).await {
+        Ok(caller) if admin_only && caller.user.role != auth_domain::user::Role::Admin => {
+            return Ok(req.into_response(ApiError::forbidden().error_response()));
+        }
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+        }
+        Err(error) => return Ok(req.into_response(error.error_response())),
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
 /// A duplicate of a connection's socket, registered with the worker's
 /// reactor, kept with the connection by [`keep_client_socket`] so that
 /// [`stop_when_client_leaves`] can tell when the client has gone.

@@ -2,7 +2,7 @@ use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use auth_domain::auth::Authenticated;
 use futures_util::future::LocalBoxFuture;
 
@@ -40,14 +40,15 @@ fn bearer_token(req: &HttpRequest) -> Result<String, bool> {
     Ok(token.to_owned())
 }
 
-impl FromRequest for CurrentUser {
-    type Error = ApiError;
-    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+impl CurrentUser {
+    /// Authenticates the caller of `req`: the bearer token is read now, the
+    /// session and user are looked up when the future runs.
+    pub(crate) fn authenticate(
+        req: &HttpRequest,
+    ) -> impl Future<Output = Result<Self, ApiError>> + 'static {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
-        Box::pin(async move {
+        async move {
             let state = state
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
             let token = token.map_err(ApiError::unauthorized)?;
@@ -55,6 +56,20 @@ impl FromRequest for CurrentUser {
             tracing::Span::current()
                 .record("user_id", tracing::field::display(authenticated.user.id));
             Ok(Self(authenticated))
-        })
+        }
+    }
+}
+
+/// The caller authenticated by [`crate::middleware::signed_in`] before any
+/// other extractor ran, or else authenticated now.
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(caller) = req.extensions_mut().remove::<Self>() {
+            return Box::pin(std::future::ready(Ok(caller)));
+        }
+        Box::pin(Self::authenticate(req))
     }
 }

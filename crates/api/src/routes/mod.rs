@@ -50,79 +50,118 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth_post("/auth/password/forgot", auth::password::forgot))
         .service(auth_post("/auth/password/reset", auth::password::reset))
         .service(
-            get(
+            get_as(
+                Access::SignedIn,
                 resource("/users/me", "GET, HEAD, PATCH, DELETE"),
                 users::me::get,
             )
-            .patch(users::me::update)
+            .route(Access::SignedIn.route(web::patch().to(users::me::update)))
             // Only the deletion checks a password: the hot read stays
             // free of the watch.
             .route(
-                web::delete()
-                    .to(users::me::delete)
-                    .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
+                Access::SignedIn.route(
+                    web::delete()
+                        .to(users::me::delete)
+                        .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
+                ),
             ),
         )
         .service(
             resource("/users/me/password", "POST")
-                .post(users::password::change)
+                .route(Access::SignedIn.route(web::post().to(users::password::change)))
                 .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
         )
-        .service(get(
+        .service(get_as(
+            Access::SignedIn,
             resource("/users/me/audit", "GET, HEAD"),
             users::audit::list,
         ))
         .service(
             resource("/users/me/mfa/totp", "POST, DELETE")
-                .post(users::mfa::start)
-                .delete(users::mfa::disable)
+                .route(Access::SignedIn.route(web::post().to(users::mfa::start)))
+                .route(Access::SignedIn.route(web::delete().to(users::mfa::disable)))
                 .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
         )
-        .service(resource("/users/me/mfa/totp/confirm", "POST").post(users::mfa::confirm))
+        .service(
+            resource("/users/me/mfa/totp/confirm", "POST")
+                .route(Access::SignedIn.route(web::post().to(users::mfa::confirm))),
+        )
         .service(
             resource("/users/me/mfa/recovery-codes", "POST")
-                .post(users::mfa::regenerate_recovery_codes)
+                .route(
+                    Access::SignedIn.route(web::post().to(users::mfa::regenerate_recovery_codes)),
+                )
                 .wrap(from_fn(crate::middleware::stop_when_client_leaves)),
         )
         .service(
-            get(
+            get_as(
+                Access::SignedIn,
                 resource("/users/me/sessions", "GET, HEAD, DELETE"),
                 users::sessions::list,
             )
-            .delete(users::sessions::revoke_all),
+            .route(Access::SignedIn.route(web::delete().to(users::sessions::revoke_all))),
         )
-        .service(resource("/users/me/sessions/{id}", "DELETE").delete(users::sessions::revoke))
         .service(
-            get(
+            resource("/users/me/sessions/{id}", "DELETE")
+                .route(Access::SignedIn.route(web::delete().to(users::sessions::revoke))),
+        )
+        .service(
+            get_as(
+                Access::SignedIn,
                 resource("/projects", "GET, HEAD, POST"),
                 projects::list::handle,
             )
-            .post(projects::create::handle),
+            .route(Access::SignedIn.route(web::post().to(projects::create::handle))),
         )
         .service(
-            get(
+            get_as(
+                Access::SignedIn,
                 resource("/projects/{id}", "GET, HEAD, PATCH, DELETE"),
                 projects::get::handle,
             )
-            .patch(projects::update::handle)
-            .delete(projects::delete::handle),
+            .route(Access::SignedIn.route(web::patch().to(projects::update::handle)))
+            .route(Access::SignedIn.route(web::delete().to(projects::delete::handle))),
         )
-        .service(get(
+        .service(get_as(
+            Access::Admin,
             resource("/admin/users", "GET, HEAD"),
             admin::users::list,
         ))
-        .service(get(
+        .service(get_as(
+            Access::Admin,
             resource("/admin/audit", "GET, HEAD"),
             admin::audit::list,
         ))
         .service(
-            get(
+            get_as(
+                Access::Admin,
                 resource("/admin/users/{id}", "GET, HEAD, PATCH"),
                 admin::users::get,
             )
-            .patch(admin::users::update),
+            .route(Access::Admin.route(web::patch().to(admin::users::update))),
         )
-        .service(resource("/admin/users/{id}/mfa", "DELETE").delete(admin::users::reset_mfa));
+        .service(
+            resource("/admin/users/{id}/mfa", "DELETE")
+                .route(Access::Admin.route(web::delete().to(admin::users::reset_mfa))),
+        );
+}
+
+/// Who may call a route, checked before anything else about the request
+/// (its path parameters, query or body): without a valid token the answer
+/// is 401, and a non-admin's on `/admin` is 403, however malformed the rest.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    SignedIn,
+    Admin,
+}
+
+impl Access {
+    fn route(self, route: actix_web::Route) -> actix_web::Route {
+        match self {
+            Self::SignedIn => route.wrap(from_fn(crate::middleware::signed_in)),
+            Self::Admin => route.wrap(from_fn(crate::middleware::administrator)),
+        }
+    }
 }
 
 /// Registers `GET /metrics`, on the main listener or a listener of its own.
@@ -155,6 +194,18 @@ where
     resource
         .route(web::get().to(handler.clone()))
         .route(web::head().to(handler))
+}
+
+/// [`get`], for callers with `access` only.
+fn get_as<F, Args>(access: Access, resource: actix_web::Resource, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    resource
+        .route(access.route(web::get().to(handler.clone())))
+        .route(access.route(web::head().to(handler)))
 }
 
 /// A `POST /auth/*` resource behind the per-address limit
