@@ -162,7 +162,16 @@ pub fn signing_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
                     SecretString::from(RandomSecretGenerator.generate())
                 }
             };
-            JwtKeys::hs256(secret.expose_secret().as_bytes())
+            let secret = secret.expose_secret().as_bytes();
+            if secret.len() < auth_infra::jwt::MIN_HS256_SECRET_BYTES {
+                // `validate` refuses this in production.
+                tracing::warn!(
+                    "AUTH__JWT__SECRET is shorter than {} bytes: tokens are only as hard to \
+                     forge as the secret is to guess; production refuses it",
+                    auth_infra::jwt::MIN_HS256_SECRET_BYTES
+                );
+            }
+            JwtKeys::hs256_of_any_length(secret)
         }
         algorithm => {
             let current = read(

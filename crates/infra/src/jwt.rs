@@ -123,6 +123,17 @@ impl JwtKeys {
             secret.len() >= MIN_HS256_SECRET_BYTES,
             "the HS256 secret must be at least {MIN_HS256_SECRET_BYTES} bytes"
         );
+        Self::hs256_of_any_length(secret)
+    }
+
+    /// [`JwtKeys::hs256`] without the length floor, for development and
+    /// tests, where a short shared secret is a convenience: a secret shorter
+    /// than the hash output makes the signature as weak as the secret.
+    ///
+    /// # Errors
+    /// When the secret is empty.
+    pub fn hs256_of_any_length(secret: &[u8]) -> anyhow::Result<Self> {
+        anyhow::ensure!(!secret.is_empty(), "the HS256 secret is empty");
         let mut digest = Sha256::new();
         digest.update(b"auth-module hs256 kid\0");
         digest.update(secret);

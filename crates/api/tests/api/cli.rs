@@ -475,3 +475,18 @@ async fn development_without_a_key_serves_and_warns() {
         "{log:#?}"
     );
 }
+
+#[test]
+fn outside_production_a_short_secret_is_accepted() {
+    for environment in ["development", "staging"] {
+        let output = authd(
+            &["config", "check"],
+            &[("AUTH__ENV", environment), ("AUTH__JWT__SECRET", "short")],
+        );
+        assert!(
+            output.status.success(),
+            "{environment}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
