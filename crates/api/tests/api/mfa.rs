@@ -586,6 +586,44 @@ api_test!(
 );
 
 api_test!(
+    concurrent_verifications_of_one_token_spend_only_the_winners_code,
+    settings | s | {
+        s.rate_limit.login_max_failures = 100;
+        s.rate_limit.ip_per_minute = 0;
+    },
+    |app| {
+        let (_, _, codes) = with_mfa(&app, "spent@example.com").await;
+        let token = challenge(&app, "spent@example.com").await;
+        // Twenty presentations of one token, each recovery code twice.
+        let responses =
+            join_all((0..20).map(|i| verify(&app, &token, &codes[i % codes.len()]))).await;
+        let winners: Vec<usize> = responses
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.status() == 200)
+            .map(|(i, _)| i % codes.len())
+            .collect();
+        assert_eq!(winners.len(), 1, "one session per token");
+        for response in responses.into_iter().filter(|r| r.status() != 200) {
+            assert_problem(response, 401, "invalid_mfa_token").await;
+        }
+        // Only the winner's code was spent: every other one still works once.
+        for (i, code) in codes.iter().enumerate() {
+            let token = challenge(&app, "spent@example.com").await;
+            let status = verify(&app, &token, code).await.status();
+            if i == winners[0] {
+                assert_eq!(status, 401, "the winning code is spent");
+            } else {
+                assert_eq!(
+                    status, 200,
+                    "recovery code {i} was burnt by a losing request"
+                );
+            }
+        }
+    }
+);
+
+api_test!(
     concurrent_confirmations_turn_mfa_on_once,
     settings | s | {
         s.rate_limit.login_max_failures = 100;

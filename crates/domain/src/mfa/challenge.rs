@@ -127,7 +127,18 @@ impl MfaChallengeService {
             Some(factor) if factor.state == FactorState::Enabled => factor,
             _ => return Err(MfaVerifyError::InvalidToken),
         };
-        let accepted = self
+        // The token is claimed before the code is spent, so that of
+        // concurrent requests with one token only the one holding it spends
+        // a code (a recovery code works once: another request's must not
+        // be burnt for nothing). A refused code hands the token back.
+        if !self
+            .challenges
+            .consume(challenge.id, self.ports.clock.now())
+            .await?
+        {
+            return Err(MfaVerifyError::InvalidToken);
+        }
+        let accepted = match self
             .ports
             .guard
             .check_code(
@@ -135,9 +146,22 @@ impl MfaChallengeService {
                 client.ip.as_deref(),
                 self.ports.spend_code(&factor, code),
             )
-            .await??;
+            .await
+        {
+            Ok(Ok(Some(accepted))) => Some(accepted),
+            Ok(Ok(None)) => None,
+            Ok(Err(error)) => {
+                self.challenges.release(challenge.id).await?;
+                return Err(error.into());
+            }
+            Err(refused) => {
+                self.challenges.release(challenge.id).await?;
+                return Err(refused.into());
+            }
+        };
         let origin = Origin::user(user.id, client.clone());
         if accepted.is_none() {
+            self.challenges.release(challenge.id).await?;
             let event = self.ports.audit.event(
                 AuditEventType::MfaChallengeFailed,
                 Some(user.id),
@@ -146,13 +170,6 @@ impl MfaChallengeService {
             );
             self.ports.audit.record(event).await;
             return Err(MfaVerifyError::InvalidCode);
-        }
-        if !self
-            .challenges
-            .consume(challenge.id, self.ports.clock.now())
-            .await?
-        {
-            return Err(MfaVerifyError::InvalidToken);
         }
         let event = self.ports.audit.event(
             AuditEventType::LoginSucceeded,

@@ -111,6 +111,11 @@ pub trait MfaChallengeRepository: Send + Sync {
     /// concurrent request won) or expired.
     async fn consume(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StorageError>;
 
+    /// Makes a challenge that this caller consumed usable again: the code
+    /// sent with it was refused, and its token stays good for another try
+    /// until it expires.
+    async fn release(&self, id: Uuid) -> Result<(), StorageError>;
+
     /// Deletes challenges that expired before `before`, used or not.
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError>;
 }

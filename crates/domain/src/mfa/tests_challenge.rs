@@ -132,7 +132,20 @@ async fn a_wrong_code_leaves_the_challenge_unspent() {
     found(&mut mfa, &mut challenges, true);
     mfa.expect_factor(Some(FactorState::Enabled));
     mfa.expect_code("000000", false);
-    challenges.expect_consume().never();
+    // Claimed for the check, handed back when the code is refused.
+    let mut order = mockall::Sequence::new();
+    challenges
+        .expect_consume()
+        .with(eq(CHALLENGE_ID), eq(now()))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(true));
+    challenges
+        .expect_release()
+        .with(eq(CHALLENGE_ID))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(()));
     base.expect_no_session();
     let audit = mfa.audit.clone();
     let result = service(mfa, challenges, base)
@@ -151,6 +164,34 @@ async fn a_wrong_code_leaves_the_challenge_unspent() {
             client(),
             AuditDetails::new(),
         )
+    );
+}
+
+#[tokio::test]
+async fn a_token_another_request_holds_spends_no_code() {
+    let (mut mfa, mut challenges, mut base) = (
+        MfaMocks::new(),
+        MockMfaChallengeRepository::new(),
+        Mocks::new(),
+    );
+    found(&mut mfa, &mut challenges, true);
+    mfa.expect_factor(Some(FactorState::Enabled));
+    // A concurrent request claimed the token first: no code is looked at,
+    // so a recovery code sent with this one is not spent.
+    challenges
+        .expect_consume()
+        .times(1)
+        .returning(|_, _| Ok(false));
+    challenges.expect_release().never();
+    mfa.codes.expect_matching_step().never();
+    mfa.factors.expect_accept_step().never();
+    base.expect_no_session();
+    let result = service(mfa, challenges, base)
+        .verify(MFA_TOKEN, "123456", client())
+        .await;
+    assert!(
+        matches!(result, Err(MfaVerifyError::InvalidToken)),
+        "{result:?}"
     );
 }
 

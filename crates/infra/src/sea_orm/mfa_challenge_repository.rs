@@ -76,6 +76,19 @@ impl MfaChallengeRepository for SeaOrmMfaChallengeRepository {
         Ok(result.rows_affected == 1)
     }
 
+    async fn release(&self, id: Uuid) -> Result<(), StorageError> {
+        mfa_challenge::Entity::update_many()
+            .col_expr(
+                mfa_challenge::Column::UsedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .filter(mfa_challenge::Column::Id.eq(id))
+            .exec(&self.db)
+            .await
+            .map_err(storage_error)?;
+        Ok(())
+    }
+
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
         let result = mfa_challenge::Entity::delete_many()
             .filter(mfa_challenge::Column::ExpiresAt.lt(before))

@@ -57,6 +57,14 @@ impl MfaChallengeRepository for InMemoryMfaChallenges {
         }
     }
 
+    async fn release(&self, id: Uuid) -> Result<(), StorageError> {
+        let mut challenges = self.challenges.lock().map_err(poisoned)?;
+        if let Some((_, used)) = challenges.iter_mut().find(|(c, _)| c.id == id) {
+            *used = None;
+        }
+        Ok(())
+    }
+
     async fn purge(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
         let mut challenges = self.challenges.lock().map_err(poisoned)?;
         let count = challenges.len();
