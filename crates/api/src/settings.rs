@@ -1031,15 +1031,16 @@ mod tests {
     #[test]
     fn only_production_refuses_a_short_secret() {
         for env in ["development", "staging", "test"] {
-            let mut settings = Settings::default();
-            settings.env = Environment::from_name(env);
+            let mut settings = Settings {
+                env: Environment::from_name(env),
+                ..Settings::default()
+            };
             settings.jwt.secret = Some("short".into());
             settings.validate().expect("accepted outside production");
             let keys = crate::startup::signing_keys(&settings).expect("usable");
             assert_eq!(keys.algorithm(), auth_infra::jwt::SigningAlgorithm::HS256);
         }
-        let mut settings = Settings::default();
-        settings.env = Environment::Production;
+        let mut settings = production();
         settings.jwt.secret = Some("short".into());
         let error = settings.validate().expect_err("refused in production");
         assert!(format!("{error:#}").contains("32 bytes"), "{error:#}");
