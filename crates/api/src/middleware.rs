@@ -198,11 +198,21 @@ fn problem_for_bare_errors(response: ServiceResponse<BoxBody>) -> ServiceRespons
     if is_json {
         return response;
     }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let (request, _) = response.into_parts();
+    let (request, original) = response.into_parts();
     let mut replacement = ApiError::from_status(status).error_response();
-    if let Some(allow) = allow {
-        replacement.headers_mut().insert(header::ALLOW, allow);
+    // Every header but those of the replaced body stays: a 405's `Allow`,
+    // the CORS headers of a listed origin, `Vary`.
+    let own: Vec<HeaderName> = replacement.headers().keys().cloned().collect();
+    for (name, value) in original.headers() {
+        let of_the_body = matches!(
+            *name,
+            header::CONTENT_TYPE | header::CONTENT_LENGTH | header::CONTENT_ENCODING
+        );
+        if !of_the_body && !own.contains(name) {
+            replacement
+                .headers_mut()
+                .append(name.clone(), value.clone());
+        }
     }
     ServiceResponse::new(request, replacement)
 }

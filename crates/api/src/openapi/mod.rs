@@ -29,6 +29,8 @@ pub mod responses;
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(
+        serve,
+        docs_page,
         routes::health::live,
         routes::health::ready,
         routes::health::metrics,
@@ -155,7 +157,48 @@ impl ServedDocument {
     }
 }
 
+/// `GET /docs`: the Swagger UI's page itself, not a redirect, so that a
+/// client that does not follow redirects sees it too. Its assets are the
+/// same as under `/docs/`: the page names them relative to `/docs/`.
+#[utoipa::path(get, path = "/docs", operation_id = "docs", tag = "health",
+    responses((status = 200, description = "Swagger UI for this document, served from the binary", body = String, content_type = "text/html")))]
+pub async fn docs_page(config: web::Data<DocsConfig>) -> HttpResponse {
+    match utoipa_swagger_ui::serve("index.html", config.0.clone()) {
+        Ok(Some(file)) => {
+            let html = String::from_utf8_lossy(&file.bytes).replacen(
+                "<head>",
+                "<head>\n    <base href=\"/docs/\">",
+                1,
+            );
+            HttpResponse::Ok()
+                .content_type(ContentType::html())
+                .body(html)
+        }
+        _ => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// The Swagger UI's configuration: it reads `/openapi.json`.
+#[derive(Clone)]
+pub struct DocsConfig(pub std::sync::Arc<utoipa_swagger_ui::Config<'static>>);
+
+impl std::fmt::Debug for DocsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocsConfig").finish_non_exhaustive()
+    }
+}
+
+impl Default for DocsConfig {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(utoipa_swagger_ui::Config::from(
+            "/openapi.json",
+        )))
+    }
+}
+
 /// `GET /openapi.json`: the document, with the configured password policy.
+#[utoipa::path(get, path = "/openapi.json", operation_id = "openapi", tag = "health",
+    responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
 pub async fn serve(document: web::Data<ServedDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())

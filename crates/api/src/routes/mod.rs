@@ -31,7 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/openapi.json", "GET, HEAD"),
             crate::openapi::serve,
         ))
-        .service(web::redirect("/docs", "/docs/").permanent())
+        .service(
+            get(resource("/docs", "GET, HEAD"), crate::openapi::docs_page)
+                .app_data(web::Data::new(crate::openapi::DocsConfig::default())),
+        )
         .service(get(
             resource("/.well-known/jwks.json", "GET, HEAD"),
             well_known::jwks,

@@ -266,7 +266,7 @@ api_test!(every_response_carries_the_security_headers, |app| {
         ),
         (200, app.client.get(app.url("/docs/")).send().await.unwrap()),
         (
-            308,
+            200,
             no_redirects.get(app.url("/docs")).send().await.unwrap(),
         ),
         (
@@ -425,6 +425,25 @@ api_test!(
             .to_owned();
         assert!(exposed.contains("Retry-After"), "{exposed}");
         assert_problem(limited, 429, "rate_limited").await;
+        // Also the answers made from a bare status (a wrong method, or an
+        // OPTIONS that is not a preflight): the page can read them too.
+        for method in [Method::DELETE, Method::OPTIONS] {
+            let wrong = app
+                .client
+                .request(method.clone(), app.url("/health"))
+                .header("origin", APP_ORIGIN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                wrong.headers()["access-control-allow-origin"],
+                APP_ORIGIN,
+                "{method}"
+            );
+            assert!(varies_by_origin(&wrong), "{method}");
+            assert_eq!(wrong.headers()["allow"], "GET, HEAD", "{method}");
+            assert_problem(wrong, 405, "method_not_allowed").await;
+        }
 
         // Another origin gets no CORS header, and its preflight is an
         // ordinary OPTIONS request.
