@@ -206,14 +206,23 @@ impl FromRequest for FormFields {
             req.mime_type(),
             Ok(Some(m)) if m.essence_str() == mime::APPLICATION_WWW_FORM_URLENCODED.essence_str()
         );
+        let typed = req.headers().contains_key(header::CONTENT_TYPE);
         let body = crate::extractors::read_limited(req, payload);
+        let unsupported = || {
+            ApiError::unsupported_media_type(
+                "The token endpoint takes `application/x-www-form-urlencoded` bodies.",
+            )
+        };
         Box::pin(async move {
-            if !is_form {
-                return Err(ApiError::unsupported_media_type(
-                    "The token endpoint takes `application/x-www-form-urlencoded` bodies.",
-                ));
+            if !is_form && typed {
+                return Err(unsupported());
             }
             let body = body.await?;
+            // No body and no type is an empty form: its grant is missing
+            // (400 `invalid_request`, as RFC 6749 words it).
+            if !is_form && !body.is_empty() {
+                return Err(unsupported());
+            }
             serde_urlencoded::from_bytes(&body)
                 .map(FormFields)
                 .map_err(|_| ApiError::malformed("The body is not a valid URL-encoded form."))

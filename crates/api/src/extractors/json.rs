@@ -17,7 +17,9 @@ use crate::state::AppState;
 
 /// A JSON body, read within the body limit and deserialised into `T`.
 ///
-/// - another content type than `application/json` (or `…+json`): 415;
+/// - another content type than `application/json` (or `…+json`), or a
+///   body without one: 415;
+/// - no body and no content type: 400 `malformed_request`, as an empty body;
 /// - more bytes than the limit: 413;
 /// - not JSON at all: 400 `malformed_request`;
 /// - JSON of the wrong shape (missing fields, wrong types): 422
@@ -45,17 +47,26 @@ impl<T: DeserializeOwned + PartialSchema + 'static> FromRequest for ValidJson<T>
             }
             _ => false,
         };
+        let typed = req.headers().contains_key(header::CONTENT_TYPE);
         let body = read_limited(req, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::unsupported_media_type(
-                    "The body must be JSON, sent with `Content-Type: application/json`.",
-                ));
+            if !content_type_ok && typed {
+                return Err(unsupported());
             }
             let body = body.await?;
+            // No body and no type: nothing was sent, which is no JSON at all.
+            if !content_type_ok && !body.is_empty() {
+                return Err(unsupported());
+            }
             parse(&body).map(ValidJson)
         })
     }
+}
+
+fn unsupported() -> ApiError {
+    ApiError::unsupported_media_type(
+        "The body must be JSON, sent with `Content-Type: application/json`.",
+    )
 }
 
 /// Reads the request body, refusing more than the configured limit (413)

@@ -201,6 +201,12 @@ api_test!(malformed_and_foreign_bodies_are_refused, |app| {
     .await;
     let no_type = app.client.post(&url).body("{}").send().await.unwrap();
     assert_problem(no_type, 415, "unsupported_media_type").await;
+    // Nothing at all (no body, no type) is no JSON: 400, as an empty
+    // JSON body is, not a complaint about a type that was never sent.
+    for path in ["/auth/signup", "/auth/login", "/auth/refresh"] {
+        let nothing = app.client.post(app.url(path)).send().await.unwrap();
+        assert_problem(nothing, 400, "malformed_request").await;
+    }
 });
 
 api_test!(a_one_mebibyte_body_is_too_large, |app| {

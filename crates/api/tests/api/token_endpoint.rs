@@ -314,6 +314,16 @@ api_test!(non_form_bodies_are_unsupported, |app| {
         .await
         .unwrap();
     assert_problem(no_type, 415, "unsupported_media_type").await;
+    // Nothing at all is an empty form: RFC 6749's `invalid_request`.
+    let nothing = app
+        .client
+        .post(app.url("/auth/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nothing.status(), 400);
+    let body: Value = nothing.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request", "{body}");
     // A charset parameter is fine.
     let with_charset = app
         .client
