@@ -198,13 +198,32 @@ impl fmt::Debug for DatabaseSettings {
     }
 }
 
-/// `url` with its password, if any, replaced by `REDACTED`.
+/// `url` with its password, if any, replaced by `REDACTED`: the one in
+/// the user-info part and a `password` query parameter (which libpq and
+/// sqlx accept too).
 fn without_password(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 // Only URLs that cannot have credentials refuse this.
                 let _ = parsed.set_password(Some("REDACTED"));
+            }
+            let has_secret_parameter = parsed
+                .query_pairs()
+                .any(|(name, _)| name.eq_ignore_ascii_case("password"));
+            if has_secret_parameter {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(name, value)| {
+                        let value = if name.eq_ignore_ascii_case("password") {
+                            "REDACTED".to_owned()
+                        } else {
+                            value.into_owned()
+                        };
+                        (name.into_owned(), value)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
             }
             parsed.to_string()
         }
@@ -618,8 +637,12 @@ impl Settings {
             &self.database.url,
             &["sqlite", "postgres", "postgresql"],
         )?;
+        auth_infra::sea_orm::check_url(&self.database.url)
+            .map_err(|reason| anyhow::anyhow!("database.url: {reason}"))?;
         if let Some(url) = &self.mail.smtp_url {
             check_url("mail.smtp_url", url.expose_secret(), &["smtp", "smtps"])?;
+            auth_infra::mail::SmtpMailer::check_url(url.expose_secret())
+                .map_err(|reason| anyhow::anyhow!("mail.smtp_url: {reason}"))?;
         }
         check_link_template("mail.verify_url", &self.mail.verify_url)?;
         check_link_template("mail.reset_url", &self.mail.reset_url)?;
@@ -862,6 +885,23 @@ mod tests {
             ),
             ("AUTH__DATABASE__URL", "not a url", "database.url"),
             ("AUTH__DATABASE__URL", "mysql://db/auth", "database.url"),
+            // URLs that parse but that the driver or mailer would refuse.
+            (
+                "AUTH__DATABASE__URL",
+                "postgres://db/auth?sslmode=bogus",
+                "database.url",
+            ),
+            (
+                "AUTH__DATABASE__URL",
+                "sqlite:///tmp/x.db?mode=bogus",
+                "database.url",
+            ),
+            ("AUTH__MAIL__SMTP_URL", "smtp://", "mail.smtp_url"),
+            (
+                "AUTH__MAIL__SMTP_URL",
+                "smtp://mail.example.com:25?tls=bogus",
+                "mail.smtp_url",
+            ),
             (
                 "AUTH__MAIL__SMTP_URL",
                 "mail.example.com:25",
@@ -999,6 +1039,14 @@ mod tests {
         );
         let pretty = format!("{settings:#?}");
         assert!(!pretty.contains("jwt-secret") && !pretty.contains("db-password"));
+        // A password given as a query parameter is masked too.
+        settings.database.url =
+            "postgres://auth@db.internal/auth?sslmode=require&Password=db-password".into();
+        settings.validate().expect("valid");
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("db-password"), "{debug}");
+        assert!(debug.contains("Password=REDACTED"), "{debug}");
+        assert!(debug.contains("sslmode=require"), "{debug}");
     }
 
     #[test]

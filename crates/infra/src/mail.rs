@@ -99,6 +99,17 @@ impl std::fmt::Debug for SmtpMailer {
 }
 
 impl SmtpMailer {
+    /// Checks that `url` is an SMTP URL a mailer can be built for (a host,
+    /// a known `tls` value), without connecting.
+    ///
+    /// # Errors
+    /// The reason it is not.
+    pub fn check_url(url: &str) -> Result<(), String> {
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map(drop)
+            .map_err(|error| error.to_string())
+    }
+
     /// A mailer for `url`, sending as `from`.
     ///
     /// # Errors

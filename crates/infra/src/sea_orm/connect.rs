@@ -15,6 +15,21 @@ pub fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
+/// Checks that the driver accepts `url` and every option in it (an
+/// unknown `sslmode` or `mode` value, say), without connecting: a
+/// configuration check can then refuse what `connect` would.
+///
+/// # Errors
+/// The driver's reason.
+pub fn check_url(url: &str) -> Result<(), String> {
+    let parsed = if is_sqlite_url(url) {
+        sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url).map(drop)
+    } else {
+        PgConnectOptions::from_str(url).map(drop)
+    };
+    parsed.map_err(|error| error.to_string())
+}
+
 /// Creates the folder of an SQLite database file when it is missing, so that
 /// `sqlite://data/auth.db?mode=rwc` works on a fresh checkout.
 ///

@@ -22,7 +22,7 @@ mod write_gate;
 pub use action_token_repository::SeaOrmActionTokenRepository;
 pub use audit_log::SeaOrmAuditLog;
 pub use connect::{
-    SeaOrmReadiness, connect, connect_counters, ensure_sqlite_parent_dir, is_sqlite_url,
+    SeaOrmReadiness, check_url, connect, connect_counters, ensure_sqlite_parent_dir, is_sqlite_url,
 };
 pub use error::storage_error;
 pub use mail_outbox::{ClaimedMail, SeaOrmMailOutbox};
