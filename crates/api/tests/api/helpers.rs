@@ -124,12 +124,13 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits until every queued mail satisfies `done` (the worker runs in
-    /// the background), and returns the rows.
+    /// Waits until mail is queued and every queued mail satisfies `done`
+    /// (the worker runs in the background, and `forgot` queues its mail
+    /// after answering), and returns the rows.
     pub async fn wait_for_outbox(&self, done: impl Fn(&OutboxRow) -> bool) -> Vec<OutboxRow> {
         for _ in 0..400 {
             let rows = self.outbox_rows().await;
-            if rows.iter().all(&done) {
+            if !rows.is_empty() && rows.iter().all(&done) {
                 return rows;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

@@ -238,3 +238,41 @@ async fn mail_survives_an_smtp_outage_sqlite() {
 async fn mail_survives_an_smtp_outage_postgres() {
     mail_survives_an_smtp_outage(Backend::Postgres).await;
 }
+
+/// `forgot` answers before it writes anything for the account: the writes
+/// an existing address costs (a link, a mail, an audit event) would
+/// otherwise tell it from an unknown one by the answer's timing. Here the
+/// link's table is locked, so those writes wait: the answer must not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_forgot_answers_before_the_work_an_account_costs() {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    app.signed_up("timing@example.com").await;
+    let queued = app.outbox_rows().await.len();
+    let lock = app.db.db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE action_tokens IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.post_json(
+            "/auth/password/forgot",
+            &json!({"email": "timing@example.com"}),
+        ),
+    )
+    .await;
+    lock.rollback().await.unwrap();
+    let answer = answer.expect("answered while the link could not be written");
+    assert_eq!(answer.status(), 202);
+    // The work is done once the table is free: the link is mailed.
+    for _ in 0..400 {
+        if app.outbox_rows().await.len() > queued {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the reset mail was never queued");
+}

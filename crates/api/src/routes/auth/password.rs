@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
+use tracing::Instrument as _;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -20,7 +21,7 @@ pub struct ForgotPassword {
 }
 
 /// Mails a reset link (valid 1 h) when an account has this address; the
-/// answer is the same either way.
+/// answer is the same either way, and comes before the link is made.
 #[utoipa::path(post, path = "/auth/password/forgot", operation_id = "forgot_password", tag = "auth",
     request_body = ForgotPassword,
     responses(
@@ -32,9 +33,33 @@ pub async fn forgot(
     RequestClient(client): RequestClient,
     ValidJson(body): ValidJson<ForgotPassword>,
 ) -> Result<HttpResponse, ApiError> {
-    state.recovery.forgot_password(&body.email, &client).await?;
+    // The work is done after the answer when it can be: an address with
+    // an account costs writes (a link, a mail in the outbox, an audit
+    // event) that an unknown one does not, and the answer's timing must not
+    // tell them apart. Past `DEFERRED` requests in flight (the database is
+    // slow, or a flood) the request waits for its own work, so the backlog
+    // stays bounded.
+    match DEFERRED.try_acquire() {
+        Ok(permit) => {
+            let recovery = state.recovery.clone();
+            let span = tracing::Span::current();
+            actix_web::rt::spawn(
+                async move {
+                    if let Err(error) = recovery.forgot_password(&body.email, &client).await {
+                        tracing::warn!(%error, "a password reset request was not carried out");
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+        Err(_) => state.recovery.forgot_password(&body.email, &client).await?,
+    }
     Ok(HttpResponse::Accepted().finish())
 }
+
+/// Reset requests whose work may run after their answer, at most.
+static DEFERRED: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
 
 /// A password reset.
 #[derive(Debug, Deserialize, ToSchema)]
