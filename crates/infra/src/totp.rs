@@ -57,12 +57,16 @@ fn totp(secret: &[u8]) -> totp_rs::Totp {
         .build_noncompliant()
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters.
+/// Percent-encodes everything but RFC 3986's unreserved characters and
+/// `@`, which a path or query may hold as it is: the label reads
+/// `Issuer:ada@example.com`, as in the Key URI format's own examples, and
+/// an app that shows it undecoded still shows the address. (`+` stays
+/// encoded: some apps decode it as a space.)
 fn percent_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
                 char::from(b).to_string()
             } else {
                 format!("%{b:02X}")
@@ -201,7 +205,7 @@ mod tests {
         let uri = TotpRsCodes.otpauth_uri(&secret, "Auth Module", "ada+1@example.com");
         assert_eq!(
             uri.expose_secret(),
-            "otpauth://totp/Auth%20Module:ada%2B1%40example.com?\
+            "otpauth://totp/Auth%20Module:ada%2B1@example.com?\
              secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Auth%20Module\
              &algorithm=SHA1&digits=6&period=30"
         );

@@ -114,7 +114,7 @@ api_test!(enrol_confirm_and_log_in_with_a_code, |app| {
     let secret = enrolment["secret"].as_str().unwrap();
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
     assert!(
-        uri.starts_with("otpauth://totp/Auth%20Module:ada%40example.com?secret="),
+        uri.starts_with("otpauth://totp/Auth%20Module:ada@example.com?secret="),
         "{uri}"
     );
     assert!(uri.contains(&format!("secret={secret}&")), "{uri}");
@@ -303,6 +303,41 @@ api_test!(
         // The password log-in shares the allowance.
         assert_problem(
             app.login("guess@example.com", PASSWORD).await,
+            429,
+            "rate_limited",
+        )
+        .await;
+    }
+);
+
+api_test!(
+    the_right_password_does_not_reset_the_count_of_wrong_codes,
+    settings | s | {
+        s.rate_limit.login_max_failures = 3;
+        s.rate_limit.account_max_failures = 100;
+        s.rate_limit.ip_per_minute = 0;
+    },
+    |app| {
+        let (_, secret, _) = with_mfa(&app, "relog@example.com").await;
+        let right = code(&app, &secret);
+        let wrong = if right == "000000" {
+            "000001"
+        } else {
+            "000000"
+        };
+        // Someone who knows the password logs in again before each guess.
+        for _ in 0..3 {
+            let mfa_token = challenge(&app, "relog@example.com").await;
+            assert_problem(
+                verify(&app, &mfa_token, wrong).await,
+                401,
+                "invalid_mfa_code",
+            )
+            .await;
+        }
+        // The pair's three wrong codes still count: no fourth guess.
+        assert_problem(
+            app.login("relog@example.com", PASSWORD).await,
             429,
             "rate_limited",
         )

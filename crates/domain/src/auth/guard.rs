@@ -134,11 +134,48 @@ impl PasswordGuard {
         candidate: &SecretString,
         hash: &PasswordHash,
     ) -> Result<PasswordVerification, CheckRefused> {
+        self.check_password(account, ip, candidate, hash, true)
+            .await
+    }
+
+    /// [`PasswordGuard::check`] for a password that is the first of two
+    /// factors: a match takes back both reservations but resets nothing,
+    /// so the pair's earlier failures (wrong codes included) still count
+    /// until the second factor passes. Otherwise, knowing the password
+    /// would reset the pair before every guess at the code, and only the
+    /// account's larger allowance would bound those guesses.
+    ///
+    /// # Errors
+    /// As [`PasswordGuard::check`].
+    pub async fn check_first_of_two(
+        &self,
+        account: &str,
+        ip: Option<&str>,
+        candidate: &SecretString,
+        hash: &PasswordHash,
+    ) -> Result<PasswordVerification, CheckRefused> {
+        self.check_password(account, ip, candidate, hash, false)
+            .await
+    }
+
+    async fn check_password(
+        &self,
+        account: &str,
+        ip: Option<&str>,
+        candidate: &SecretString,
+        hash: &PasswordHash,
+        settles: bool,
+    ) -> Result<PasswordVerification, CheckRefused> {
         let keys = AttemptKeys::new(account, ip);
         self.reserve(&keys).await?;
         match self.hasher.verify(candidate, hash).await {
             Ok(verification @ PasswordVerification::Match { .. }) => {
-                self.passed(&keys).await;
+                if settles {
+                    self.passed(&keys).await;
+                } else {
+                    self.release(keys.pair.as_deref()).await;
+                    self.release(Some(&keys.account)).await;
+                }
                 Ok(verification)
             }
             Ok(PasswordVerification::Mismatch) => Ok(PasswordVerification::Mismatch),

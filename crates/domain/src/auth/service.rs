@@ -178,16 +178,27 @@ impl AuthService {
                 details.with("email", account.chars().take(320).collect::<String>()),
             )
         };
-        let verification = match self
-            .guard
-            .check(
-                &account,
-                command.client.ip.as_deref(),
-                &command.password,
-                hash,
-            )
-            .await
-        {
+        // A second factor to come: the pair is reset once it passes.
+        let checked = if user.as_ref().is_some_and(|u| u.mfa_enabled) {
+            self.guard
+                .check_first_of_two(
+                    &account,
+                    command.client.ip.as_deref(),
+                    &command.password,
+                    hash,
+                )
+                .await
+        } else {
+            self.guard
+                .check(
+                    &account,
+                    command.client.ip.as_deref(),
+                    &command.password,
+                    hash,
+                )
+                .await
+        };
+        let verification = match checked {
             Ok(verification) => verification,
             Err(CheckRefused::RateLimited(retry_after_secs)) => {
                 let details = AuditDetails::new().with("retry_after_secs", retry_after_secs);

@@ -411,6 +411,46 @@ async fn login_success_resets_the_pair_and_takes_back_the_account_reservation() 
 }
 
 #[tokio::test]
+async fn the_right_password_of_a_user_with_mfa_resets_nothing_before_the_code() {
+    let counts = Counts::default();
+    seed(&counts, 2, 2).await;
+    let mut mocks = Mocks::new();
+    let stored = User {
+        mfa_enabled: true,
+        ..user(USER_ID, true)
+    };
+    mocks.expect_find_by_email(email(), Some(stored));
+    mocks.expect_verify(
+        PASSWORD,
+        STORED_HASH,
+        PasswordVerification::Match {
+            needs_rehash: false,
+        },
+    );
+    mocks
+        .secrets
+        .expect_generate()
+        .return_const("mfa-token".to_owned());
+    mocks
+        .ids
+        .expect_new_id()
+        .return_const(uuid::Uuid::from_u128(0x0401));
+    mocks.challenges.expect_insert().returning(|_| Ok(()));
+    mocks.expect_no_session();
+    let service = limited(mocks, &counts);
+
+    let error = service
+        .login(login_command("ada@example.com", PASSWORD))
+        .await
+        .expect_err("a code is needed");
+
+    assert!(matches!(error, LoginError::MfaRequired { .. }), "{error:?}");
+    // Neither a failure nor a success yet: the pair keeps its failures
+    // until the code passes, the attempt itself is taken back.
+    assert_eq!((account_count(&counts), pair_count(&counts)), (2, 2));
+}
+
+#[tokio::test]
 async fn login_of_a_disabled_user_with_the_right_password_resets_the_pair() {
     let counts = Counts::default();
     seed(&counts, 1, 1).await;
