@@ -179,24 +179,13 @@ impl AuthService {
             )
         };
         // A second factor to come: the pair is reset once it passes.
+        let (ip, password) = (command.client.ip.as_deref(), &command.password);
         let checked = if user.as_ref().is_some_and(|u| u.mfa_enabled) {
             self.guard
-                .check_first_of_two(
-                    &account,
-                    command.client.ip.as_deref(),
-                    &command.password,
-                    hash,
-                )
+                .check_first_of_two(&account, ip, password, hash)
                 .await
         } else {
-            self.guard
-                .check(
-                    &account,
-                    command.client.ip.as_deref(),
-                    &command.password,
-                    hash,
-                )
-                .await
+            self.guard.check(&account, ip, password, hash).await
         };
         let verification = match checked {
             Ok(verification) => verification,

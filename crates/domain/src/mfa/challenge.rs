@@ -138,7 +138,7 @@ impl MfaChallengeService {
         {
             return Err(MfaVerifyError::InvalidToken);
         }
-        let accepted = match self
+        let outcome = self
             .ports
             .guard
             .check_code(
@@ -146,22 +146,14 @@ impl MfaChallengeService {
                 client.ip.as_deref(),
                 self.ports.spend_code(&factor, code),
             )
-            .await
-        {
-            Ok(Ok(Some(accepted))) => Some(accepted),
-            Ok(Ok(None)) => None,
-            Ok(Err(error)) => {
-                self.challenges.release(challenge.id).await?;
-                return Err(error.into());
-            }
-            Err(refused) => {
-                self.challenges.release(challenge.id).await?;
-                return Err(refused.into());
-            }
-        };
+            .await;
+        if !matches!(outcome, Ok(Ok(Some(_)))) {
+            // A refused code, or no check at all: the token goes back.
+            self.challenges.release(challenge.id).await?;
+        }
+        let accepted = outcome??;
         let origin = Origin::user(user.id, client.clone());
         if accepted.is_none() {
-            self.challenges.release(challenge.id).await?;
             let event = self.ports.audit.event(
                 AuditEventType::MfaChallengeFailed,
                 Some(user.id),
