@@ -13,6 +13,7 @@
 //! DSN) are held as [`SecretString`], and the database URL's password is
 //! masked, so `{settings:?}` can be printed or logged.
 
+use auth_infra::blocking::ThreadPriority;
 use auth_infra::jwt::SigningAlgorithm;
 use std::collections::HashMap;
 use std::fmt;
@@ -412,14 +413,42 @@ impl MetricsSettings {
     }
 }
 
+/// Reads one of `choices` by name, whatever its case and the blanks around
+/// it, as `AUTH__ENV` is read.
+fn one_of<'de, D: Deserializer<'de>, T: Copy>(
+    deserializer: D,
+    choices: &[(&str, T)],
+) -> Result<T, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    choices
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(value.trim()))
+        .map(|&(_, choice)| choice)
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|&(name, _)| name).collect();
+            serde::de::Error::custom(format!(
+                "unknown value {value:?}, expected one of: {}",
+                names.join(", ")
+            ))
+        })
+}
+
 /// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// Human-readable lines.
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+impl<'de> Deserialize<'de> for LogFormat {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        one_of(
+            deserializer,
+            &[("pretty", Self::Pretty), ("json", Self::Json)],
+        )
+    }
 }
 
 /// `AUTH__LOG__*`.
@@ -452,6 +481,22 @@ pub struct HashingSettings {
     pub max_concurrent: usize,
     /// Hashes waiting beyond those; past it, 503.
     pub max_queue: usize,
+    /// How the hashing threads are scheduled against the async workers:
+    /// `idle` (the default: they run only when nothing else wants a core),
+    /// `low` (niceness 19) or `normal`.
+    #[serde(deserialize_with = "thread_priority")]
+    pub priority: ThreadPriority,
+}
+
+fn thread_priority<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ThreadPriority, D::Error> {
+    one_of(
+        deserializer,
+        &[
+            ("idle", ThreadPriority::Idle),
+            ("low", ThreadPriority::Low),
+            ("normal", ThreadPriority::Normal),
+        ],
+    )
 }
 
 impl Default for HashingSettings {
@@ -459,6 +504,7 @@ impl Default for HashingSettings {
         Self {
             max_concurrent: std::thread::available_parallelism().map_or(1, usize::from),
             max_queue: 1024,
+            priority: ThreadPriority::default(),
         }
     }
 }
@@ -764,6 +810,7 @@ mod tests {
         assert_eq!(settings.password.min_length, 8);
         assert_eq!(settings.hashing.max_queue, 1024);
         assert!(settings.hashing.max_concurrent >= 1);
+        assert_eq!(settings.hashing.priority, ThreadPriority::Idle);
         assert_eq!(settings.audit.retention_days, 90);
         assert_eq!(
             settings.audit.retention(),
@@ -814,6 +861,39 @@ mod tests {
             .iter()
             .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn named_choices_are_read_whatever_their_case() {
+        for (name, format) in [
+            ("json", LogFormat::Json),
+            ("JSON", LogFormat::Json),
+            (" Pretty ", LogFormat::Pretty),
+        ] {
+            let settings =
+                Settings::load_from(None, vars(&[("AUTH__LOG__FORMAT", name)])).expect("loads");
+            assert_eq!(settings.log.format, Some(format), "{name:?}");
+        }
+        for (name, priority) in [
+            ("idle", ThreadPriority::Idle),
+            ("LOW", ThreadPriority::Low),
+            ("Normal", ThreadPriority::Normal),
+        ] {
+            let settings = Settings::load_from(None, vars(&[("AUTH__HASHING__PRIORITY", name)]))
+                .expect("loads");
+            assert_eq!(settings.hashing.priority, priority, "{name:?}");
+        }
+        for (key, value) in [
+            ("AUTH__LOG__FORMAT", "yaml"),
+            ("AUTH__HASHING__PRIORITY", "realtime"),
+        ] {
+            let error = Settings::load_from(None, vars(&[(key, value)]))
+                .expect_err(&format!("{key}={value:?} is refused"));
+            assert!(
+                format!("{error:#}").contains("expected one of"),
+                "{key}: {error:#}"
+            );
+        }
     }
 
     #[test]

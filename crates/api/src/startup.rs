@@ -297,10 +297,11 @@ impl Services {
         };
 
         let pool = Arc::new(
-            BlockingPool::new(
+            BlockingPool::with_priority(
                 "argon2",
                 settings.hashing.max_concurrent,
                 settings.hashing.max_queue,
+                settings.hashing.priority,
             )
             .context("could not start the hashing pool")?,
         );
