@@ -673,6 +673,25 @@ impl Settings {
         if self.hashing.max_concurrent == 0 {
             bail!("hashing.max_concurrent must be at least 1");
         }
+        // Only the per-IP limit has an off switch (0); a zero elsewhere would
+        // lock every account out (the failure limits, the window's end at
+        // once would turn them off) or never send a mail.
+        let limits = &self.rate_limit;
+        for (name, value) in [
+            ("rate_limit.login_max_failures", limits.login_max_failures),
+            ("rate_limit.login_window_secs", limits.login_window_secs),
+            (
+                "rate_limit.account_max_failures",
+                limits.account_max_failures,
+            ),
+            ("rate_limit.mail_per_hour", limits.mail_per_hour),
+        ] {
+            if value == 0 {
+                bail!(
+                    "{name} must be at least 1 (only rate_limit.ip_per_minute takes 0, to turn it off)"
+                );
+            }
+        }
         crate::extractors::TrustedProxies::parse(&self.server.trusted_proxies).map_err(
             |entry| {
                 anyhow::anyhow!("server.trusted_proxies: {entry:?} is not an address or CIDR block")
@@ -1188,6 +1207,20 @@ mod tests {
         let mut settings = Settings::default();
         settings.hashing.max_concurrent = 0;
         assert!(settings.validate().is_err());
+        for key in [
+            "AUTH__RATE_LIMIT__LOGIN_MAX_FAILURES",
+            "AUTH__RATE_LIMIT__LOGIN_WINDOW_SECS",
+            "AUTH__RATE_LIMIT__ACCOUNT_MAX_FAILURES",
+            "AUTH__RATE_LIMIT__MAIL_PER_HOUR",
+        ] {
+            let error = Settings::load_from(None, vars(&[(key, "0")]))
+                .expect_err(&format!("{key}=0 is refused"));
+            assert!(format!("{error:#}").contains("at least 1"), "{error:#}");
+            Settings::load_from(None, vars(&[(key, "1")])).expect("1 is a limit");
+        }
+        let off = Settings::load_from(None, vars(&[("AUTH__RATE_LIMIT__IP_PER_MINUTE", "0")]))
+            .expect("the per-IP limit turns off");
+        assert_eq!(off.rate_limit.ip_per_minute, 0);
         let mut settings = Settings::default();
         settings.server.cors_origins = vec!["https://app.example.com/".into()];
         assert!(settings.validate().is_err());
