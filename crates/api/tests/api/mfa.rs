@@ -257,6 +257,42 @@ api_test!(a_challenge_expires_after_five_minutes, |app| {
     .await;
 });
 
+api_test!(a_new_password_ends_the_pending_challenges, |app| {
+    // The mfa_token stands for the old password having been right: someone
+    // who learnt it, and is stopped at the second factor, must not keep a
+    // way in once the owner has changed it.
+    let (token, secret, _) = with_mfa(&app, "moved@example.com").await;
+    let before = challenge(&app, "moved@example.com").await;
+    let new_password = "a completely different passphrase";
+    let response = send(
+        &app,
+        reqwest::Method::POST,
+        "/users/me/password",
+        &token,
+        &json!({"current_password": PASSWORD, "new_password": new_password}),
+    )
+    .await;
+    assert_eq!(response.status(), 204);
+    assert_problem(
+        verify(&app, &before, &code(&app, &secret)).await,
+        401,
+        "invalid_mfa_token",
+    )
+    .await;
+    // A challenge won with the new password works.
+    let problem = assert_problem(
+        app.login("moved@example.com", new_password).await,
+        403,
+        "mfa_required",
+    )
+    .await;
+    let after = problem["mfa_token"].as_str().unwrap();
+    assert_eq!(
+        verify(&app, after, &code(&app, &secret)).await.status(),
+        200
+    );
+});
+
 api_test!(a_recovery_code_works_once, |app| {
     let (_, _, recovery) = with_mfa(&app, "lost@example.com").await;
     let mfa_token = challenge(&app, "lost@example.com").await;
@@ -549,8 +585,24 @@ api_test!(an_administrator_resets_a_lost_device, |app| {
     assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail}");
     assert_eq!(trail["items"][0]["actor_id"], admin_id);
     assert_eq!(trail["items"][0]["details"]["by"], "administrator");
-    assert_eq!(app.login("lost@example.com", PASSWORD).await.status(), 200);
+    let relogged = app.login("lost@example.com", PASSWORD).await;
+    assert_eq!(relogged.status(), 200);
+    assert_problem(reset(id.clone()).await, 409, "mfa_not_enabled").await;
+    // An enrolment in progress is no factor to reset: the 409 leaves it,
+    // and the user can still confirm it.
+    let token = relogged.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = enrol(&app, &token).await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_problem(reset(id).await, 409, "mfa_not_enabled").await;
+    assert_eq!(
+        confirm(&app, &token, &code(&app, &secret)).await.status(),
+        200
+    );
     assert_problem(
         reset(uuid::Uuid::now_v7().to_string()).await,
         404,

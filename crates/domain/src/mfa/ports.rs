@@ -74,9 +74,10 @@ pub trait SecondFactorRepository: Send + Sync {
         audit: &AuditEvent,
     ) -> Result<bool, StorageError>;
 
-    /// Deletes the user's factor (pending or enabled) and recovery codes and
-    /// marks the user's MFA off, in one transaction, which also stores
-    /// `audit` when an enabled factor was removed; `true` then.
+    /// Deletes the user's enabled factor and recovery codes and marks the
+    /// user's MFA off, in one transaction, which also stores `audit`;
+    /// `true` then. `false`, changing nothing, when no factor is enabled
+    /// (an enrolment in progress stays).
     async fn disable(
         &self,
         user: UserId,

@@ -27,8 +27,9 @@ pub enum PasswordChange {
     /// Nothing: the same password, hashed again with the current parameters.
     Rehash,
     /// A new password: every session of the user but `keep` (the caller's,
-    /// when the user changed it themselves) is revoked, and every
-    /// outstanding password-reset link is used up.
+    /// when the user changed it themselves) is revoked, every outstanding
+    /// password-reset link is used up, and every pending log-in challenge
+    /// (`mfa_token`, which stands for the old password) is dropped.
     NewPassword {
         /// The session that stays.
         keep: Option<SessionId>,
@@ -61,8 +62,9 @@ pub trait UserRepository: Send + Sync {
 
     /// Replaces a user's password hash, stores `audit` with it (none for
     /// a transparent upgrade of the hash's parameters) and, for a new
-    /// password, revokes the user's sessions and uses up their outstanding
-    /// reset links, all in one transaction: a new password never takes
+    /// password, revokes the user's sessions, uses up their outstanding
+    /// reset links and drops their pending MFA challenges, all in one
+    /// transaction: a new password never takes
     /// effect while the sessions it should end stay live. Returns how many
     /// sessions were revoked, or `None`, storing nothing, when the user is
     /// gone.

@@ -248,22 +248,20 @@ impl SecondFactorRepository for SeaOrmSecondFactorRepository {
             .map_err(storage_error)?
             .rows_affected
             == 1;
-        mfa_factor::Entity::delete_many()
-            .filter(mfa_factor::Column::UserId.eq(user.0))
-            .exec(&txn)
-            .await
-            .map_err(storage_error)?;
+        if !enabled {
+            // Dropping the transaction rolls it back: a pending enrolment,
+            // if any, stays.
+            return Ok(false);
+        }
         store_codes(&txn, user, &[], now)
             .await
             .map_err(storage_error)?;
-        if enabled {
-            mark_user(&txn, user, false, now)
-                .await
-                .map_err(storage_error)?;
-            insert_event(&txn, audit).await?;
-        }
+        mark_user(&txn, user, false, now)
+            .await
+            .map_err(storage_error)?;
+        insert_event(&txn, audit).await?;
         txn.commit().await.map_err(storage_error)?;
-        Ok(enabled)
+        Ok(true)
     }
 
     async fn any_enabled(&self) -> Result<bool, StorageError> {

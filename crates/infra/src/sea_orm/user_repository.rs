@@ -17,7 +17,7 @@ use sea_orm::{
 
 use super::action_token_repository::invalidate as invalidate_links;
 use super::audit_log::{event_insert, insert_event};
-use super::entities::{session, user};
+use super::entities::{mfa_challenge, session, user};
 use super::error::{is_unique_violation, storage_error};
 use super::one_statement;
 
@@ -146,6 +146,12 @@ impl UserRepository for SeaOrmUserRepository {
                 .map_err(storage_error)?
                 .rows_affected;
             invalidate_links(&txn, id, TokenPurpose::ResetPassword, updated_at)
+                .await
+                .map_err(storage_error)?;
+            // An `mfa_token` stands for the old password having been right.
+            mfa_challenge::Entity::delete_many()
+                .filter(mfa_challenge::Column::UserId.eq(id.0))
+                .exec(&txn)
                 .await
                 .map_err(storage_error)?;
         }

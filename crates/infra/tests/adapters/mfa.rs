@@ -684,7 +684,7 @@ db_test!(disable_removes_an_enabled_factor_and_its_codes, |db| {
     assert_eq!(events(&db.db).await, before);
 });
 
-db_test!(disabling_a_pending_factor_records_nothing, |db| {
+db_test!(disabling_a_pending_factor_changes_nothing, |db| {
     let ada = stored_user(&db.db, "ada@example.com").await;
     let repo = SeaOrmSecondFactorRepository::new(db.db.clone());
     repo.start_enrolment(ada.id, &sealed("pending"), fixtures::now())
@@ -701,7 +701,10 @@ db_test!(disabling_a_pending_factor_records_nothing, |db| {
         .await
         .expect("disable");
     assert!(!removed, "no enabled factor was removed");
-    assert_eq!(factor(&repo, ada.id).await, None, "the pending one is gone");
+    // The answer is "not enabled", so nothing changed: the enrolment the
+    // user is in the middle of can still be confirmed.
+    let pending = factor(&repo, ada.id).await.expect("the pending one stays");
+    assert_eq!(pending.state, FactorState::Pending);
     assert!(!mfa_flag(&db.db, ada.id).await);
     assert_eq!(events(&db.db).await, before);
 });
@@ -970,3 +973,60 @@ db_test!(purge_deletes_challenges_expired_before_the_cutoff, |db| {
     );
     assert_eq!(repo.purge(cutoff).await.expect("purge again"), 0);
 });
+
+db_test!(
+    a_new_password_drops_the_pending_challenges_of_its_user,
+    |db| {
+        use auth_domain::user::{PasswordChange, PasswordHash};
+
+        let ada = stored_user(&db.db, "ada@example.com").await;
+        let grace = stored_user(&db.db, "grace@example.com").await;
+        let users = SeaOrmUserRepository::new(db.db.clone());
+        let repo = SeaOrmMfaChallengeRepository::new(db.db.clone());
+        let now = fixtures::now();
+        let of_ada = challenge(ada.id, now);
+        let of_grace = challenge(grace.id, now);
+        repo.insert(&of_ada).await.expect("insert");
+        repo.insert(&of_grace).await.expect("insert");
+
+        // A rehash of the same password keeps the challenge.
+        let rehashed = PasswordHash::new(format!("{}-rehashed", fixtures::PHC));
+        users
+            .update_password_hash(ada.id, &rehashed, now, None, PasswordChange::Rehash)
+            .await
+            .expect("rehash");
+        assert_eq!(
+            repo.find_valid(&of_ada.hash, now).await.expect("find"),
+            Some(of_ada.clone())
+        );
+
+        // A new password drops it, and it cannot be handed back either.
+        let new = PasswordHash::new(format!("{}-new", fixtures::PHC));
+        users
+            .update_password_hash(
+                ada.id,
+                &new,
+                now,
+                Some(fixtures::event()),
+                PasswordChange::NewPassword { keep: None },
+            )
+            .await
+            .expect("new password");
+        assert_eq!(
+            repo.find_valid(&of_ada.hash, now).await.expect("find"),
+            None
+        );
+        assert!(!repo.consume(of_ada.id, now).await.expect("consume"));
+        repo.release(of_ada.id).await.expect("release");
+        assert_eq!(
+            repo.find_valid(&of_ada.hash, now).await.expect("find"),
+            None
+        );
+        assert_eq!(challenge_rows(&db.db, ada.id).await, 0);
+        // Another user's challenge stays.
+        assert_eq!(
+            repo.find_valid(&of_grace.hash, now).await.expect("find"),
+            Some(of_grace)
+        );
+    }
+);
