@@ -71,6 +71,36 @@ pub async fn apply_pending(db: &DatabaseConnection) -> Result<(), DbErr> {
     locked(db, Run::Up).await
 }
 
+/// The names of the migrations of this build that `db` has not applied, in
+/// order, read without creating or changing anything: a database never
+/// migrated has them all pending, and one migrated by a newer build has
+/// none (what it has beyond them is not this build's business).
+///
+/// # Errors
+/// When the database cannot be read.
+pub async fn pending(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let known = Migrator::migrations()
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect::<Vec<_>>();
+    if !SchemaManager::new(db).has_table("seaql_migrations").await? {
+        return Ok(known);
+    }
+    let applied = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect::<Result<std::collections::HashSet<_>, _>>()?;
+    Ok(known
+        .into_iter()
+        .filter(|name| !applied.contains(name))
+        .collect())
+}
+
 /// Reverts the most recent migration, under the same lock as
 /// [`apply_pending`].
 ///

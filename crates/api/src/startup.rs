@@ -63,6 +63,29 @@ pub struct Application {
     outbox: OutboxHandle,
 }
 
+/// With `serve --no-migrate`: `None` when the schema has every migration
+/// this build needs, else a warning and the check that keeps
+/// `/health/ready` at 503 until `authd migrate up` has applied them.
+async fn unapplied_migrations(
+    db: &DatabaseConnection,
+) -> anyhow::Result<Option<Arc<crate::routes::health::SchemaCheck>>> {
+    let pending = auth_migrations::pending(db)
+        .await
+        .context("could not read which migrations the database has")?;
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    tracing::warn!(
+        pending = pending.len(),
+        first = %pending[0],
+        "the database lacks migrations this build needs; /health/ready answers 503 until \
+         `authd migrate up` applies them"
+    );
+    Ok(Some(Arc::new(crate::routes::health::SchemaCheck::new(
+        db.clone(),
+    ))))
+}
+
 /// Opens the database, creating an SQLite file's folder when needed.
 ///
 /// # Errors
@@ -531,11 +554,14 @@ impl Application {
         settings.validate_for_serving()?;
         let keys = Arc::new(signing_keys(&settings)?);
         let db = open_database(&settings).await?;
-        if migrate {
+        let schema = if migrate {
             auth_migrations::apply_pending(&db)
                 .await
                 .context("could not apply database migrations")?;
-        }
+            None
+        } else {
+            unapplied_migrations(&db).await?
+        };
 
         let metrics = Arc::new(Metrics::with_process_metrics());
         let services =
@@ -583,6 +609,7 @@ impl Application {
             metrics,
             hashing,
             readiness,
+            schema,
             password_policy: PasswordPolicy {
                 min_length: settings.password.min_length,
             },

@@ -38,6 +38,9 @@ pub struct AppState {
     pub password_policy: PasswordPolicy,
     /// The database, for the readiness probe.
     pub readiness: Arc<dyn Readiness>,
+    /// After `serve --no-migrate` on a schema that lacked migrations: the
+    /// readiness probe's check that they have been applied since.
+    pub schema: Option<Arc<crate::routes::health::SchemaCheck>>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
     /// The public keys, as served at `/.well-known/jwks.json`.

@@ -209,9 +209,34 @@ async fn healthcheck_passes_against_a_running_server() {
     assert!(output.status.success(), "{output:?}");
 }
 
-#[test]
-fn serve_without_migrations_leaves_the_schema_alone() {
-    let (dir, url) = temp_sqlite_url();
+/// `GET path` from the server on 127.0.0.1:`port`: the status and the body.
+fn get(port: &str, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+
+    let mut stream = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// `authd serve --no-migrate` on the empty database at `url`: it serves,
+/// creates nothing, and reports not ready until `authd migrate up` has run
+/// (beside it, as a deploy's migration job would).
+fn serve_without_migrations_on(url: &str) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()
@@ -219,13 +244,10 @@ fn serve_without_migrations_leaves_the_schema_alone() {
         .port()
         .to_string();
     let env = [
-        ("AUTH__DATABASE__URL", url.as_str()),
+        ("AUTH__DATABASE__URL", url),
         ("AUTH__SERVER__PORT", port.as_str()),
     ];
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(["serve", "--no-migrate"])
-        .env_remove("DATABASE_URL")
-        .envs(env)
+    let mut child = authd_command(&["serve", "--no-migrate"], &env)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -238,16 +260,49 @@ fn serve_without_migrations_leaves_the_schema_alone() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         false
     });
+    let outcome = std::panic::catch_unwind(|| {
+        assert!(serving, "authd serve --no-migrate did not come up");
+        let (status, body) = get(&port, "/health/ready");
+        assert_eq!(status, 503, "{body}");
+        let body: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"status": "unavailable", "database": "migrations_pending"})
+        );
+        // Neither start-up nor the probe touched the schema.
+        let status = authd(&["migrate", "status"], &[("AUTH__DATABASE__URL", url)]);
+        let listing = String::from_utf8_lossy(&status.stdout);
+        assert!(!listing.contains("applied"), "{listing}");
+
+        let up = authd(&["migrate", "up"], &[("AUTH__DATABASE__URL", url)]);
+        assert!(up.status.success(), "{up:?}");
+        let (status, body) = get(&port, "/health/ready");
+        assert_eq!(status, 200, "{body}");
+    });
     child.kill().ok();
     child.wait().ok();
-    assert!(serving, "authd serve --no-migrate did not come up");
-    let status = authd(
-        &["migrate", "status"],
-        &[("AUTH__DATABASE__URL", url.as_str())],
-    );
-    let listing = String::from_utf8_lossy(&status.stdout);
-    assert!(!listing.contains("applied"), "{listing}");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn serve_without_migrations_leaves_the_schema_alone_sqlite() {
+    let (dir, url) = temp_sqlite_url();
+    serve_without_migrations_on(&url);
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_without_migrations_leaves_the_schema_alone_postgres() {
+    let Some(db) = auth_infra::testing::TestDatabase::postgres_unmigrated().await else {
+        return;
+    };
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || serve_without_migrations_on(&url))
+        .await
+        .expect("ran");
+    drop(db);
 }
 
 // --- AUTH__MFA__ENCRYPTION_KEY at start-up ---------------------------------

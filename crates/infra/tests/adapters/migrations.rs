@@ -266,3 +266,40 @@ db_test!(
         assert_eq!(applied(&db.db).await.len(), Migrator::migrations().len());
     }
 );
+
+db_test!(
+    pending_reads_what_is_left_without_touching_the_schema,
+    |db| {
+        let names: Vec<String> = Migrator::migrations()
+            .iter()
+            .map(|migration| migration.name().to_owned())
+            .collect();
+        assert!(
+            auth_migrations::pending(&db.db)
+                .await
+                .expect("pending")
+                .is_empty()
+        );
+        Migrator::down(&db.db, Some(2)).await.expect("two down");
+        assert_eq!(
+            auth_migrations::pending(&db.db).await.expect("pending"),
+            names[names.len() - 2..]
+        );
+        Migrator::down(&db.db, None).await.expect("all down");
+        assert_eq!(
+            auth_migrations::pending(&db.db).await.expect("pending"),
+            names
+        );
+        // A database never migrated: everything is pending, and reading that
+        // creates no table (sea-orm-migration's own status would).
+        db.db
+            .execute_unprepared("DROP TABLE seaql_migrations")
+            .await
+            .expect("drop the migrations table");
+        assert_eq!(
+            auth_migrations::pending(&db.db).await.expect("pending"),
+            names
+        );
+        assert!(!table_exists(&db.db, "seaql_migrations").await);
+    }
+);
