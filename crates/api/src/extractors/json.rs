@@ -101,8 +101,81 @@ pub(crate) fn read_limited(
     }
 }
 
+/// A JSON value whose objects, at any depth, name each key once. RFC 8259
+/// leaves duplicates to the parser, and parsers disagree on them (first
+/// wins, last wins, both kept): a proxy or a client library that checks
+/// one `email` while this server acts on another is the kind of
+/// disagreement attackers look for, so a duplicate is refused instead.
+struct UniqueKeys(Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor).map(Self)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let UniqueKeys(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "the key {key:?} appears more than once"
+                )));
+            }
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
 fn parse<T: DeserializeOwned + PartialSchema>(body: &[u8]) -> Result<T, ApiError> {
-    let value: Value = serde_json::from_slice(body)
+    let UniqueKeys(value) = serde_json::from_slice(body)
         .map_err(|e| ApiError::malformed(format!("The body is not valid JSON: {e}.")))?;
     let Some(object) = value.as_object() else {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -215,6 +288,30 @@ mod tests {
 
     fn field_errors(result: Result<Body, ApiError>) -> String {
         format!("{:?}", result.expect_err("invalid"))
+    }
+
+    #[test]
+    fn a_key_named_twice_is_malformed_at_any_depth() {
+        for body in [
+            &br#"{"email": "a@example.com", "email": "b@example.com"}"#[..],
+            br#"{"email": "a@example.com", "age": 3, "age": 3}"#,
+            br#"{"email": "a@example.com", "extra": [{"k": 1, "k": 2}]}"#,
+            br#"{"email": "a@example.com", "extra": {"k": {"x": 1, "x": 1}}}"#,
+        ] {
+            let error = parse::<Body>(body).expect_err("a duplicate");
+            assert_eq!(error.code(), "malformed_request", "{body:?}");
+            assert!(format!("{error:?}").contains("more than once"), "{error:?}");
+        }
+        // The same key in different objects is no duplicate; numbers,
+        // nulls and nesting come through as serde_json reads them.
+        let UniqueKeys(body) = serde_json::from_slice(
+            br#"{"email": "a@example.com", "age": null, "extra": [{"k": 1}, {"k": -2.5}, true, "s"]}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            body,
+            serde_json::json!({"email": "a@example.com", "age": null, "extra": [{"k": 1}, {"k": -2.5}, true, "s"]})
+        );
     }
 
     #[test]
