@@ -148,10 +148,19 @@ impl RateLimiter for SeaOrmRateLimiter {
         };
         let backend = self.db.get_database_backend();
         // One round trip: one statement on PostgreSQL, two sent at once on
-        // SQLite.
+        // SQLite. On PostgreSQL the rows are locked in the order
+        // `hit_in_turn` locks them, the forgotten key (the pair) first: the
+        // join waits for the whole DELETE before the UPDATE can lock its
+        // row. Left unreferenced, the DELETE would run after the UPDATE,
+        // and a log-in settling while another reserves would each hold
+        // the row the other waits for: a deadlock, which PostgreSQL breaks
+        // after a second by failing one of them, every other log-in of the
+        // account queued behind the two meanwhile.
         let sql = if backend == DatabaseBackend::Postgres {
-            "WITH forgotten AS (DELETE FROM rate_limits WHERE key = $1) \
-             UPDATE rate_limits SET count = count - 1 WHERE key = $2 AND count > 0"
+            "WITH forgotten AS (DELETE FROM rate_limits WHERE key = $1 RETURNING 1) \
+             UPDATE rate_limits SET count = rate_limits.count - 1 \
+             FROM (SELECT count(*) AS forgotten FROM forgotten) AS settled \
+             WHERE rate_limits.key = $2 AND rate_limits.count > 0"
         } else {
             "DELETE FROM rate_limits WHERE key = $1; \
              UPDATE rate_limits SET count = count - 1 WHERE key = $2 AND count > 0"

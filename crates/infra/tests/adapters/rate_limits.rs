@@ -343,3 +343,48 @@ db_test!(
         assert_eq!(peek("account").await.expect("peek").count, 0);
     }
 );
+
+db_test!(log_ins_settling_while_others_reserve_never_deadlock, |db| {
+    // What a burst of right passwords for one account from one address
+    // does: each reserves (pair, then account) and, once its password
+    // matched, forgets the pair and takes its account event back. The
+    // two steps lock the same two rows; taken in opposite orders, two
+    // log-ins wait for each other until PostgreSQL aborts one as a
+    // deadlock, and every other log-in of the account queues behind
+    // them meanwhile.
+    const LOG_INS: usize = 24;
+    const ROUNDS: usize = 25;
+    let limiter = SeaOrmRateLimiter::new(db.db.clone());
+    let now = fixtures::now();
+    let start = Arc::new(Barrier::new(LOG_INS));
+    let log_ins: Vec<_> = (0..LOG_INS)
+        .map(|_| {
+            let (limiter, start) = (limiter.clone(), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                for _ in 0..ROUNDS {
+                    limiter
+                        .hit_in_turn(&[("pair", 1_000_000), ("account", 1_000_000)], WINDOW, now)
+                        .await?;
+                    limiter.reset_and_release(Some("pair"), "account").await?;
+                }
+                Ok::<_, auth_domain::common::StorageError>(())
+            })
+        })
+        .collect();
+    for log_in in log_ins {
+        log_in
+            .await
+            .expect("the log-in did not panic")
+            .expect("no log-in failed");
+    }
+    // Every event was taken back.
+    assert_eq!(
+        limiter
+            .peek("account", WINDOW, now)
+            .await
+            .expect("peek")
+            .count,
+        0
+    );
+});
