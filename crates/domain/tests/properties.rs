@@ -7,6 +7,7 @@
 //! from the crate, so that a change of a constant shows up as a failing
 //! contract test.
 
+use auth_domain::common::{DIRECTION_CONTROLS, INVISIBLE};
 use auth_domain::project::{
     ProjectDescription, ProjectDescriptionError, ProjectName, ProjectNameError,
 };
@@ -110,7 +111,13 @@ fn white_space(max: usize) -> impl Strategy<Value = String> {
 /// A character that is not white space and not a control character: what a
 /// name may start and end with.
 fn visible_char() -> impl Strategy<Value = char> {
-    any_char().prop_filter("visible", |c| !c.is_whitespace() && !c.is_control())
+    any_char().prop_filter("visible", |c| {
+        !c.is_whitespace() && !c.is_control() && !in_ranges(*c, &INVISIBLE)
+    })
+}
+
+fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|&(low, high)| (low..=high).contains(&c))
 }
 
 /// `len` visible characters, with anything but control characters between
@@ -118,7 +125,9 @@ fn visible_char() -> impl Strategy<Value = char> {
 fn name_core(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = String> {
     len.prop_flat_map(|len| {
         let inner = proptest::collection::vec(
-            any_char().prop_filter("not control", |c| !c.is_control()),
+            any_char().prop_filter("neither control nor direction override", |c| {
+                !c.is_control() && !in_ranges(*c, &DIRECTION_CONTROLS)
+            }),
             len.saturating_sub(2),
         );
         (visible_char(), inner, visible_char()).prop_map(move |(first, inner, last)| {
@@ -458,6 +467,36 @@ proptest! {
         let raw = String::from_iter(raw);
         prop_assert_eq!(DisplayName::parse(&raw), Err(DisplayNameError::ControlCharacter));
         prop_assert_eq!(ProjectName::parse(&raw), Err(ProjectNameError::ControlCharacter));
+    }
+
+    #[test]
+    fn a_name_with_a_direction_override_anywhere_is_refused(
+        core in name_core(2..=MAX_NAME_CHARS - 1),
+        control in select(DIRECTION_CONTROLS.iter().flat_map(|&(low, high)| low..=high).collect::<Vec<_>>()),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let mut raw: Vec<char> = core.chars().collect();
+        let at = at.index(raw.len() + 1);
+        raw.insert(at, control);
+        let raw = String::from_iter(raw);
+        prop_assert_eq!(DisplayName::parse(&raw), Err(DisplayNameError::DirectionControl));
+        prop_assert_eq!(ProjectName::parse(&raw), Err(ProjectNameError::DirectionControl));
+    }
+
+    #[test]
+    fn a_name_beginning_or_ending_with_an_invisible_character_is_refused(
+        core in name_core(1..=MAX_NAME_CHARS - 1),
+        invisible in select(
+            INVISIBLE.iter()
+                .flat_map(|&(low, high)| low..=high)
+                .filter(|c| !in_ranges(*c, &DIRECTION_CONTROLS))
+                .collect::<Vec<_>>(),
+        ),
+        at_the_end in any::<bool>(),
+    ) {
+        let raw = if at_the_end { format!("{core}{invisible}") } else { format!("{invisible}{core}") };
+        prop_assert_eq!(DisplayName::parse(&raw), Err(DisplayNameError::Invisible));
+        prop_assert_eq!(ProjectName::parse(&raw), Err(ProjectNameError::Invisible));
     }
 
     #[test]

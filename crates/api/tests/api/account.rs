@@ -116,6 +116,12 @@ api_test!(
             json!({"display_name": "   "}),
             json!({"display_name": ""}),
             json!({"display_name": "tab\u{0}stop"}),
+            // Blank to the eye, or reordering what is shown after it.
+            json!({"display_name": "\u{200b}"}),
+            json!({"display_name": "\u{3164}\u{3164}"}),
+            json!({"display_name": "Grace\u{feff}"}),
+            json!({"display_name": "Grace\u{202e}repooH"}),
+            json!({"display_name": "\u{2067}Grace"}),
             json!({"display_name": 42}),
             // The field is required: `null` clears, absence is a mistake.
             json!({}),
@@ -126,6 +132,10 @@ api_test!(
             assert_eq!(error_fields(&problem), ["display_name"], "{body}");
         }
         assert_eq!(stored_display_name(&app, token).await, "Grace");
+        // A joiner inside a name is part of it.
+        let response = patch_me(&app, token, &json!({"display_name": "👩\u{200d}💻 Grace"})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(stored_display_name(&app, token).await, "👩\u{200d}💻 Grace");
 
         let not_json = app
             .client

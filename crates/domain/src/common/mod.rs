@@ -12,7 +12,7 @@ mod rate_limit;
 pub use error::StorageError;
 pub(crate) use error::{absorb_failures, absorb_hash_failures};
 pub(crate) use name::parse_name;
-pub use name::{MAX_NAME_LENGTH, NAME_PATTERN, NameError};
+pub use name::{DIRECTION_CONTROLS, INVISIBLE, MAX_NAME_LENGTH, NAME_PATTERN, NameError};
 pub use network::rate_limit_subject;
 pub use operations::{HashingLoad, Readiness};
 pub use page::{Cursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageRequest};

@@ -20,7 +20,8 @@ impl DisplayName {
     /// Trims and validates a display name.
     ///
     /// # Errors
-    /// [`DisplayNameError`] when it is blank, too long or holds control characters.
+    /// [`DisplayNameError`] as [`NameError`]: blank, too long, control
+    /// characters, direction overrides, or an invisible first or last character.
     pub fn parse(raw: &str) -> Result<Self, DisplayNameError> {
         parse_name(raw).map(Self)
     }
