@@ -482,8 +482,7 @@ pub struct HashingSettings {
     /// Hashes waiting beyond those; past it, 503.
     pub max_queue: usize,
     /// How the hashing threads are scheduled against the async workers:
-    /// `idle` (the default: they run only when nothing else wants a core),
-    /// `low` (niceness 19) or `normal`.
+    /// `low` (the default: niceness 19) or `normal`.
     #[serde(deserialize_with = "thread_priority")]
     pub priority: ThreadPriority,
 }
@@ -492,7 +491,6 @@ fn thread_priority<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ThreadP
     one_of(
         deserializer,
         &[
-            ("idle", ThreadPriority::Idle),
             ("low", ThreadPriority::Low),
             ("normal", ThreadPriority::Normal),
         ],
@@ -829,7 +827,7 @@ mod tests {
         assert_eq!(settings.password.min_length, 8);
         assert_eq!(settings.hashing.max_queue, 1024);
         assert!(settings.hashing.max_concurrent >= 1);
-        assert_eq!(settings.hashing.priority, ThreadPriority::Idle);
+        assert_eq!(settings.hashing.priority, ThreadPriority::Low);
         assert_eq!(settings.audit.retention_days, 90);
         assert_eq!(
             settings.audit.retention(),
@@ -894,7 +892,7 @@ mod tests {
             assert_eq!(settings.log.format, Some(format), "{name:?}");
         }
         for (name, priority) in [
-            ("idle", ThreadPriority::Idle),
+            ("low", ThreadPriority::Low),
             ("LOW", ThreadPriority::Low),
             ("Normal", ThreadPriority::Normal),
         ] {
@@ -905,6 +903,7 @@ mod tests {
         for (key, value) in [
             ("AUTH__LOG__FORMAT", "yaml"),
             ("AUTH__HASHING__PRIORITY", "realtime"),
+            ("AUTH__HASHING__PRIORITY", "idle"),
         ] {
             let error = Settings::load_from(None, vars(&[(key, value)]))
                 .expect_err(&format!("{key}={value:?} is refused"));

@@ -48,20 +48,19 @@ pub struct BlockingPool {
 ///
 /// Measured on a 2-core machine while 200 log-ins were hashed at once and
 /// `/health` was read over 8 connections as fast as they went: `/health`'s
-/// p99 was 4–5 ms at niceness 10, 2.98–4.29 ms at niceness 19
-/// ([`Self::Low`]) and 2.38–3.53 ms under `SCHED_IDLE` ([`Self::Idle`]),
-/// which also served about 10 % more of those reads. The price is paid by
-/// hashing alone, and only while the cores are saturated: log-ins completed
-/// during that flood fell from about 27 to about 17 a second. On a machine
-/// otherwise idle, every policy hashes at the same rate.
+/// p99 was 4–5 ms at niceness 10 and 1.7–4.3 ms at niceness 19
+/// ([`Self::Low`]). Linux's `SCHED_IDLE` policy brought it down to
+/// 0.2–1.1 ms, but is not offered: in the same flood on PostgreSQL,
+/// database connections then waited up to 5 s to be handed out (none
+/// waited 2 s at niceness 19), long enough for a log-in's statement to time
+/// out. An idle thread
+/// preempted while it holds a lock the async workers share (the allocator's,
+/// a runtime's wake-up queue) does not run again while anything else wants
+/// the core, and the workers wait for it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ThreadPriority {
-    /// `SCHED_IDLE` (Linux): a thread runs only when no other thread of the
-    /// machine wants the core, and is preempted the moment one wakes up.
-    /// Where the policy is refused, [`Self::Low`] instead.
-    #[default]
-    Idle,
     /// Niceness [`NICENESS`], the lowest within the normal policy.
+    #[default]
     Low,
     /// The same priority as the thread that started the pool.
     Normal,
@@ -74,39 +73,18 @@ pub const NICENESS: i32 = 19;
 /// Lowers the calling thread's scheduling priority to `priority`, so that a
 /// flood of CPU-bound jobs (password hashes) yields the cores to the async
 /// workers: `/health` and token-authenticated reads stay fast while every
-/// hashing thread is busy. Linux sets the policy and the niceness per
-/// thread; elsewhere this does nothing. A refusal (a sandbox without the
-/// right) is logged once per thread and changes nothing else.
+/// hashing thread is busy. Linux sets the niceness per thread; elsewhere
+/// this does nothing. A refusal (a sandbox without the right) is logged
+/// once per thread and changes nothing else.
 fn lower_priority(priority: ThreadPriority) {
     #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority as Level, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
-        };
-        if priority == ThreadPriority::Idle {
-            // The niceness is left as it is: an idle thread's weight is the
-            // lowest there is whatever its niceness.
-            match set_thread_priority_and_policy(
-                thread_native_id(),
-                Level::Min,
-                ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-            ) {
-                Ok(()) => return,
-                Err(error) => tracing::warn!(
-                    ?error,
-                    "could not schedule a hashing thread as idle; lowering its niceness instead"
-                ),
-            }
-        }
-        if priority != ThreadPriority::Normal {
-            let thread = rustix::thread::gettid();
-            let current = rustix::process::getpriority_process(Some(thread)).unwrap_or(0);
-            if let Err(error) =
-                rustix::process::setpriority_process(Some(thread), (current + NICENESS).min(19))
-            {
-                tracing::warn!(%error, "could not lower the priority of a hashing thread");
-            }
+    if priority == ThreadPriority::Low {
+        let thread = rustix::thread::gettid();
+        let current = rustix::process::getpriority_process(Some(thread)).unwrap_or(0);
+        if let Err(error) =
+            rustix::process::setpriority_process(Some(thread), (current + NICENESS).min(19))
+        {
+            tracing::warn!(%error, "could not lower the priority of a hashing thread");
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -115,8 +93,9 @@ fn lower_priority(priority: ThreadPriority) {
 
 impl BlockingPool {
     /// Starts `workers` threads (at least one) named `{name}-{i}`, with room for
-    /// `max_queue` waiting jobs. The threads run at the lowest priority there
-    /// is ([`ThreadPriority::Idle`]); see [`Self::with_priority`].
+    /// `max_queue` waiting jobs. The threads run at a lower priority than the
+    /// rest of the process ([`ThreadPriority::Low`]); see
+    /// [`Self::with_priority`].
     ///
     /// # Errors
     /// When the operating system refuses to start a thread.
@@ -302,66 +281,39 @@ mod tests {
 
     use super::*;
 
-    /// The worker's scheduling policy and niceness, as Linux reports them.
+    /// The worker's niceness, as Linux reports it.
     #[cfg(target_os = "linux")]
-    async fn worker_scheduling(
-        priority: ThreadPriority,
-    ) -> (thread_priority::ThreadSchedulePolicy, i32) {
-        let pool = BlockingPool::with_priority("test-pool", 1, 1, priority).expect("pool");
-        pool.run(|| {
-            (
-                thread_priority::unix::thread_schedule_policy().expect("own policy"),
-                rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-                    .expect("own niceness"),
-            )
-        })
-        .await
-        .expect("ran")
-    }
-
-    #[cfg(target_os = "linux")]
-    fn own_scheduling() -> (thread_priority::ThreadSchedulePolicy, i32) {
-        (
-            thread_priority::unix::thread_schedule_policy().expect("own policy"),
-            rustix::process::getpriority_process(Some(rustix::thread::gettid()))
-                .expect("own niceness"),
-        )
-    }
-
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn by_default_jobs_run_only_when_nothing_else_wants_the_core() {
-        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
-        let pool = BlockingPool::new("test-pool", 1, 1).expect("pool");
-        let policy = pool
-            .run(|| thread_priority::unix::thread_schedule_policy().expect("policy"))
+    async fn worker_niceness(pool: &BlockingPool) -> i32 {
+        pool.run(|| rustix::process::getpriority_process(Some(rustix::thread::gettid())))
             .await
-            .expect("ran");
-        assert_eq!(
-            policy,
-            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
-        );
-        assert_eq!(worker_scheduling(ThreadPriority::Idle).await.0, policy);
+            .expect("ran")
+            .expect("worker niceness")
+    }
+
+    #[cfg(target_os = "linux")]
+    fn own_niceness() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid())).expect("own niceness")
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn low_jobs_run_at_the_lowest_niceness_under_the_callers_policy() {
-        let (caller_policy, caller_niceness) = own_scheduling();
-        let (policy, niceness) = worker_scheduling(ThreadPriority::Low).await;
-        assert_eq!(policy, caller_policy);
-        // Capped at 19, the lowest priority there is.
-        assert_eq!(niceness, (caller_niceness + NICENESS).min(19));
-        assert!(niceness > caller_niceness || caller_niceness == 19);
+    async fn jobs_run_at_a_lower_priority_than_the_caller() {
+        let caller = own_niceness();
+        for pool in [
+            BlockingPool::new("test-pool", 1, 1).expect("pool"),
+            BlockingPool::with_priority("test-pool", 1, 1, ThreadPriority::Low).expect("pool"),
+        ] {
+            // Capped at 19, the lowest priority there is.
+            assert_eq!(worker_niceness(&pool).await, (caller + NICENESS).min(19));
+        }
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn normal_jobs_run_as_the_caller_does() {
-        assert_eq!(
-            worker_scheduling(ThreadPriority::Normal).await,
-            own_scheduling()
-        );
+        let pool =
+            BlockingPool::with_priority("test-pool", 1, 1, ThreadPriority::Normal).expect("pool");
+        assert_eq!(worker_niceness(&pool).await, own_niceness());
     }
 
     #[tokio::test]
